@@ -1,0 +1,166 @@
+//! `kgroup demo`: the named scenarios of `kgroup::scenarios`, in both dialects.
+
+use std::process::ExitCode;
+
+use kgroup::scenarios::{self, group, Id};
+use kgroup::{lab::Lab, Dialect};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct ClientReport {
+    client: Id,
+    members: Option<Vec<Id>>,
+    subject: Option<String>,
+    epoch: Option<u64>,
+    status: Option<kgroup::Status>,
+    delivered: Vec<String>,
+    rejected: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Run {
+    scenario: &'static str,
+    summary: &'static str,
+    dialect: Dialect,
+    converged: bool,
+    disagreeing: Vec<Id>,
+    quiescent: bool,
+    stanzas: usize,
+    clients: Vec<ClientReport>,
+}
+
+fn report(name: &'static str, summary: &'static str, dialect: Dialect, lab: &Lab<Id>) -> Run {
+    let key = group();
+    let clients = lab
+        .clients
+        .iter()
+        .map(|(id, c)| {
+            let view = c.view(&key);
+            ClientReport {
+                client: id,
+                members: view.as_ref().map(|v| v.members.clone()),
+                subject: view
+                    .as_ref()
+                    .and_then(|v| v.subject.as_deref().map(String::from)),
+                epoch: view.as_ref().map(|v| v.epoch),
+                status: view.as_ref().map(|v| v.status),
+                delivered: lab
+                    .delivered
+                    .get(id)
+                    .map(|d| {
+                        d.iter()
+                            .map(|(f, b)| format!("{}: {b}", short(f)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                rejected: lab
+                    .rejected
+                    .iter()
+                    .filter(|r| r.at == *id)
+                    .map(|r| format!("{} from {}", r.reason.as_str(), short(r.from)))
+                    .collect(),
+            }
+        })
+        .collect();
+    Run {
+        scenario: name,
+        summary,
+        dialect,
+        converged: lab.converged(&key),
+        disagreeing: lab.disagreeing(&key),
+        quiescent: lab.is_quiescent(),
+        stanzas: lab.sent.len(),
+        clients,
+    }
+}
+
+fn short(jid: &str) -> &str {
+    jid.split('@').next().unwrap_or(jid)
+}
+
+pub fn run(dialect: Option<Dialect>, only: Option<&str>, json: bool) -> ExitCode {
+    let all = scenarios::all();
+    if let Some(name) = only {
+        if !all.iter().any(|s| s.name == name) {
+            let names: Vec<_> = all.iter().map(|s| s.name).collect();
+            eprintln!(
+                "kgroup: unknown scenario `{name}` (known: {})",
+                names.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let dialects: Vec<Dialect> = dialect.map_or(Dialect::ALL.to_vec(), |d| vec![d]);
+    let mut runs = Vec::new();
+    for s in all.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
+        for &d in &dialects {
+            let lab = (s.run)(d);
+            runs.push(report(s.name, s.summary, d, &lab));
+        }
+    }
+    // `message-overtakes-add`: charlie must get alice's greeting.
+    let lost = |r: &Run| {
+        r.scenario == "message-overtakes-add"
+            && !r.clients.iter().any(|c| {
+                c.client == scenarios::CHARLIE
+                    && c.delivered.iter().any(|b| b.ends_with("Hi Charlie!"))
+            })
+    };
+    let hardened_ok = runs
+        .iter()
+        .filter(|r| r.dialect == Dialect::Hardened)
+        .all(|r| r.converged && r.quiescent && !lost(r));
+    if json {
+        let v = serde_json::json!({ "runs": runs, "hardened_ok": hardened_ok });
+        println!("{v:#}");
+    } else {
+        for r in &runs {
+            let verdict = if r.converged {
+                "converged".to_string()
+            } else {
+                let who: Vec<_> = r.disagreeing.iter().map(|d| short(d)).collect();
+                format!("DIVERGED ({} disagree with the owner)", who.join(", "))
+            };
+            let lost_note = if lost(r) { ", a message was LOST" } else { "" };
+            println!(
+                "== {} [{}]: {verdict}{lost_note}; {} stanzas\n   {}",
+                r.scenario, r.dialect, r.stanzas, r.summary
+            );
+            for c in &r.clients {
+                match &c.members {
+                    Some(m) => {
+                        let m: Vec<_> = m.iter().map(|x| short(x)).collect();
+                        println!(
+                            "   {:<8} {:?} epoch {} members [{}] subject {:?}",
+                            short(c.client),
+                            c.status.unwrap_or(kgroup::Status::Member),
+                            c.epoch.unwrap_or(0),
+                            m.join(", "),
+                            c.subject.as_deref().unwrap_or("")
+                        );
+                    }
+                    None => println!("   {:<8} (no view of the group)", short(c.client)),
+                }
+                if !c.delivered.is_empty() {
+                    println!("            delivered: {}", c.delivered.join(" | "));
+                }
+                if !c.rejected.is_empty() {
+                    println!("            rejected:  {}", c.rejected.join(", "));
+                }
+            }
+        }
+        println!(
+            "hardened: {}",
+            if hardened_ok {
+                "every scenario converged with no message lost"
+            } else {
+                "FAILED"
+            }
+        );
+    }
+    if hardened_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

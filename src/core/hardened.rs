@@ -1,0 +1,391 @@
+//! The `hardened` dialect: what makes the group converge whatever the network does.
+//!
+//! - The owner stamps every create/set with the next epoch and the full snapshot (roster
+//!   with membership intervals, subject); receivers apply only snapshots newer than theirs,
+//!   so reordered, duplicated and replayed owner stanzas are harmless.
+//! - A part is a tombstone (member, epoch at part) that wins over any snapshot still showing
+//!   the member in the same interval; only an explicit re-add (a newer interval) beats it.
+//!   The owner answers a part with a new snapshot, so members it never reached learn of it.
+//! - Messages and parts carry the sender's epoch. A receiver that is behind holds them and
+//!   asks the owner for its latest snapshot; one that is ahead judges the sender's membership
+//!   *at that epoch*, so nothing a member sent while a member is lost.
+//! - Every stanza with a sequence number is acknowledged and retransmitted until it is;
+//!   receivers drop duplicates by (sender, seq).
+//! - Epoch-less (`kontalk`) messages and parts are still accepted; epoch-less owner
+//!   commands in a group that has epochs are refused as a downgrade.
+
+use std::sync::Arc;
+
+use super::{
+    reject, send, snapshot_ext, Client, Command, Ext, Group, GroupKey, Held, Identity, Output,
+    Reason, Stanza, Status,
+};
+
+impl<I: Identity> Client<I> {
+    pub(super) fn receive_hardened(
+        &mut self,
+        from: I,
+        stanza: Arc<Stanza<I>>,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) {
+        let key = stanza.group.clone();
+        if from == self.me {
+            // Our own stanza, echoed or replayed back to us.
+            return reject(out, &key, &from, Reason::Duplicate);
+        }
+        match stanza.ext.clone() {
+            Some(Ext::Ack { seq }) => self.on_ack(&key, from, seq, out),
+            Some(Ext::Resync { epoch }) => self.on_resync(&key, from, epoch, now, out),
+            Some(Ext::Snapshot { epoch, seq, .. }) => {
+                self.on_snapshot(&key, from, epoch, seq, &stanza, now, out)
+            }
+            Some(Ext::Stamp { epoch, seq }) => {
+                self.on_stamped(&key, from, epoch, Some(seq), stanza, now, out)
+            }
+            None => match stanza.command {
+                Command::Create { .. } | Command::Set { .. } => {
+                    let reason = if from == key.owner {
+                        Reason::Downgrade
+                    } else {
+                        Reason::NotOwner
+                    };
+                    reject(out, &key, &from, reason)
+                }
+                Command::Message | Command::Part => {
+                    // An epoch-less message or part from a `kontalk` member: judged at our epoch.
+                    let epoch = self.groups.get(&key).map_or(0, |g| g.epoch);
+                    self.on_stamped(&key, from, epoch, None, stanza, now, out)
+                }
+            },
+        }
+    }
+
+    fn on_ack(&mut self, key: &GroupKey<I>, from: I, seq: u64, out: &mut Vec<Output<I>>) {
+        let Some(g) = self.groups.get_mut(key) else {
+            return reject(out, key, &from, Reason::BadControl);
+        };
+        let Some(p) = g.outbox.iter_mut().find(|p| p.seq == seq) else {
+            return; // already fully acknowledged, or given up: nothing to do
+        };
+        p.unacked.retain(|m| *m != from);
+        g.outbox.retain(|p| !p.unacked.is_empty());
+    }
+
+    fn on_resync(
+        &mut self,
+        key: &GroupKey<I>,
+        from: I,
+        their_epoch: u64,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) {
+        let config = self.config;
+        let me = self.me.clone();
+        let Some(g) = self.groups.get_mut(key).filter(|_| key.owner == me) else {
+            return reject(out, key, &from, Reason::BadControl);
+        };
+        if g.roster.is_current(&from) {
+            if g.epoch > their_epoch {
+                let command = Command::Set {
+                    subject: g.subject.clone(),
+                    add: Vec::new(),
+                    remove: Vec::new(),
+                    members: g.current_except(&me),
+                };
+                let ext = snapshot_ext(g);
+                send(
+                    g,
+                    key,
+                    vec![from],
+                    command,
+                    None,
+                    ext.into(),
+                    now,
+                    config,
+                    out,
+                );
+            }
+        } else if let Some(notice) = g.notices.get(&from) {
+            // A removed member gets its removal notice again, nothing newer.
+            out.push(Output::Send(super::Outgoing {
+                to: vec![from],
+                stanza: notice.clone(),
+                resent: true,
+            }));
+        } else {
+            reject(out, key, &from, Reason::NotMember);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_snapshot(
+        &mut self,
+        key: &GroupKey<I>,
+        from: I,
+        epoch: u64,
+        seq: u64,
+        stanza: &Arc<Stanza<I>>,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) {
+        if from != key.owner {
+            return reject(out, key, &from, Reason::NotOwner);
+        }
+        let Some(Ext::Snapshot {
+            subject, roster, ..
+        }) = &stanza.ext
+        else {
+            return;
+        };
+        if !self.groups.contains_key(key) {
+            if !roster.knows(&self.me) {
+                self.ack(key, &from, seq, out);
+                return reject(out, key, &from, Reason::NotAddressed);
+            }
+            let mut g = Group::new(roster.clone(), subject.clone(), epoch, true);
+            g.status = if roster.is_current(&self.me) {
+                Status::Member
+            } else {
+                Status::Removed
+            };
+            if let Some(held) = self.limbo.remove(key) {
+                g.held = held;
+            }
+            g.seen.entry(from.clone()).or_default().insert(seq);
+            self.groups.insert(key.clone(), g);
+            self.changed(key, out);
+        } else {
+            let Some(g) = self.groups.get_mut(key) else {
+                return;
+            };
+            if !g.seen.entry(from.clone()).or_default().insert(seq) {
+                self.ack(key, &from, seq, out);
+                return reject(out, key, &from, Reason::Duplicate);
+            }
+            if epoch <= g.epoch {
+                reject(out, key, &from, Reason::Stale);
+            } else {
+                g.roster = roster.clone();
+                g.subject = subject.clone();
+                g.epoch = epoch;
+                // Parts the owner had not processed when it took this snapshot still hold.
+                let mut tombstones = std::mem::take(&mut g.tombstones);
+                tombstones.retain(|m, parted_at| match g.roster.open_since(m) {
+                    Some(since) if since <= *parted_at => {
+                        g.roster.close(m, *parted_at + 1);
+                        true
+                    }
+                    _ => false,
+                });
+                g.tombstones = tombstones;
+                // `changed` makes us a member again if the owner explicitly re-added us.
+                self.changed(key, out);
+            }
+        }
+        self.ack(key, &from, seq, out);
+        if let Some(body) = &stanza.body {
+            self.deliver_at(key, &from, epoch, body, out);
+        }
+        self.release_held(key, now, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_stamped(
+        &mut self,
+        key: &GroupKey<I>,
+        from: I,
+        epoch: u64,
+        seq: Option<u64>,
+        stanza: Arc<Stanza<I>>,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) {
+        let max_held = self.config.max_held;
+        let Some(g) = self.groups.get_mut(key) else {
+            // The group's create may still be on its way: hold and ask the owner.
+            let held = self.limbo.entry(key.clone()).or_default();
+            if held.len() >= max_held {
+                return reject(out, key, &from, Reason::BufferFull);
+            }
+            let first = held.is_empty();
+            if !held.iter().any(|h| h.from == from && h.stanza == stanza) {
+                held.push(Held { from, stanza });
+            }
+            if first {
+                self.ask_resync(key, 0, out);
+            }
+            return;
+        };
+        if let Some(seq) = seq {
+            if g.seen.get(&from).is_some_and(|w| w.contains(seq)) {
+                self.ack(key, &from, seq, out);
+                return reject(out, key, &from, Reason::Duplicate);
+            }
+        }
+        if epoch > g.epoch {
+            if self.me == key.owner {
+                // Nobody can be ahead of the owner: a forged stamp.
+                if let Some(seq) = seq {
+                    g.seen.entry(from.clone()).or_default().insert(seq);
+                    self.ack(key, &from, seq, out);
+                }
+                return reject(out, key, &from, Reason::Stale);
+            }
+            if g.held.len() >= max_held {
+                return reject(out, key, &from, Reason::BufferFull);
+            }
+            if !g.held.iter().any(|h| h.from == from && h.stanza == stanza) {
+                g.held.push(Held { from, stanza });
+            }
+            let my_epoch = g.epoch;
+            if g.resync_asked < epoch {
+                g.resync_asked = epoch;
+            }
+            // Asked again on every (re)arrival: a lost request is covered by the sender's
+            // retransmission, and the held message stays unacknowledged until applied.
+            return self.ask_resync(key, my_epoch, out);
+        }
+        if let Some(seq) = seq {
+            g.seen.entry(from.clone()).or_default().insert(seq);
+        }
+        match stanza.command {
+            Command::Part => {
+                if !g.roster.was_member_at(&from, epoch) {
+                    reject(out, key, &from, Reason::NotMember);
+                } else {
+                    if let Some(body) = &stanza.body {
+                        out.push(Output::Deliver {
+                            group: key.clone(),
+                            from: from.clone(),
+                            body: body.clone(),
+                        });
+                    }
+                    let open_since = g.roster.open_since(&from);
+                    if open_since.is_some_and(|since| since <= epoch) {
+                        g.roster.close(&from, epoch + 1);
+                        let t = g.tombstones.entry(from.clone()).or_insert(epoch);
+                        *t = (*t).max(epoch);
+                        self.changed(key, out);
+                        self.owner_confirms_part(key, &from, now, out);
+                    }
+                }
+            }
+            _ => match &stanza.body {
+                None => reject(out, key, &from, Reason::Empty),
+                Some(body) => self.deliver_at(key, &from, epoch, body, out),
+            },
+        }
+        if let Some(seq) = seq {
+            self.ack(key, &from, seq, out);
+        }
+    }
+
+    /// The owner turns a processed part into a new epoch, so every member (including those
+    /// the parting member never addressed) learns of it.
+    fn owner_confirms_part(
+        &mut self,
+        key: &GroupKey<I>,
+        parted: &I,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) {
+        let me = self.me.clone();
+        let config = self.config;
+        if key.owner != me {
+            return;
+        }
+        let Some(g) = self
+            .groups
+            .get_mut(key)
+            .filter(|g| g.status == Status::Member)
+        else {
+            return;
+        };
+        g.epoch += 1;
+        g.tombstones.remove(parted);
+        let to = g.current_except(&me);
+        let command = Command::Set {
+            subject: None,
+            add: Vec::new(),
+            remove: vec![parted.clone()],
+            members: Vec::new(),
+        };
+        let ext = snapshot_ext(g);
+        out.push(Output::Changed {
+            group: key.clone(),
+            view: g.view(&key.owner),
+        });
+        send(g, key, to, command, None, Some(ext), now, config, out);
+    }
+
+    fn deliver_at(
+        &mut self,
+        key: &GroupKey<I>,
+        from: &I,
+        epoch: u64,
+        body: &super::Text,
+        out: &mut Vec<Output<I>>,
+    ) {
+        let Some(g) = self.groups.get(key) else {
+            return;
+        };
+        if g.roster.was_member_at(from, epoch) {
+            out.push(Output::Deliver {
+                group: key.clone(),
+                from: from.clone(),
+                body: body.clone(),
+            });
+        } else {
+            reject(out, key, from, Reason::NotMember);
+        }
+    }
+
+    /// Re-processes held messages whose epoch has now been reached.
+    fn release_held(&mut self, key: &GroupKey<I>, now: u64, out: &mut Vec<Output<I>>) {
+        let Some(g) = self.groups.get_mut(key) else {
+            return;
+        };
+        let epoch = g.epoch;
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut g.held)
+            .into_iter()
+            .partition(|h| stamp_epoch(&h.stanza).is_none_or(|e| e <= epoch));
+        g.held = waiting;
+        for h in ready {
+            self.receive_hardened(h.from, h.stanza, now, out);
+        }
+    }
+
+    fn ask_resync(&mut self, key: &GroupKey<I>, epoch: u64, out: &mut Vec<Output<I>>) {
+        out.push(Output::Send(super::Outgoing {
+            to: vec![key.owner.clone()],
+            stanza: Arc::new(Stanza {
+                group: key.clone(),
+                command: Command::Message,
+                body: None,
+                ext: Some(Ext::Resync { epoch }),
+            }),
+            resent: false,
+        }));
+    }
+
+    fn ack(&self, key: &GroupKey<I>, to: &I, seq: u64, out: &mut Vec<Output<I>>) {
+        out.push(Output::Send(super::Outgoing {
+            to: vec![to.clone()],
+            stanza: Arc::new(Stanza {
+                group: key.clone(),
+                command: Command::Message,
+                body: None,
+                ext: Some(Ext::Ack { seq }),
+            }),
+            resent: false,
+        }));
+    }
+}
+
+fn stamp_epoch<I>(s: &Stanza<I>) -> Option<u64> {
+    match s.ext {
+        Some(Ext::Stamp { epoch, .. }) => Some(epoch),
+        _ => None,
+    }
+}

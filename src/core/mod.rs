@@ -1,0 +1,662 @@
+//! The protocol core: one client's groups and the pure transition function over them.
+//!
+//! Sans-IO, in the manner of quinn-proto and rustls: [`Client::act`] takes a local intent,
+//! [`Client::receive`] a decrypted group stanza with its *authenticated* sender (the verified
+//! OpenPGP signer, never the `from` the server claims), [`Client::handle_timeout`] the
+//! current time; each appends [`Output`]s (stanzas with exact recipient lists, deliveries,
+//! typed rejections, view changes). No clock, socket, thread or RNG lives here; the state is
+//! `Clone + Eq + Hash` so a model checker can store it.
+//!
+//! Two dialects share the bookkeeping: `kontalk` (the seed as written: apply on arrival, no
+//! versions) in [`kontalk`], and `hardened` (epochs, full snapshots, part tombstones,
+//! buffering, resync, acknowledged retransmission) in [`hardened`].
+//!
+//! **Persistence.** Before a driver sends the stanzas of a transition it must store
+//! [`Client::durable`]: the epoch and snapshot an owner issued, every group's roster,
+//! subject and tombstones, the per-group sequence counter, the duplicate-detection windows
+//! and the retransmission queue. After a crash, [`Client::restore`] resumes from it; what is
+//! lost (messages held for a future epoch) was not acknowledged, so senders resend it.
+
+mod hardened;
+mod kontalk;
+mod roster;
+pub mod types;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use types::*;
+
+/// The protocol variant a client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// The seed as written, bugs and all.
+    Kontalk,
+    /// Our wire-compatible extension that converges.
+    Hardened,
+}
+
+impl Dialect {
+    pub const ALL: [Dialect; 2] = [Dialect::Kontalk, Dialect::Hardened];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Dialect::Kontalk => "kontalk",
+            Dialect::Hardened => "hardened",
+        }
+    }
+}
+
+impl std::str::FromStr for Dialect {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "kontalk" => Ok(Dialect::Kontalk),
+            "hardened" => Ok(Dialect::Hardened),
+            other => Err(format!(
+                "unknown dialect `{other}` (expected `kontalk` or `hardened`)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Tunables of a client. Times are in the driver's milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    pub dialect: Dialect,
+    /// Hardened: first retransmission delay; doubles per attempt up to 64×.
+    pub retransmit_ms: u64,
+    /// Hardened: give up on a stanza after this many retransmissions (`None`: never).
+    pub max_attempts: Option<u32>,
+    /// Hardened: how many messages from a future epoch (or unknown group) are held per group.
+    pub max_held: usize,
+}
+
+impl Config {
+    pub fn new(dialect: Dialect) -> Self {
+        Config {
+            dialect,
+            retransmit_ms: 1_000,
+            max_attempts: None,
+            max_held: 256,
+        }
+    }
+}
+
+/// Which stanzas of a sender have been seen: all up to `floor`, plus `above`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SeqWindow {
+    floor: u64,
+    above: BTreeSet<u64>,
+}
+
+impl SeqWindow {
+    pub fn contains(&self, seq: u64) -> bool {
+        seq <= self.floor || self.above.contains(&seq)
+    }
+
+    /// Records `seq`; false if it was seen already.
+    pub fn insert(&mut self, seq: u64) -> bool {
+        if self.contains(seq) {
+            return false;
+        }
+        self.above.insert(seq);
+        while self.above.remove(&(self.floor + 1)) {
+            self.floor += 1;
+        }
+        true
+    }
+}
+
+/// A stanza this client composed and must retransmit until every recipient acknowledges.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pending<I> {
+    pub seq: u64,
+    pub stanza: Arc<Stanza<I>>,
+    pub unacked: Vec<I>,
+    pub attempts: u32,
+    pub due: u64,
+}
+
+/// A received stanza held until its epoch (or its group) is known.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Held<I> {
+    pub from: I,
+    pub stanza: Arc<Stanza<I>>,
+}
+
+/// One client's state of one group.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Group<I> {
+    roster: Roster<I>,
+    subject: Option<Text>,
+    /// Highest snapshot epoch applied; 0 in an epoch-less (`kontalk`) group.
+    epoch: u64,
+    /// Whether this group runs the hardened rules (created by a hardened owner).
+    hardened: bool,
+    status: Status,
+    /// Hardened: parts seen (member → the epoch it parted at), which win over snapshots
+    /// that do not show the part processed or the member explicitly re-added.
+    tombstones: BTreeMap<I, u64>,
+    /// Hardened: the sequence number of the next stanza this client composes here.
+    next_seq: u64,
+    /// Hardened: duplicate detection per sender.
+    seen: BTreeMap<I, SeqWindow>,
+    /// Hardened: stanzas awaiting acknowledgement.
+    outbox: Vec<Pending<I>>,
+    /// Hardened, owner: the removal notice each removed member received, resent on resync
+    /// so a removed member never gets state composed after its removal.
+    notices: BTreeMap<I, Arc<Stanza<I>>>,
+    /// Volatile: messages from a future epoch.
+    held: Vec<Held<I>>,
+    /// Volatile: highest epoch a resync was asked for.
+    resync_asked: u64,
+}
+
+impl<I: Identity> Group<I> {
+    fn new(roster: Roster<I>, subject: Option<Text>, epoch: u64, hardened: bool) -> Self {
+        Group {
+            roster,
+            subject,
+            epoch,
+            hardened,
+            status: Status::Member,
+            tombstones: BTreeMap::new(),
+            next_seq: 1,
+            seen: BTreeMap::new(),
+            outbox: Vec::new(),
+            notices: BTreeMap::new(),
+            held: Vec::new(),
+            resync_asked: 0,
+        }
+    }
+
+    pub fn view(&self, owner: &I) -> View<I> {
+        View {
+            owner: owner.clone(),
+            members: self.roster.current().cloned().collect(),
+            subject: self.subject.clone(),
+            epoch: self.epoch,
+            status: self.status,
+        }
+    }
+
+    pub fn roster(&self) -> &Roster<I> {
+        &self.roster
+    }
+
+    pub fn is_hardened(&self) -> bool {
+        self.hardened
+    }
+
+    /// Stanzas still awaiting acknowledgement.
+    pub fn outbox(&self) -> &[Pending<I>] {
+        &self.outbox
+    }
+
+    /// Messages held for a future epoch.
+    pub fn held(&self) -> &[Held<I>] {
+        &self.held
+    }
+
+    fn current_except(&self, me: &I) -> Vec<I> {
+        self.roster
+            .current()
+            .filter(|m| *m != me)
+            .cloned()
+            .collect()
+    }
+
+    fn take_seq(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
+}
+
+/// What a driver must persist before it sends a transition's stanzas (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Durable<I> {
+    groups: BTreeMap<GroupKey<I>, Group<I>>,
+}
+
+/// One client: its identity, its dialect and its groups.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Client<I> {
+    me: I,
+    config: Config,
+    groups: BTreeMap<GroupKey<I>, Group<I>>,
+    /// Hardened: messages for groups not known yet (they may arrive before the create).
+    limbo: BTreeMap<GroupKey<I>, Vec<Held<I>>>,
+}
+
+impl<I: Identity> Client<I> {
+    pub fn new(me: I, config: Config) -> Self {
+        Client {
+            me,
+            config,
+            groups: BTreeMap::new(),
+            limbo: BTreeMap::new(),
+        }
+    }
+
+    /// Resumes after a crash from what [`Client::durable`] returned.
+    pub fn restore(me: I, config: Config, durable: Durable<I>) -> Self {
+        Client {
+            me,
+            config,
+            groups: durable.groups,
+            limbo: BTreeMap::new(),
+        }
+    }
+
+    /// The state that must survive a crash; call it after each transition and store it
+    /// before sending that transition's stanzas.
+    pub fn durable(&self) -> Durable<I> {
+        let mut groups = self.groups.clone();
+        for g in groups.values_mut() {
+            g.held.clear();
+            g.resync_asked = 0;
+        }
+        Durable { groups }
+    }
+
+    pub fn me(&self) -> &I {
+        &self.me
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn group(&self, key: &GroupKey<I>) -> Option<&Group<I>> {
+        self.groups.get(key)
+    }
+
+    pub fn view(&self, key: &GroupKey<I>) -> Option<View<I>> {
+        self.groups.get(key).map(|g| g.view(&key.owner))
+    }
+
+    pub fn groups(&self) -> impl Iterator<Item = (&GroupKey<I>, &Group<I>)> {
+        self.groups.iter()
+    }
+
+    /// Messages held for groups this client does not know yet.
+    pub fn limbo(&self) -> impl Iterator<Item = (&GroupKey<I>, &Vec<Held<I>>)> {
+        self.limbo.iter()
+    }
+
+    /// True when nothing waits for an acknowledgement and nothing is held.
+    pub fn is_idle(&self) -> bool {
+        self.limbo.is_empty()
+            && self
+                .groups
+                .values()
+                .all(|g| g.outbox.is_empty() && g.held.is_empty())
+    }
+
+    /// The earliest time [`Client::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.groups
+            .values()
+            .flat_map(|g| g.outbox.iter().map(|p| p.due))
+            .min()
+    }
+
+    /// A local intent of this client's user.
+    pub fn act(
+        &mut self,
+        intent: Intent<I>,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) -> Result<(), LocalError> {
+        match intent {
+            Intent::Create {
+                id,
+                members,
+                subject,
+                body,
+            } => self.create(id, members, subject, body, now, out),
+            Intent::Set { id, change, body } => self.set(id, change, body, now, out),
+            Intent::Part { group, body } => self.part(group, body, now, out),
+            Intent::Message { group, body } => self.message(group, body, now, out),
+        }
+    }
+
+    /// A group stanza received from `from`, the authenticated sender.
+    pub fn receive(&mut self, from: I, stanza: Arc<Stanza<I>>, now: u64, out: &mut Vec<Output<I>>) {
+        let key = &stanza.group;
+        // The seed: ignore any stanza whose group id is known under another owner.
+        if !self.groups.contains_key(key)
+            && self
+                .groups
+                .keys()
+                .any(|k| k.id == key.id && k.owner != key.owner)
+        {
+            return reject(out, key, &from, Reason::WrongOwner);
+        }
+        let hardened_rules = match self.groups.get(key) {
+            Some(g) => g.hardened,
+            None => self.config.dialect == Dialect::Hardened && stanza.ext.is_some(),
+        };
+        if hardened_rules {
+            self.receive_hardened(from, stanza, now, out)
+        } else {
+            self.receive_kontalk(from, &stanza, out)
+        }
+    }
+
+    /// Retransmits what is due at `now`.
+    pub fn handle_timeout(&mut self, now: u64, out: &mut Vec<Output<I>>) {
+        let base = self.config.retransmit_ms;
+        let max = self.config.max_attempts;
+        for (key, g) in self.groups.iter_mut() {
+            g.outbox.retain_mut(|p| {
+                if p.due > now {
+                    return true;
+                }
+                if max.is_some_and(|m| p.attempts >= m) {
+                    out.push(Output::GaveUp {
+                        group: key.clone(),
+                        seq: p.seq,
+                        unacked: p.unacked.clone(),
+                    });
+                    return false;
+                }
+                p.attempts += 1;
+                p.due = now + base * (1u64 << p.attempts.min(6));
+                out.push(Output::Send(Outgoing {
+                    to: p.unacked.clone(),
+                    stanza: p.stanza.clone(),
+                    resent: true,
+                }));
+                true
+            });
+        }
+    }
+
+    /// Updates this client's status from the roster and reports the new view.
+    fn changed(&mut self, key: &GroupKey<I>, out: &mut Vec<Output<I>>) {
+        let me = &self.me;
+        if let Some(g) = self.groups.get_mut(key) {
+            if g.roster.is_current(me) {
+                g.status = Status::Member;
+            } else if g.status == Status::Member {
+                g.status = Status::Removed;
+            }
+            out.push(Output::Changed {
+                group: key.clone(),
+                view: g.view(&key.owner),
+            });
+        }
+    }
+
+    fn create(
+        &mut self,
+        id: Text,
+        members: Vec<I>,
+        subject: Option<Text>,
+        body: Option<Text>,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) -> Result<(), LocalError> {
+        if let Some(k) = self.groups.keys().find(|k| k.id == id) {
+            return Err(if k.owner == self.me {
+                LocalError::GroupExists
+            } else {
+                LocalError::WrongOwner
+            });
+        }
+        let others: BTreeSet<I> = members.into_iter().filter(|m| *m != self.me).collect();
+        let hardened = self.config.dialect == Dialect::Hardened;
+        let epoch = u64::from(hardened);
+        let roster = Roster::with_members(others.iter().cloned().chain([self.me.clone()]), epoch);
+        let key = GroupKey::new(id, self.me.clone());
+        let mut g = Group::new(roster, subject.clone(), epoch, hardened);
+        let command = Command::Create {
+            subject,
+            members: others.iter().cloned().collect(),
+        };
+        let ext = hardened.then(|| snapshot_ext(&mut g));
+        let to = g.current_except(&self.me);
+        out.push(Output::Changed {
+            group: key.clone(),
+            view: g.view(&key.owner),
+        });
+        send(&mut g, &key, to, command, body, ext, now, self.config, out);
+        self.groups.insert(key, g);
+        Ok(())
+    }
+
+    fn set(
+        &mut self,
+        id: Text,
+        change: Change<I>,
+        body: Option<Text>,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) -> Result<(), LocalError> {
+        let key = GroupKey::new(id, self.me.clone());
+        let me = self.me.clone();
+        let config = self.config;
+        let Some(g) = self.groups.get_mut(&key) else {
+            return Err(if self.groups.keys().any(|k| k.id == key.id) {
+                LocalError::NotOwner
+            } else {
+                LocalError::UnknownGroup
+            });
+        };
+        if g.status != Status::Member {
+            return Err(LocalError::NotMember);
+        }
+        let add: Vec<I> = dedup(
+            change
+                .add
+                .into_iter()
+                .filter(|m| *m != me && !g.roster.is_current(m)),
+        );
+        let remove: Vec<I> = dedup(
+            change
+                .remove
+                .into_iter()
+                .filter(|m| *m != me && g.roster.is_current(m)),
+        );
+        let subject = change.subject.filter(|s| g.subject.as_ref() != Some(s));
+        if add.is_empty() && remove.is_empty() && subject.is_none() {
+            return Err(LocalError::NoChange);
+        }
+        // Recipients: everyone who was a member (the removed learn of their removal) plus
+        // the added.
+        let mut to = g.current_except(&me);
+        to.extend(add.iter().cloned());
+        to.sort();
+        // The seed's add carries the member list from before the add and the subject.
+        let command = Command::Set {
+            subject: if add.is_empty() {
+                subject.clone()
+            } else {
+                subject.clone().or_else(|| g.subject.clone())
+            },
+            add: add.clone(),
+            remove: remove.clone(),
+            members: if add.is_empty() {
+                Vec::new()
+            } else {
+                g.current_except(&me)
+            },
+        };
+        let epoch = if g.hardened { g.epoch + 1 } else { 0 };
+        for m in &add {
+            g.roster.open(m.clone(), epoch);
+            g.tombstones.remove(m);
+        }
+        for m in &remove {
+            if g.hardened {
+                g.roster.close(m, epoch);
+            } else {
+                g.roster.forget(m);
+            }
+        }
+        if let Some(s) = subject {
+            g.subject = Some(s);
+        }
+        g.epoch = epoch;
+        out.push(Output::Changed {
+            group: key.clone(),
+            view: g.view(&key.owner),
+        });
+        let ext = g.hardened.then(|| snapshot_ext(g));
+        let stanza = send(g, &key, to, command, body, ext, now, config, out);
+        if g.hardened {
+            for m in remove {
+                g.notices.insert(m, stanza.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn part(
+        &mut self,
+        key: GroupKey<I>,
+        body: Option<Text>,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) -> Result<(), LocalError> {
+        let me = self.me.clone();
+        let config = self.config;
+        let g = self.groups.get_mut(&key).ok_or(LocalError::UnknownGroup)?;
+        if g.status != Status::Member {
+            return Err(LocalError::NotMember);
+        }
+        let to = g.current_except(&me);
+        let ext = g.hardened.then(|| Ext::Stamp {
+            epoch: g.epoch,
+            seq: g.take_seq(),
+        });
+        if g.hardened {
+            g.roster.close(&me, g.epoch + 1);
+            g.tombstones.insert(me.clone(), g.epoch);
+        } else {
+            g.roster.forget(&me);
+        }
+        g.status = Status::Left;
+        out.push(Output::Changed {
+            group: key.clone(),
+            view: g.view(&key.owner),
+        });
+        send(g, &key, to, Command::Part, body, ext, now, config, out);
+        Ok(())
+    }
+
+    fn message(
+        &mut self,
+        key: GroupKey<I>,
+        body: Text,
+        now: u64,
+        out: &mut Vec<Output<I>>,
+    ) -> Result<(), LocalError> {
+        let me = self.me.clone();
+        let config = self.config;
+        let g = self.groups.get_mut(&key).ok_or(LocalError::UnknownGroup)?;
+        if g.status != Status::Member {
+            return Err(LocalError::NotMember);
+        }
+        let to = g.current_except(&me);
+        let ext = g.hardened.then(|| Ext::Stamp {
+            epoch: g.epoch,
+            seq: g.take_seq(),
+        });
+        send(
+            g,
+            &key,
+            to,
+            Command::Message,
+            Some(body),
+            ext,
+            now,
+            config,
+            out,
+        );
+        Ok(())
+    }
+}
+
+fn dedup<I: Ord>(it: impl Iterator<Item = I>) -> Vec<I> {
+    it.collect::<BTreeSet<I>>().into_iter().collect()
+}
+
+fn reject<I: Clone>(out: &mut Vec<Output<I>>, key: &GroupKey<I>, from: &I, reason: Reason) {
+    out.push(Output::Reject {
+        group: key.clone(),
+        from: from.clone(),
+        reason,
+    });
+}
+
+/// The full-state extension the owner stamps on create/set.
+fn snapshot_ext<I: Identity>(g: &mut Group<I>) -> Ext<I> {
+    Ext::Snapshot {
+        epoch: g.epoch,
+        seq: g.take_seq(),
+        subject: g.subject.clone(),
+        roster: g.roster.clone(),
+    }
+}
+
+/// Emits a composed stanza and, when it carries a sequence number, queues it for
+/// retransmission until every recipient acknowledges.
+#[allow(clippy::too_many_arguments)]
+fn send<I: Identity>(
+    g: &mut Group<I>,
+    key: &GroupKey<I>,
+    to: Vec<I>,
+    command: Command<I>,
+    body: Option<Text>,
+    ext: Option<Ext<I>>,
+    now: u64,
+    config: Config,
+    out: &mut Vec<Output<I>>,
+) -> Arc<Stanza<I>> {
+    let stanza = Arc::new(Stanza {
+        group: key.clone(),
+        command,
+        body,
+        ext,
+    });
+    if to.is_empty() {
+        return stanza;
+    }
+    if let Some(seq) = stanza.ext.as_ref().and_then(Ext::seq) {
+        if matches!(stanza.ext, Some(Ext::Snapshot { .. })) {
+            // A newer snapshot supersedes older bodiless ones for its recipients.
+            for p in g.outbox.iter_mut() {
+                if p.stanza.body.is_none() && matches!(p.stanza.ext, Some(Ext::Snapshot { .. })) {
+                    p.unacked.retain(|m| !to.contains(m));
+                }
+            }
+            g.outbox.retain(|p| !p.unacked.is_empty());
+        }
+        g.outbox.push(Pending {
+            seq,
+            stanza: stanza.clone(),
+            unacked: to.clone(),
+            attempts: 0,
+            due: now + config.retransmit_ms,
+        });
+    }
+    out.push(Output::Send(Outgoing {
+        to,
+        stanza: stanza.clone(),
+        resent: false,
+    }));
+    stanza
+}

@@ -1,0 +1,328 @@
+//! The values that cross the core's boundary: typed group stanzas (what the codec produces
+//! and consumes), local intents, and the outputs a transition returns.
+//!
+//! A [`Stanza`] is the *inside* of a group message: what travels signed and encrypted. The
+//! XEP-0033 recipient list is not part of it; it is the `to` of an [`Outgoing`], so the
+//! driver (and the model checker) sees exactly whom each stanza is addressed to.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// What an identity must be: small integers in the model, bare JIDs in the adapter.
+pub trait Identity: Clone + Eq + Ord + Hash + Debug {}
+impl<T: Clone + Eq + Ord + Hash + Debug> Identity for T {}
+
+/// Shared, immutable text (group ids, subjects, bodies): cloning is a reference count.
+pub type Text = Arc<str>;
+
+/// A group is named by its id *and* its owner: the owner is bound at creation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct GroupKey<I> {
+    pub id: Text,
+    pub owner: I,
+}
+
+impl<I> GroupKey<I> {
+    pub fn new(id: impl Into<Text>, owner: I) -> Self {
+        GroupKey {
+            id: id.into(),
+            owner,
+        }
+    }
+}
+
+/// The `<group/>` element's command, exactly as the seed has them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Command<I> {
+    /// No `type` attribute and no `<part/>`: a plain group message.
+    Message,
+    /// `type='create'`: the members (owner excluded, as in the seed) and an optional subject.
+    Create {
+        subject: Option<Text>,
+        members: Vec<I>,
+    },
+    /// `type='set'`: any of subject, `<add/>`, `<remove/>`, and the `<member/>` list that
+    /// accompanies an add (the members before the add, owner excluded).
+    Set {
+        subject: Option<Text>,
+        add: Vec<I>,
+        remove: Vec<I>,
+        members: Vec<I>,
+    },
+    /// `<part/>`: the sender leaves.
+    Part,
+}
+
+/// One membership interval of the hardened roster: member at every epoch in `since..until`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Span {
+    pub since: u64,
+    /// `None` while the membership is open.
+    pub until: Option<u64>,
+}
+
+impl Span {
+    pub fn covers(&self, epoch: u64) -> bool {
+        self.since <= epoch && self.until.is_none_or(|u| epoch < u)
+    }
+}
+
+/// The hardened roster: every identity that was ever a member, with its intervals. Current
+/// members are those whose last interval is open. Keeping closed intervals lets a receiver
+/// that is ahead judge a message stamped with an older epoch against the membership *at that
+/// epoch*, so a member's last words before its removal are not lost.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "I: Serialize + Ord",
+    deserialize = "I: Deserialize<'de> + Ord"
+))]
+pub struct Roster<I> {
+    pub spans: BTreeMap<I, Vec<Span>>,
+}
+
+impl<I> Default for Roster<I> {
+    fn default() -> Self {
+        Roster {
+            spans: BTreeMap::new(),
+        }
+    }
+}
+
+/// Our extension, in its own namespace: a `kontalk` client ignores it, and a stanza without
+/// it is an epoch-less `kontalk` stanza.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(bound(
+    serialize = "I: Serialize + Ord",
+    deserialize = "I: Deserialize<'de> + Ord"
+))]
+pub enum Ext<I> {
+    /// On messages and parts: the sender's epoch and its per-group sequence number.
+    Stamp { epoch: u64, seq: u64 },
+    /// On the owner's create/set: the full state at `epoch`.
+    Snapshot {
+        epoch: u64,
+        seq: u64,
+        subject: Option<Text>,
+        roster: Roster<I>,
+    },
+    /// Acknowledges the addressee's stanza number `seq`.
+    Ack { seq: u64 },
+    /// Asks the owner for its latest snapshot; `epoch` is the asker's.
+    Resync { epoch: u64 },
+}
+
+impl<I> Ext<I> {
+    /// The sequence number of a stanza that must be acknowledged, if any.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            Ext::Stamp { seq, .. } | Ext::Snapshot { seq, .. } => Some(*seq),
+            Ext::Ack { .. } | Ext::Resync { .. } => None,
+        }
+    }
+}
+
+/// A group stanza, decrypted: the group, the command, an optional body and our extension.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "I: Serialize + Ord",
+    deserialize = "I: Deserialize<'de> + Ord"
+))]
+pub struct Stanza<I> {
+    pub group: GroupKey<I>,
+    pub command: Command<I>,
+    pub body: Option<Text>,
+    pub ext: Option<Ext<I>>,
+}
+
+/// A change the owner makes with one `set`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Change<I> {
+    pub add: Vec<I>,
+    pub remove: Vec<I>,
+    pub subject: Option<Text>,
+}
+
+impl<I> Default for Change<I> {
+    fn default() -> Self {
+        Change {
+            add: Vec::new(),
+            remove: Vec::new(),
+            subject: None,
+        }
+    }
+}
+
+/// What the local user asks its client to do.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Intent<I> {
+    /// Create a group owned by this client with these other members.
+    Create {
+        id: Text,
+        members: Vec<I>,
+        subject: Option<Text>,
+        body: Option<Text>,
+    },
+    /// Owner only: add, remove, change the subject (any combination), with an optional body.
+    Set {
+        id: Text,
+        change: Change<I>,
+        body: Option<Text>,
+    },
+    /// Leave the group.
+    Part {
+        group: GroupKey<I>,
+        body: Option<Text>,
+    },
+    /// Send a message to the group.
+    Message { group: GroupKey<I>, body: Text },
+}
+
+/// A stanza to multicast: `to` is the exact XEP-0033 recipient list.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Outgoing<I> {
+    pub to: Vec<I>,
+    pub stanza: Arc<Stanza<I>>,
+    /// True when this repeats a stanza composed earlier (a retransmission or a stored notice).
+    pub resent: bool,
+}
+
+/// Why a received stanza changed nothing. Every rejection is reported, never silent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// create/set (or add/remove/subject) from someone other than the group's owner.
+    NotOwner,
+    /// The group id is known, but bound to another owner.
+    WrongOwner,
+    /// A message or part from someone who is not a member.
+    NotMember,
+    /// A message, part or set for a group this client does not know.
+    UnknownGroup,
+    /// A create or set for an unknown group that does not name this client.
+    NotAddressed,
+    /// Hardened: an owner snapshot older than (or as old as) the one already applied.
+    Stale,
+    /// Hardened: a stanza (sender, seq) seen before.
+    Duplicate,
+    /// Hardened: an epoch-less owner command for a group that has epochs.
+    Downgrade,
+    /// Hardened: the buffer for messages from the future is full; the sender will resend.
+    BufferFull,
+    /// Nothing to do: no command, no body.
+    Empty,
+    /// Hardened: a control stanza (ack, resync) that makes no sense here.
+    BadControl,
+}
+
+impl Reason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reason::NotOwner => "not-owner",
+            Reason::WrongOwner => "wrong-owner",
+            Reason::NotMember => "not-member",
+            Reason::UnknownGroup => "unknown-group",
+            Reason::NotAddressed => "not-addressed",
+            Reason::Stale => "stale",
+            Reason::Duplicate => "duplicate",
+            Reason::Downgrade => "downgrade",
+            Reason::BufferFull => "buffer-full",
+            Reason::Empty => "empty",
+            Reason::BadControl => "bad-control",
+        }
+    }
+}
+
+/// Why a local intent was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LocalError {
+    /// Only the owner may change a group.
+    NotOwner,
+    /// This client is not (or no longer) a member.
+    NotMember,
+    /// No such group here.
+    UnknownGroup,
+    /// A group with this id and owner exists already.
+    GroupExists,
+    /// The group id is bound to another owner here.
+    WrongOwner,
+    /// The change changes nothing (e.g. adding a current member).
+    NoChange,
+}
+
+impl std::fmt::Display for LocalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LocalError::NotOwner => "only the owner may change the group",
+            LocalError::NotMember => "this client is not a member of the group",
+            LocalError::UnknownGroup => "no such group",
+            LocalError::GroupExists => "a group with this id and owner exists already",
+            LocalError::WrongOwner => "the group id is bound to another owner",
+            LocalError::NoChange => "the change changes nothing",
+        })
+    }
+}
+
+impl std::error::Error for LocalError {}
+
+/// Where this client stands in a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Member,
+    /// This client sent a part.
+    Left,
+    /// The owner removed this client.
+    Removed,
+}
+
+/// A client's view of a group: what convergence compares.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct View<I> {
+    pub owner: I,
+    pub members: Vec<I>,
+    pub subject: Option<Text>,
+    /// 0 in an epoch-less (`kontalk`) group.
+    pub epoch: u64,
+    pub status: Status,
+}
+
+impl<I: PartialEq> View<I> {
+    /// The part of the view that convergence compares: members and subject.
+    pub fn agrees_with(&self, other: &View<I>) -> bool {
+        self.owner == other.owner && self.members == other.members && self.subject == other.subject
+    }
+}
+
+/// What a transition produced.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Output<I> {
+    /// Multicast this stanza to exactly these recipients.
+    Send(Outgoing<I>),
+    /// Show this message to the user.
+    Deliver {
+        group: GroupKey<I>,
+        from: I,
+        body: Text,
+    },
+    /// A received stanza was dropped, and why.
+    Reject {
+        group: GroupKey<I>,
+        from: I,
+        reason: Reason,
+    },
+    /// The group's view changed (created, members or subject).
+    Changed { group: GroupKey<I>, view: View<I> },
+    /// Hardened: retransmission of stanza `seq` stopped after the configured attempts;
+    /// these recipients never acknowledged it.
+    GaveUp {
+        group: GroupKey<I>,
+        seq: u64,
+        unacked: Vec<I>,
+    },
+}

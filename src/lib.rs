@@ -1,0 +1,16 @@
+//! kgroup: Kontalk's client-managed XMPP group chat protocol, written once as a pure
+//! transition function ([`core`]) in two dialects, `kontalk` (the seed as written) and
+//! `hardened` (our wire-compatible extension that converges).
+//!
+//! [`lab`] is a small deterministic driver that runs several clients over an in-memory
+//! network under the test's (or the CLI's) full control of delivery order; [`scenarios`]
+//! are the seed's example sequence and the reorderings where the dialects differ.
+
+pub mod core;
+pub mod lab;
+pub mod scenarios;
+
+pub use crate::core::{
+    Change, Client, Command, Config, Dialect, Durable, Ext, GroupKey, Identity, Intent, LocalError,
+    Outgoing, Output, Reason, Roster, Span, Stanza, Status, Text, View,
+};
