@@ -282,7 +282,9 @@ impl<I: Identity> Client<I> {
     }
 
     /// The owner turns a processed part into a new epoch, so every member (including those
-    /// the parting member never addressed) learns of it.
+    /// the parting member never addressed, having joined after its view) learns of it. The
+    /// owner does so even after leaving itself: it stays the group's only sequencer, and a
+    /// member that knows the owner left is at the owner's last epoch, so addresses everyone.
     fn owner_confirms_part(
         &mut self,
         key: &GroupKey<I>,
@@ -295,11 +297,7 @@ impl<I: Identity> Client<I> {
         if key.owner != me {
             return;
         }
-        let Some(g) = self
-            .groups
-            .get_mut(key)
-            .filter(|g| g.status == Status::Member)
-        else {
+        let Some(g) = self.groups.get_mut(key) else {
             return;
         };
         g.epoch += 1;

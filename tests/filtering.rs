@@ -1,0 +1,436 @@
+//! Every filtering rule of the seed, and of the hardened dialect: each rejected stanza is
+//! reported with its typed reason and changes nothing.
+
+use std::sync::Arc;
+
+use kgroup::lab::Lab;
+use kgroup::scenarios::{group, Id, ALICE, BOB, CHARLIE, DAVID, GROUP_ID};
+use kgroup::{
+    Change, Command, Config, Dialect, Ext, GroupKey, Intent, LocalError, Output, Reason, Roster,
+    Stanza, Status, Text,
+};
+
+const MALLORY: &str = "mallory@beta.kontalk.net";
+
+/// david's group with alice and bob, everything delivered.
+fn created(dialect: Dialect) -> Lab<Id> {
+    let mut lab = Lab::new(dialect, [DAVID, ALICE, BOB, CHARLIE, MALLORY]);
+    lab.act(
+        &DAVID,
+        Intent::Create {
+            id: GROUP_ID.into(),
+            members: vec![ALICE, BOB],
+            subject: Some("Our great journey".into()),
+            body: None,
+        },
+    )
+    .expect("create");
+    lab.run_fifo(1000);
+    lab
+}
+
+fn stanza(
+    owner: Id,
+    command: Command<Id>,
+    body: Option<&str>,
+    ext: Option<Ext<Id>>,
+) -> Arc<Stanza<Id>> {
+    Arc::new(Stanza {
+        group: GroupKey::new(GROUP_ID, owner),
+        command,
+        body: body.map(Text::from),
+        ext,
+    })
+}
+
+fn set_add(who: Id) -> Command<Id> {
+    Command::Set {
+        subject: None,
+        add: vec![who],
+        remove: vec![],
+        members: vec![],
+    }
+}
+
+/// Delivers `s` from `from` to `to`; asserts that it was rejected with `reason`, delivered
+/// nothing and left `to`'s view as it was.
+fn assert_rejected(lab: &mut Lab<Id>, to: Id, from: Id, s: Arc<Stanza<Id>>, reason: Reason) {
+    let before = lab.clients[to].view(&s.group);
+    let mut out = Vec::new();
+    lab.clients
+        .get_mut(to)
+        .expect("client")
+        .receive(from, s.clone(), 0, &mut out);
+    let reasons: Vec<Reason> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Reject { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec![reason], "{to} got {s:?} from {from}: {out:?}");
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Deliver { .. } | Output::Changed { .. })),
+        "{out:?}"
+    );
+    assert_eq!(
+        lab.clients[to].view(&s.group),
+        before,
+        "view changed at {to}"
+    );
+}
+
+#[test]
+fn commands_from_anyone_but_the_owner_are_ignored() {
+    for d in Dialect::ALL {
+        let mut lab = created(d);
+        // alice forges david's owner attribute: the authenticated sender is alice.
+        let forged = [
+            set_add(MALLORY),
+            Command::Set {
+                subject: None,
+                add: vec![],
+                remove: vec![BOB],
+                members: vec![],
+            },
+            Command::Set {
+                subject: Some("pwned".into()),
+                add: vec![],
+                remove: vec![],
+                members: vec![],
+            },
+            Command::Create {
+                subject: None,
+                members: vec![BOB, MALLORY],
+            },
+        ];
+        for c in forged {
+            assert_rejected(
+                &mut lab,
+                BOB,
+                ALICE,
+                stanza(DAVID, c.clone(), None, None),
+                Reason::NotOwner,
+            );
+        }
+        if d == Dialect::Hardened {
+            // The same with a hardened snapshot claiming a newer epoch.
+            let ext = Ext::Snapshot {
+                epoch: 99,
+                seq: 1,
+                subject: None,
+                roster: Roster::with_members([DAVID, ALICE, BOB, MALLORY], 1),
+            };
+            assert_rejected(
+                &mut lab,
+                BOB,
+                ALICE,
+                stanza(DAVID, set_add(MALLORY), None, Some(ext)),
+                Reason::NotOwner,
+            );
+        }
+        // And a non-member who is not the owner either.
+        assert_rejected(
+            &mut lab,
+            ALICE,
+            MALLORY,
+            stanza(DAVID, set_add(MALLORY), None, None),
+            Reason::NotOwner,
+        );
+    }
+}
+
+#[test]
+fn a_known_group_id_with_another_owner_is_ignored() {
+    for d in Dialect::ALL {
+        let mut lab = created(d);
+        // mallory claims GROUP-ID as hers: a message, a set, and a create of her own.
+        assert_rejected(
+            &mut lab,
+            ALICE,
+            MALLORY,
+            stanza(MALLORY, Command::Message, Some("hi"), None),
+            Reason::WrongOwner,
+        );
+        assert_rejected(
+            &mut lab,
+            ALICE,
+            MALLORY,
+            stanza(MALLORY, set_add(MALLORY), None, None),
+            Reason::WrongOwner,
+        );
+        let create = Command::Create {
+            subject: None,
+            members: vec![ALICE],
+        };
+        assert_rejected(
+            &mut lab,
+            ALICE,
+            MALLORY,
+            stanza(MALLORY, create, Some("join me"), None),
+            Reason::WrongOwner,
+        );
+        assert!(lab.clients[ALICE]
+            .view(&GroupKey::new(GROUP_ID, MALLORY))
+            .is_none());
+    }
+}
+
+#[test]
+fn messages_and_parts_from_non_members_are_discarded() {
+    for d in Dialect::ALL {
+        let mut lab = created(d);
+        let ext = |seq| (d == Dialect::Hardened).then_some(Ext::Stamp { epoch: 1, seq });
+        assert_rejected(
+            &mut lab,
+            ALICE,
+            MALLORY,
+            stanza(DAVID, Command::Message, Some("spam"), ext(1)),
+            Reason::NotMember,
+        );
+        assert_rejected(
+            &mut lab,
+            ALICE,
+            MALLORY,
+            stanza(DAVID, Command::Part, None, ext(2)),
+            Reason::NotMember,
+        );
+        assert!(lab.bodies(&ALICE).is_empty());
+    }
+}
+
+#[test]
+fn a_removed_member_is_no_longer_heard() {
+    for d in Dialect::ALL {
+        let mut lab = created(d);
+        lab.act(
+            &DAVID,
+            Intent::Set {
+                id: GROUP_ID.into(),
+                change: Change {
+                    remove: vec![BOB],
+                    ..Default::default()
+                },
+                body: None,
+            },
+        )
+        .expect("remove bob");
+        lab.run_fifo(1000);
+        assert_eq!(
+            lab.clients[BOB].view(&group()).map(|v| v.status),
+            Some(Status::Removed)
+        );
+        // bob's client refuses to send, and a message bob composes anyway is discarded.
+        let refused = lab.act(
+            &BOB,
+            Intent::Message {
+                group: group(),
+                body: "still here".into(),
+            },
+        );
+        assert_eq!(refused, Err(LocalError::NotMember));
+        let ext = (d == Dialect::Hardened).then_some(Ext::Stamp { epoch: 2, seq: 50 });
+        assert_rejected(
+            &mut lab,
+            ALICE,
+            BOB,
+            stanza(DAVID, Command::Message, Some("still here"), ext),
+            Reason::NotMember,
+        );
+    }
+}
+
+#[test]
+fn unknown_groups_and_creates_not_naming_us() {
+    // kontalk: a message for a group it does not know is discarded.
+    let mut lab = Lab::new(Dialect::Kontalk, [ALICE, DAVID]);
+    assert_rejected(
+        &mut lab,
+        ALICE,
+        DAVID,
+        stanza(DAVID, Command::Message, Some("hi"), None),
+        Reason::UnknownGroup,
+    );
+    assert_rejected(
+        &mut lab,
+        ALICE,
+        DAVID,
+        stanza(DAVID, Command::Part, None, None),
+        Reason::UnknownGroup,
+    );
+    let not_me = Command::Create {
+        subject: None,
+        members: vec![BOB],
+    };
+    assert_rejected(
+        &mut lab,
+        ALICE,
+        DAVID,
+        stanza(DAVID, not_me, None, None),
+        Reason::NotAddressed,
+    );
+    assert_rejected(
+        &mut lab,
+        ALICE,
+        DAVID,
+        stanza(DAVID, set_add(BOB), None, None),
+        Reason::UnknownGroup,
+    );
+
+    // hardened: a snapshot whose roster never names us.
+    let mut lab = Lab::new(Dialect::Hardened, [ALICE, DAVID]);
+    let ext = Ext::Snapshot {
+        epoch: 1,
+        seq: 1,
+        subject: None,
+        roster: Roster::with_members([DAVID, BOB], 1),
+    };
+    let create = Command::Create {
+        subject: None,
+        members: vec![BOB],
+    };
+    assert_rejected(
+        &mut lab,
+        ALICE,
+        DAVID,
+        stanza(DAVID, create, None, Some(ext)),
+        Reason::NotAddressed,
+    );
+}
+
+#[test]
+fn hardened_refuses_downgrades_duplicates_stale_and_forged_epochs() {
+    let mut lab = created(Dialect::Hardened);
+    // An epoch-less set from the real owner in a group with epochs.
+    assert_rejected(
+        &mut lab,
+        ALICE,
+        DAVID,
+        stanza(DAVID, set_add(MALLORY), None, None),
+        Reason::Downgrade,
+    );
+    // The create (sent stanza 0), delivered again: a duplicate.
+    let create = lab.sent[0].stanza.clone();
+    assert_rejected(&mut lab, ALICE, DAVID, create.clone(), Reason::Duplicate);
+    // The same snapshot under a fresh sequence number: stale.
+    let mut fresh = (*create).clone();
+    if let Some(Ext::Snapshot { seq, .. }) = &mut fresh.ext {
+        *seq = 77;
+    }
+    assert_rejected(&mut lab, ALICE, DAVID, Arc::new(fresh), Reason::Stale);
+    // A member claims an epoch the owner never issued: the owner refuses it.
+    let ahead = stanza(
+        DAVID,
+        Command::Message,
+        Some("from the future"),
+        Some(Ext::Stamp { epoch: 9, seq: 1 }),
+    );
+    assert_rejected(&mut lab, DAVID, ALICE, ahead, Reason::Stale);
+    // A message without body.
+    let empty = stanza(
+        DAVID,
+        Command::Message,
+        None,
+        Some(Ext::Stamp { epoch: 1, seq: 2 }),
+    );
+    assert_rejected(&mut lab, BOB, ALICE, empty, Reason::Empty);
+    // Control stanzas that make no sense: a resync asked of a non-owner, an ack for an
+    // unknown group, a resync from a stranger.
+    let resync = stanza(
+        DAVID,
+        Command::Message,
+        None,
+        Some(Ext::Resync { epoch: 0 }),
+    );
+    assert_rejected(&mut lab, BOB, ALICE, resync.clone(), Reason::BadControl);
+    assert_rejected(&mut lab, DAVID, MALLORY, resync, Reason::NotMember);
+    let ack = Arc::new(Stanza {
+        group: GroupKey::new("OTHER", DAVID),
+        command: Command::Message,
+        body: None,
+        ext: Some(Ext::Ack { seq: 1 }),
+    });
+    assert_rejected(&mut lab, ALICE, DAVID, ack, Reason::BadControl);
+}
+
+#[test]
+fn hardened_holds_messages_from_the_future_up_to_a_bound() {
+    let mut config = Config::new(Dialect::Hardened);
+    config.max_held = 2;
+    let mut lab = Lab::with_config(config, [DAVID, ALICE, BOB]);
+    lab.act(
+        &DAVID,
+        Intent::Create {
+            id: GROUP_ID.into(),
+            members: vec![ALICE, BOB],
+            subject: None,
+            body: None,
+        },
+    )
+    .expect("create");
+    lab.run_fifo(1000);
+    let future = |seq| {
+        stanza(
+            DAVID,
+            Command::Message,
+            Some("later"),
+            Some(Ext::Stamp { epoch: 5, seq }),
+        )
+    };
+    for seq in 1..=2 {
+        let mut out = Vec::new();
+        lab.clients
+            .get_mut(ALICE)
+            .expect("alice")
+            .receive(BOB, future(seq), 0, &mut out);
+        // Held, and a resync asked of the owner; nothing delivered or rejected.
+        assert!(
+            out.iter()
+                .all(|o| matches!(o, Output::Send(s) if s.to == vec![DAVID])),
+            "{out:?}"
+        );
+    }
+    assert_eq!(
+        lab.clients[ALICE].group(&group()).map(|g| g.held().len()),
+        Some(2)
+    );
+    assert_rejected(&mut lab, ALICE, BOB, future(3), Reason::BufferFull);
+}
+
+#[test]
+fn local_intents_are_checked() {
+    for d in Dialect::ALL {
+        let mut lab = created(d);
+        let add = |who: Id| Intent::Set {
+            id: GROUP_ID.into(),
+            change: Change {
+                add: vec![who],
+                ..Default::default()
+            },
+            body: None,
+        };
+        assert_eq!(lab.act(&ALICE, add(MALLORY)), Err(LocalError::NotOwner));
+        assert_eq!(lab.act(&DAVID, add(ALICE)), Err(LocalError::NoChange));
+        let again = Intent::Create {
+            id: GROUP_ID.into(),
+            members: vec![],
+            subject: None,
+            body: None,
+        };
+        assert_eq!(lab.act(&DAVID, again.clone()), Err(LocalError::GroupExists));
+        assert_eq!(lab.act(&ALICE, again), Err(LocalError::WrongOwner));
+        let stranger = Intent::Message {
+            group: group(),
+            body: "hi".into(),
+        };
+        assert_eq!(lab.act(&MALLORY, stranger), Err(LocalError::UnknownGroup));
+        let part = Intent::Part {
+            group: group(),
+            body: None,
+        };
+        let next = lab.sent.len();
+        assert_eq!(lab.act(&ALICE, part.clone()), Ok(vec![next]));
+        assert_eq!(lab.act(&ALICE, part), Err(LocalError::NotMember));
+    }
+}
