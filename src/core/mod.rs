@@ -86,7 +86,7 @@ impl Config {
         Config {
             dialect,
             retransmit_ms: 1_000,
-            max_attempts: None,
+            max_attempts: Some(10),
             max_held: 256,
         }
     }
