@@ -1,0 +1,58 @@
+//! The `kgroup` binary as a user runs it: exit codes, JSON, and errors on bad usage.
+
+use std::process::Command;
+
+fn kgroup(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kgroup"))
+        .args(args)
+        .output()
+        .expect("run kgroup")
+}
+
+#[test]
+fn demo_exits_zero_and_reports_kontalk_divergence() {
+    let out = kgroup(&["demo"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("add-remove-swapped [kontalk]: DIVERGED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("add-remove-swapped [hardened]: converged"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hardened: every scenario converged"),
+        "{text}"
+    );
+}
+
+#[test]
+fn demo_json_is_one_object_with_a_run_per_scenario_and_dialect() {
+    let out = kgroup(&["demo", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let runs = v["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 12);
+    assert_eq!(v["hardened_ok"], true);
+    let diverged: Vec<_> = runs
+        .iter()
+        .filter(|r| r["converged"] == false)
+        .map(|r| (r["scenario"].as_str(), r["dialect"].as_str()))
+        .collect();
+    assert_eq!(diverged.len(), 4);
+    assert!(diverged.iter().all(|(_, d)| *d == Some("kontalk")));
+}
+
+#[test]
+fn bad_usage_exits_two_with_a_clear_message() {
+    let out = kgroup(&["demo", "--dialect", "matrix"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown dialect `matrix`"));
+    let out = kgroup(&["demo", "--scenario", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scenario `nope`"));
+    let out = kgroup(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
