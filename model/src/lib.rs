@@ -1,4 +1,14 @@
-//! Model checking of the kgroup core. This crate holds the property catalogue of the design
-//! brief (names are part of the CLI contract) and the models that check it.
+//! Model checking of the kgroup core with stateright: N clients running the real core over
+//! the brief's networks, with owner scripts, member parts and messages, owner crashes and an
+//! optional forging/replaying adversary; the property catalogue of the brief, checked by name.
 
+pub mod check;
+pub mod model;
+pub mod network;
 pub mod properties;
+pub mod script;
+pub mod trace;
+
+pub use check::{check, Report, Verdict};
+pub use model::GroupModel;
+pub use network::Network;

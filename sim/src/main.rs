@@ -1,5 +1,6 @@
 //! The `kgroup` command line.
 
+mod check_cmd;
 mod demo;
 
 use std::process::ExitCode;
@@ -20,6 +21,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Exhaustively model-checks a dialect against the property catalogue. Exits 0 when
+    /// every property holds, 1 when one fails (with a shortest counterexample), 2 on bad usage.
+    Check(check_cmd::CheckArgs),
     /// Replays the seed's example and the reorderings where the dialects differ, and shows
     /// every client's view. Exits 1 if `hardened` fails to converge or loses a message.
     Demo {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Cmd::Check(args) => check_cmd::run(args),
         Cmd::Demo {
             dialect,
             scenario,

@@ -86,7 +86,19 @@ impl<I: Identity> Client<I> {
             return reject(out, key, &from, Reason::BadControl);
         };
         if g.roster.is_current(&from) {
-            if g.epoch > their_epoch {
+            let answered = g
+                .answers
+                .get(&from)
+                .filter(|a| snapshot_epoch(a) == Some(g.epoch));
+            if let Some(answer) = answered.filter(|_| g.epoch > their_epoch) {
+                // Asked again at the same epoch: the same stanza again, so a replayed or
+                // duplicated request can never make the owner compose without end.
+                out.push(Output::Send(super::Outgoing {
+                    to: vec![from],
+                    stanza: answer.clone(),
+                    resent: true,
+                }));
+            } else if g.epoch > their_epoch {
                 let command = Command::Set {
                     subject: g.subject.clone(),
                     add: Vec::new(),
@@ -94,10 +106,10 @@ impl<I: Identity> Client<I> {
                     members: g.current_except(&me),
                 };
                 let ext = snapshot_ext(g);
-                send(
+                let answer = send(
                     g,
                     key,
-                    vec![from],
+                    vec![from.clone()],
                     command,
                     None,
                     ext.into(),
@@ -105,6 +117,7 @@ impl<I: Identity> Client<I> {
                     config,
                     out,
                 );
+                g.answers.insert(from, answer);
             }
         } else if let Some(notice) = g.notices.get(&from) {
             // A removed member gets its removal notice again, nothing newer.
@@ -378,6 +391,13 @@ impl<I: Identity> Client<I> {
             }),
             resent: false,
         }));
+    }
+}
+
+fn snapshot_epoch<I>(s: &Stanza<I>) -> Option<u64> {
+    match s.ext {
+        Some(Ext::Snapshot { epoch, .. }) => Some(epoch),
+        _ => None,
     }
 }
 

@@ -74,7 +74,8 @@ impl std::fmt::Display for Dialect {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
     pub dialect: Dialect,
-    /// Hardened: first retransmission delay; doubles per attempt up to 64×.
+    /// Hardened: first retransmission delay; doubles per attempt up to 64×. 0 with no
+    /// attempt limit is timer-less: each timeout resends all that is pending.
     pub retransmit_ms: u64,
     /// Hardened: give up on a stanza after this many retransmissions (`None`: never).
     pub max_attempts: Option<u32>,
@@ -157,6 +158,8 @@ pub struct Group<I> {
     /// Hardened, owner: the removal notice each removed member received, resent on resync
     /// so a removed member never gets state composed after its removal.
     notices: BTreeMap<I, Arc<Stanza<I>>>,
+    /// Hardened, owner: the last snapshot composed to answer each member's resync.
+    answers: BTreeMap<I, Arc<Stanza<I>>>,
     /// Volatile: messages from a future epoch.
     held: Vec<Held<I>>,
     /// Volatile: highest epoch a resync was asked for.
@@ -176,6 +179,7 @@ impl<I: Identity> Group<I> {
             seen: BTreeMap::new(),
             outbox: Vec::new(),
             notices: BTreeMap::new(),
+            answers: BTreeMap::new(),
             held: Vec::new(),
             resync_asked: 0,
         }
@@ -377,14 +381,19 @@ impl<I: Identity> Client<I> {
                     });
                     return false;
                 }
-                // Without a limit the count saturates, so retrying forever stays a finite
-                // state (the model checker relies on it).
-                p.attempts = if max.is_some() {
-                    p.attempts + 1
+                if base == 0 && max.is_none() {
+                    // Timer-less mode (the model checker's abstract time): every timeout
+                    // retransmits everything pending, and no retry state is kept.
+                    p.due = now;
                 } else {
-                    (p.attempts + 1).min(6)
-                };
-                p.due = now + base * (1u64 << p.attempts.min(6));
+                    // Without a limit the count saturates at the backoff cap.
+                    p.attempts = if max.is_some() {
+                        p.attempts + 1
+                    } else {
+                        (p.attempts + 1).min(6)
+                    };
+                    p.due = now + base * (1u64 << p.attempts.min(6));
+                }
                 out.push(Output::Send(Outgoing {
                     to: p.unacked.clone(),
                     stanza: p.stanza.clone(),

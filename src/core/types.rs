@@ -36,7 +36,7 @@ impl<I> GroupKey<I> {
 }
 
 /// The `<group/>` element's command, exactly as the seed has them.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Command<I> {
     /// No `type` attribute and no `<part/>`: a plain group message.
@@ -59,7 +59,7 @@ pub enum Command<I> {
 }
 
 /// One membership interval of the hardened roster: member at every epoch in `since..until`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub struct Span {
     pub since: u64,
     /// `None` while the membership is open.
@@ -76,7 +76,7 @@ impl Span {
 /// members are those whose last interval is open. Keeping closed intervals lets a receiver
 /// that is ahead judge a message stamped with an older epoch against the membership *at that
 /// epoch*, so a member's last words before its removal are not lost.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(bound(
     serialize = "I: Serialize + Ord",
     deserialize = "I: Deserialize<'de> + Ord"
@@ -95,7 +95,7 @@ impl<I> Default for Roster<I> {
 
 /// Our extension, in its own namespace: a `kontalk` client ignores it, and a stanza without
 /// it is an epoch-less `kontalk` stanza.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 #[serde(bound(
     serialize = "I: Serialize + Ord",
@@ -128,7 +128,7 @@ impl<I> Ext<I> {
 }
 
 /// A group stanza, decrypted: the group, the command, an optional body and our extension.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(bound(
     serialize = "I: Serialize + Ord",
     deserialize = "I: Deserialize<'de> + Ord"

@@ -1,0 +1,206 @@
+//! Running the checker: stateright explores the whole state space (on any number of
+//! threads) for the verdicts; a breadth-first search of our own then finds, for each
+//! property that fails, a counterexample of minimal length (stateright's own paths are not
+//! guaranteed shortest), and renders it as a readable trace.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use stateright::{Checker, Model};
+
+use crate::model::{Action, GroupModel, State};
+use crate::script;
+use crate::trace::{render, TraceStep};
+
+/// One property's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    pub name: &'static str,
+    pub holds: bool,
+    /// A shortest trace to a violation, when the property fails.
+    pub counterexample: Option<Vec<TraceStep>>,
+}
+
+/// The result of one exhaustive check.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub dialect: kgroup::Dialect,
+    pub network: crate::network::Network,
+    pub clients: u8,
+    pub script: String,
+    pub adversary: bool,
+    pub threads: usize,
+    /// States generated (with repeats) by the exhaustive search.
+    pub states: usize,
+    pub unique_states: usize,
+    pub max_depth: usize,
+    pub seconds: f64,
+    pub states_per_sec: f64,
+    /// False when a state limit stopped the search before the whole space was seen.
+    pub complete: bool,
+    pub properties: Vec<Verdict>,
+}
+
+impl Report {
+    pub fn all_hold(&self) -> bool {
+        self.properties.iter().all(|p| p.holds)
+    }
+}
+
+/// Progress of a running check, reported about once a second.
+pub struct Progress {
+    pub states: usize,
+    pub unique_states: usize,
+    pub max_depth: usize,
+    pub elapsed: Duration,
+}
+
+/// Explores `model` exhaustively with `threads` threads (up to `max_states` unique states),
+/// then finds a shortest counterexample for every property that fails.
+pub fn check(
+    model: &GroupModel,
+    threads: usize,
+    max_states: Option<usize>,
+    mut progress: impl FnMut(&Progress),
+) -> Report {
+    let start = Instant::now();
+    let mut builder = model.clone().checker().threads(threads.max(1));
+    if let Some(n) = max_states {
+        builder = builder.target_state_count(n);
+    }
+    let checker = builder.spawn_bfs();
+    while !checker.is_done() {
+        std::thread::sleep(Duration::from_millis(200));
+        progress(&Progress {
+            states: checker.state_count(),
+            unique_states: checker.unique_state_count(),
+            max_depth: checker.max_depth(),
+            elapsed: start.elapsed(),
+        });
+    }
+    let checker = checker.join();
+    let seconds = start.elapsed().as_secs_f64();
+    let discoveries = checker.discoveries();
+    let (states, unique_states, max_depth) = (
+        checker.state_count(),
+        checker.unique_state_count(),
+        checker.max_depth(),
+    );
+    let complete = max_states.is_none_or(|n| unique_states < n);
+    let failing: Vec<&'static str> = model
+        .properties()
+        .iter()
+        .map(|p| p.name)
+        .filter(|n| discoveries.contains_key(n))
+        .collect();
+    let shortest = shortest_counterexamples(model, &failing);
+    let properties = model
+        .properties()
+        .iter()
+        .map(|p| Verdict {
+            name: p.name,
+            holds: !discoveries.contains_key(p.name),
+            counterexample: shortest.get(p.name).map(|path| render(model, path, p.name)),
+        })
+        .collect();
+    Report {
+        dialect: model.dialect,
+        network: model.network,
+        clients: model.clients,
+        script: script::render(&model.script),
+        adversary: model.adversary,
+        threads: threads.max(1),
+        states,
+        unique_states,
+        max_depth,
+        seconds,
+        states_per_sec: states as f64 / seconds.max(1e-9),
+        complete,
+        properties,
+    }
+}
+
+fn fingerprint(s: &State) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// A path: the initial state, then each action with the state it leads to.
+pub type Path = (State, Vec<(Action, State)>);
+
+/// Breadth-first search that stops as soon as every named property has its first (hence
+/// shortest) violation.
+pub fn shortest_counterexamples(
+    model: &GroupModel,
+    names: &[&'static str],
+) -> BTreeMap<&'static str, Path> {
+    let props: Vec<_> = model
+        .properties()
+        .into_iter()
+        .filter(|p| names.contains(&p.name))
+        .collect();
+    let mut found: BTreeMap<&'static str, Path> = BTreeMap::new();
+    if props.is_empty() {
+        return found;
+    }
+    // fingerprint -> (parent fingerprint, action that led here); roots have no parent.
+    let mut parents: HashMap<u64, Option<(u64, Action)>> = HashMap::new();
+    let mut frontier: Vec<(u64, State)> = Vec::new();
+    for s in model.init_states() {
+        let fp = fingerprint(&s);
+        parents.insert(fp, None);
+        frontier.push((fp, s));
+    }
+    let rebuild = |parents: &HashMap<u64, Option<(u64, Action)>>, mut fp: u64| -> Path {
+        let mut actions = Vec::new();
+        while let Some(Some((parent, action))) = parents.get(&fp) {
+            actions.push(action.clone());
+            fp = *parent;
+        }
+        actions.reverse();
+        let init = model.init_states().remove(0);
+        let mut steps = Vec::new();
+        let mut cur = init.clone();
+        for a in actions {
+            if let Some(next) = model.next_state(&cur, a.clone()) {
+                steps.push((a, next.clone()));
+                cur = next;
+            }
+        }
+        (init, steps)
+    };
+    let mut actions = Vec::new();
+    while !frontier.is_empty() && found.len() < props.len() {
+        // Check the whole level before expanding it: violations at this depth are minimal.
+        for (fp, s) in &frontier {
+            for p in &props {
+                if !found.contains_key(p.name) && !(p.condition)(model, s) {
+                    found.insert(p.name, rebuild(&parents, *fp));
+                }
+            }
+        }
+        if found.len() == props.len() {
+            break;
+        }
+        let mut next = Vec::new();
+        for (fp, s) in frontier {
+            actions.clear();
+            model.actions(&s, &mut actions);
+            for a in actions.drain(..) {
+                let Some(t) = model.next_state(&s, a.clone()) else {
+                    continue;
+                };
+                let tfp = fingerprint(&t);
+                if let std::collections::hash_map::Entry::Vacant(e) = parents.entry(tfp) {
+                    e.insert(Some((fp, a)));
+                    next.push((tfp, t));
+                }
+            }
+        }
+        frontier = next;
+    }
+    found
+}

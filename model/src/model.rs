@@ -1,0 +1,681 @@
+//! The group model: N clients running the real core over one of the brief's networks, an
+//! owner command script, member messages and parts, owner crashes, and an optional
+//! adversary (a server or outsider that forges `from` and owner attributes and replays any
+//! owner stanza it has seen). Properties are named predicates over the state; the ghost
+//! part of the state records what the owner really issued, to judge the clients against.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use kgroup::core::agreement::disagreeing;
+use kgroup::{
+    Change, Client, Command, Config, Dialect, Ext, GroupKey, Intent, Output, Roster, Stanza, Text,
+    View,
+};
+use stateright::{Model, Property};
+
+use crate::network::{Envelope, Id, Net, Network};
+use crate::properties::Property as Prop;
+use crate::script::Step;
+
+/// The group's id in the model.
+pub const GROUP: &str = "g";
+/// The owner's id.
+pub const OWNER: Id = 0;
+
+/// What the adversary can inject (signed with its own key, `from` as it likes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Forgery {
+    /// An owner command adding the adversary, `from` forged as the owner.
+    AddMe,
+    /// A message in a member's name, `from` forged as member 1.
+    Impersonate,
+    /// A create of a group with the same id, owned by the adversary.
+    Squat,
+}
+
+/// A step of the model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    /// The owner issues its next script step.
+    Owner(Step),
+    /// A member (or the owner) sends a message.
+    Message(Id),
+    /// A member leaves.
+    Part(Id),
+    /// Delivers an envelope; on the lossy network, `true` also loses the acknowledgement
+    /// it causes.
+    Deliver(Envelope, bool),
+    Drop(Envelope),
+    /// A client's retransmission timer fires.
+    Timeout(Id),
+    /// A client crashes and restarts from its persisted state.
+    Crash(Id),
+    /// The adversary sends a forged stanza to a client.
+    Forge(Forgery, Id),
+    /// The adversary replays an owner stanza it has seen to a client.
+    Replay(Arc<Stanza<Id>>, Id),
+}
+
+/// A message as sent, and whom it must reach.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Sent {
+    pub sender: Id,
+    pub body: Text,
+    pub epoch: u64,
+    /// Members of the sender's view that were really members (and had not left) when sent.
+    pub expected: BTreeSet<Id>,
+}
+
+/// What really happened, to judge the clients by.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Ghost {
+    /// The membership the owner issued, less members that left.
+    pub truth: BTreeSet<Id>,
+    /// Everyone the owner ever made a member.
+    pub added_ever: BTreeSet<Id>,
+    pub removed_ever: BTreeSet<Id>,
+    pub parted: BTreeSet<Id>,
+    /// Subjects the owner issued.
+    pub subjects: BTreeSet<Text>,
+    /// Per client: members whose (real) removal it applied and the owner did not undo.
+    pub gone: Vec<BTreeSet<Id>>,
+    pub messages: Vec<Sent>,
+    /// Per client: (sender, body) delivered.
+    pub delivered: Vec<BTreeSet<(Id, Text)>>,
+    /// Properties of kind `always` already violated: the first violation sticks.
+    pub violated: BTreeSet<Prop>,
+}
+
+/// A state of the model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    pub clients: Vec<Client<Id>>,
+    pub net: Net,
+    pub script_pos: u8,
+    pub messages_sent: Vec<u8>,
+    pub crashes: u8,
+    pub losses: u8,
+    pub adversary_moves: u8,
+    /// Owner commands composed by the last step, which the adversary may replay. Replaying
+    /// at once loses nothing: the replay travels on the adversary's own channel and can be
+    /// delivered at any later point, so every replay timing is still explored.
+    pub fresh: Vec<Arc<Stanza<Id>>>,
+    pub ghost: Ghost,
+}
+
+/// The model's parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GroupModel {
+    pub dialect: Dialect,
+    pub network: Network,
+    /// Clients, the owner included (ids 0..clients).
+    pub clients: u8,
+    pub script: Vec<Step>,
+    /// Clients that may send messages.
+    pub senders: Vec<Id>,
+    /// Messages each sender may send.
+    pub messages: u8,
+    /// Members that may leave (once each).
+    pub parting: Vec<Id>,
+    pub adversary: bool,
+    /// How many stanzas the adversary may inject.
+    pub adversary_budget: u8,
+    /// How many times the owner may crash.
+    pub owner_crashes: u8,
+    /// How many stanzas the lossy network may drop.
+    pub max_losses: u8,
+}
+
+impl GroupModel {
+    /// The adversary's id: one past the clients.
+    pub fn adversary_id(&self) -> Id {
+        self.clients
+    }
+
+    pub fn key() -> GroupKey<Id> {
+        GroupKey::new(GROUP, OWNER)
+    }
+
+    fn config(&self) -> Config {
+        let mut c = Config::new(self.dialect);
+        // Abstract time: every timer is due whenever it fires; retry forever.
+        c.retransmit_ms = 0;
+        c.max_attempts = None;
+        c
+    }
+
+    fn view(state: &State, c: Id) -> Option<View<Id>> {
+        state.clients[c as usize].view(&Self::key())
+    }
+
+    /// Nothing in flight for the first time, nothing held, no retransmission pending.
+    pub fn is_quiescent(state: &State) -> bool {
+        state.net.is_quiet() && state.clients.iter().all(|c| c.is_idle())
+    }
+
+    pub fn views(state: &State) -> BTreeMap<Id, Option<View<Id>>> {
+        state
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i as Id, c.view(&Self::key())))
+            .collect()
+    }
+
+    /// Participants that disagree at quiescence.
+    pub fn disagreeing(state: &State) -> Vec<Id> {
+        disagreeing(&OWNER, &Self::views(state))
+    }
+
+    /// Messages some expected recipient never delivered: (message, recipient).
+    pub fn lost(state: &State) -> Vec<(Sent, Id)> {
+        let mut lost = Vec::new();
+        for m in &state.ghost.messages {
+            for &r in &m.expected {
+                if !state.ghost.delivered[r as usize].contains(&(m.sender, m.body.clone())) {
+                    lost.push((m.clone(), r));
+                }
+            }
+        }
+        lost
+    }
+
+    /// Runs `f` on client `c` and judges what it did against the always-properties.
+    fn step_client(
+        &self,
+        state: &mut State,
+        c: Id,
+        delivered: Option<&Envelope>,
+        ack_lost: bool,
+        f: impl FnOnce(&mut Client<Id>, &mut Vec<Output<Id>>),
+    ) {
+        let key = Self::key();
+        let before = Self::view(state, c);
+        let group_before = state.clients[c as usize].group(&key).cloned();
+        let gone_before = state.ghost.gone[c as usize].clone();
+        let mut out = Vec::new();
+        f(&mut state.clients[c as usize], &mut out);
+        let after = Self::view(state, c);
+        let client = &state.clients[c as usize];
+        let ghost = &mut state.ghost;
+
+        // owner-authority: every member and subject a view gains was issued by the owner;
+        // every member it loses was removed by the owner or left.
+        let members = |v: &Option<View<Id>>| -> BTreeSet<Id> {
+            v.as_ref()
+                .map(|v| v.members.iter().copied().collect())
+                .unwrap_or_default()
+        };
+        let (mb, ma) = (members(&before), members(&after));
+        let gained_ok = ma
+            .difference(&mb)
+            .all(|m| *m == OWNER || ghost.added_ever.contains(m));
+        let lost_ok = mb
+            .difference(&ma)
+            .all(|m| ghost.removed_ever.contains(m) || ghost.parted.contains(m));
+        let subject_ok = after
+            .as_ref()
+            .and_then(|v| v.subject.as_ref())
+            .is_none_or(|s| ghost.subjects.contains(s));
+        if !(gained_ok && lost_ok && subject_ok) {
+            ghost.violated.insert(Prop::OwnerAuthority);
+        }
+
+        // owner-binding: a stanza naming another owner never touches the owner's group.
+        if let Some(env) = delivered {
+            if env.stanza.group.owner != OWNER && client.group(&key) != group_before.as_ref() {
+                ghost.violated.insert(Prop::OwnerBinding);
+            }
+        }
+        for o in &out {
+            if let Output::Reject {
+                group,
+                reason: kgroup::Reason::WrongOwner,
+                ..
+            } = o
+            {
+                // The bound owner's own stanza refused: the id was taken from it.
+                if group.owner == OWNER && delivered.is_some_and(|e| e.src == OWNER) {
+                    ghost.violated.insert(Prop::OwnerBinding);
+                }
+            }
+        }
+
+        // removed-confidentiality bookkeeping: removals really issued, applied here.
+        let gone = &mut ghost.gone[c as usize];
+        for m in mb.difference(&ma) {
+            if ghost.removed_ever.contains(m) && !ghost.truth.contains(m) {
+                gone.insert(*m);
+            }
+        }
+        gone.retain(|m| !ghost.truth.contains(m));
+
+        let roster: Option<Roster<Id>> = client.group(&key).map(|g| g.roster().clone());
+        let mut sends = Vec::new();
+        for o in out {
+            match o {
+                Output::Send(s) => sends.push(s),
+                Output::Deliver { from, body, group } if group == key => {
+                    // member-filter: the sender is who it claims, and a member in this view.
+                    let record = ghost.messages.iter().find(|m| m.body == body);
+                    let genuine = record.is_some_and(|m| m.sender == from);
+                    let member = mb.contains(&from)
+                        || record.is_some_and(|m| {
+                            roster
+                                .as_ref()
+                                .is_some_and(|r| r.was_member_at(&from, m.epoch))
+                        });
+                    if !(genuine && member) {
+                        ghost.violated.insert(Prop::MemberFilter);
+                    }
+                    ghost.delivered[c as usize].insert((from, body));
+                }
+                _ => {}
+            }
+        }
+        for s in sends {
+            let control = matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Resync { .. }));
+            if !s.resent && !control {
+                let notice = match &s.stanza.command {
+                    Command::Set { remove, .. } => remove.clone(),
+                    _ => Vec::new(),
+                };
+                if s.to
+                    .iter()
+                    .any(|r| gone_before.contains(r) && !notice.contains(r))
+                {
+                    state.ghost.violated.insert(Prop::RemovedConfidentiality);
+                }
+            }
+            if self.adversary
+                && s.stanza.group.owner == OWNER
+                && c == OWNER
+                && matches!(
+                    s.stanza.command,
+                    Command::Create { .. } | Command::Set { .. }
+                )
+            {
+                state.fresh.push(s.stanza.clone());
+            }
+            if control_ack(&s.stanza) {
+                // Acknowledgements only clear the sender's retransmission queue, so they are
+                // applied at once (a partial-order reduction). On the lossy network the
+                // delivery that causes one may lose it instead; an ack still in flight while
+                // the sender retransmits only yields a duplicate, which the duplicating
+                // network covers.
+                if ack_lost {
+                    continue;
+                }
+                for r in &s.to {
+                    if let Some(target) = state.clients.get_mut(*r as usize) {
+                        target.receive(c, s.stanza.clone(), 0, &mut Vec::new());
+                    }
+                }
+                continue;
+            }
+            for r in s.to {
+                state.net.send(
+                    self.network,
+                    Envelope {
+                        via: c,
+                        src: c,
+                        claimed: c,
+                        dst: r,
+                        stanza: s.stanza.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn owner_step(&self, state: &mut State, step: &Step) {
+        let set = |change: Change<Id>| Intent::Set {
+            id: GROUP.into(),
+            change,
+            body: None,
+        };
+        let g = &mut state.ghost;
+        let intent = match step {
+            Step::Create(members) => {
+                g.truth = members.iter().copied().chain([OWNER]).collect();
+                g.added_ever.extend(members.iter().copied());
+                Intent::Create {
+                    id: GROUP.into(),
+                    members: members.clone(),
+                    subject: None,
+                    body: None,
+                }
+            }
+            Step::Add(m) => {
+                g.truth.insert(*m);
+                g.added_ever.insert(*m);
+                g.parted.remove(m);
+                set(Change {
+                    add: vec![*m],
+                    ..Default::default()
+                })
+            }
+            Step::Remove(m) => {
+                g.truth.remove(m);
+                g.removed_ever.insert(*m);
+                set(Change {
+                    remove: vec![*m],
+                    ..Default::default()
+                })
+            }
+            Step::Subject(n) => {
+                let s: Text = format!("s{n}").into();
+                g.subjects.insert(s.clone());
+                set(Change {
+                    subject: Some(s),
+                    ..Default::default()
+                })
+            }
+        };
+        self.step_client(state, OWNER, None, false, |c, out| {
+            // A refused step (e.g. removing someone who already left) is a no-op.
+            let _ = c.act(intent, 0, out);
+        });
+    }
+
+    fn forged(&self, kind: Forgery, to: Id) -> Envelope {
+        let a = self.adversary_id();
+        let (claimed, stanza) = match kind {
+            Forgery::AddMe => {
+                let roster = Roster::with_members(0..=a, 1);
+                (
+                    OWNER,
+                    Stanza {
+                        group: Self::key(),
+                        command: Command::Set {
+                            subject: None,
+                            add: vec![a],
+                            remove: vec![],
+                            members: vec![],
+                        },
+                        body: None,
+                        ext: Some(Ext::Snapshot {
+                            epoch: 100,
+                            seq: 100,
+                            subject: None,
+                            roster,
+                        }),
+                    },
+                )
+            }
+            Forgery::Impersonate => (
+                1,
+                Stanza {
+                    group: Self::key(),
+                    command: Command::Message,
+                    body: Some("forged".into()),
+                    ext: Some(Ext::Stamp { epoch: 1, seq: 100 }),
+                },
+            ),
+            Forgery::Squat => (
+                a,
+                Stanza {
+                    group: GroupKey::new(GROUP, a),
+                    command: Command::Create {
+                        subject: None,
+                        members: vec![to],
+                    },
+                    body: None,
+                    ext: None,
+                },
+            ),
+        };
+        Envelope {
+            via: a,
+            src: a,
+            claimed,
+            dst: to,
+            stanza: Arc::new(stanza),
+        }
+    }
+
+    /// Would a retransmission fill a gap: some unacknowledged recipient has neither the
+    /// stanza nor its acknowledgement in flight?
+    fn timeout_useful(&self, state: &State, c: Id) -> bool {
+        let client = &state.clients[c as usize];
+        client.groups().any(|(_, g)| {
+            g.outbox().iter().any(|p| {
+                p.unacked
+                    .iter()
+                    .any(|&r| !state.net.carries(c, r, |s| *s == *p.stanza))
+            })
+        })
+    }
+}
+
+fn control_ack(s: &Stanza<Id>) -> bool {
+    matches!(s.ext, Some(Ext::Ack { .. }))
+}
+
+impl Model for GroupModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let n = self.clients as usize;
+        vec![State {
+            clients: (0..self.clients)
+                .map(|i| Client::new(i, self.config()))
+                .collect(),
+            net: Net::default(),
+            script_pos: 0,
+            messages_sent: vec![0; n],
+            crashes: 0,
+            losses: 0,
+            adversary_moves: 0,
+            fresh: Vec::new(),
+            ghost: Ghost {
+                gone: vec![BTreeSet::new(); n],
+                delivered: vec![BTreeSet::new(); n],
+                ..Ghost::default()
+            },
+        }]
+    }
+
+    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+        if let Some(step) = self.script.get(state.script_pos as usize) {
+            actions.push(Action::Owner(step.clone()));
+        }
+        let created = state.script_pos > 0;
+        for c in 0..self.clients {
+            let member = Self::view(state, c).is_some_and(|v| v.status == kgroup::Status::Member);
+            if created
+                && member
+                && self.senders.contains(&c)
+                && state.messages_sent[c as usize] < self.messages
+            {
+                actions.push(Action::Message(c));
+            }
+            if member && self.parting.contains(&c) {
+                actions.push(Action::Part(c));
+            }
+        }
+        let lossy = self.network == Network::Lossy && state.losses < self.max_losses;
+        for env in state.net.deliverable(self.network) {
+            actions.push(Action::Deliver(env.clone(), false));
+            if lossy && env.stanza.ext.as_ref().and_then(Ext::seq).is_some() {
+                actions.push(Action::Deliver(env.clone(), true));
+            }
+        }
+        if self.network == Network::Lossy && state.losses < self.max_losses {
+            for env in state.net.deliverable(Network::Unordered) {
+                actions.push(Action::Drop(env.clone()));
+            }
+        }
+        if self.network == Network::Lossy || state.crashes > 0 {
+            for c in 0..self.clients {
+                if self.timeout_useful(state, c) {
+                    actions.push(Action::Timeout(c));
+                }
+            }
+        }
+        if created && state.crashes < self.owner_crashes {
+            actions.push(Action::Crash(OWNER));
+        }
+        if self.adversary && state.adversary_moves < self.adversary_budget {
+            // Forgeries do not depend on the state and travel on the adversary's own
+            // channel: injecting them before anything happens covers every delivery time.
+            if !created {
+                for to in 1..self.clients {
+                    for kind in [Forgery::AddMe, Forgery::Impersonate, Forgery::Squat] {
+                        actions.push(Action::Forge(kind, to));
+                    }
+                }
+            }
+            for s in &state.fresh {
+                for to in 1..self.clients {
+                    actions.push(Action::Replay(s.clone(), to));
+                }
+            }
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        let mut state = last.clone();
+        state.fresh.clear();
+        match action {
+            Action::Owner(step) => {
+                state.script_pos += 1;
+                self.owner_step(&mut state, &step);
+            }
+            Action::Message(c) => {
+                let n = state.messages_sent[c as usize];
+                state.messages_sent[c as usize] += 1;
+                let body: Text = format!("m{c}.{n}").into();
+                let view = Self::view(&state, c)?;
+                let g = &state.ghost;
+                let expected = view
+                    .members
+                    .iter()
+                    .copied()
+                    .filter(|m| *m != c && g.truth.contains(m) && !g.parted.contains(m))
+                    .collect();
+                state.ghost.messages.push(Sent {
+                    sender: c,
+                    body: body.clone(),
+                    epoch: view.epoch,
+                    expected,
+                });
+                self.step_client(&mut state, c, None, false, |cl, out| {
+                    let _ = cl.act(
+                        Intent::Message {
+                            group: Self::key(),
+                            body,
+                        },
+                        0,
+                        out,
+                    );
+                });
+            }
+            Action::Part(c) => {
+                state.ghost.parted.insert(c);
+                state.ghost.truth.remove(&c);
+                self.step_client(&mut state, c, None, false, |cl, out| {
+                    let _ = cl.act(
+                        Intent::Part {
+                            group: Self::key(),
+                            body: None,
+                        },
+                        0,
+                        out,
+                    );
+                });
+            }
+            Action::Deliver(env, ack_lost) => {
+                if !state.net.take(self.network, &env) {
+                    return None;
+                }
+                if ack_lost {
+                    state.losses += 1;
+                }
+                // kontalk trusts the `from` the server shows; hardened the signer.
+                let from = match self.dialect {
+                    Dialect::Kontalk => env.claimed,
+                    Dialect::Hardened => env.src,
+                };
+                let dst = env.dst;
+                if (dst as usize) < state.clients.len() {
+                    let stanza = env.stanza.clone();
+                    self.step_client(&mut state, dst, Some(&env), ack_lost, |cl, out| {
+                        cl.receive(from, stanza, 0, out)
+                    });
+                }
+            }
+            Action::Drop(env) => {
+                if !state.net.drop(&env) {
+                    return None;
+                }
+                state.losses += 1;
+            }
+            Action::Timeout(c) => {
+                self.step_client(&mut state, c, None, false, |cl, out| {
+                    cl.handle_timeout(0, out)
+                });
+            }
+            Action::Crash(c) => {
+                state.crashes += 1;
+                let config = self.config();
+                self.step_client(&mut state, c, None, false, |cl, _| {
+                    *cl = Client::restore(c, config, cl.durable());
+                });
+            }
+            Action::Forge(kind, to) => {
+                state.adversary_moves += 1;
+                let env = self.forged(kind, to);
+                if kind == Forgery::Impersonate {
+                    // Recorded as the adversary's, so a delivery in member 1's name is caught.
+                    state.ghost.messages.push(Sent {
+                        sender: self.adversary_id(),
+                        body: "forged".into(),
+                        epoch: 1,
+                        expected: BTreeSet::new(),
+                    });
+                }
+                state.net.send(self.network, env);
+            }
+            Action::Replay(stanza, to) => {
+                state.adversary_moves += 1;
+                state.net.send(
+                    self.network,
+                    Envelope {
+                        via: self.adversary_id(),
+                        src: OWNER,
+                        claimed: OWNER,
+                        dst: to,
+                        stanza,
+                    },
+                );
+            }
+        }
+        Some(state)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        vec![
+            Property::always("owner-authority", |_, s: &State| {
+                !s.ghost.violated.contains(&Prop::OwnerAuthority)
+            }),
+            Property::always("owner-binding", |_, s: &State| {
+                !s.ghost.violated.contains(&Prop::OwnerBinding)
+            }),
+            Property::always("member-filter", |_, s: &State| {
+                !s.ghost.violated.contains(&Prop::MemberFilter)
+            }),
+            Property::always("removed-confidentiality", |_, s: &State| {
+                !s.ghost.violated.contains(&Prop::RemovedConfidentiality)
+            }),
+            Property::always("convergence", |_, s: &State| {
+                !GroupModel::is_quiescent(s) || GroupModel::disagreeing(s).is_empty()
+            }),
+            Property::always("no-lost-messages", |_, s: &State| {
+                !GroupModel::is_quiescent(s) || GroupModel::lost(s).is_empty()
+            }),
+        ]
+    }
+}

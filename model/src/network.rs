@@ -1,0 +1,247 @@
+//! The networks of the brief, as one canonical in-flight collection.
+//!
+//! Envelopes are kept sorted so that two states holding the same messages hash the same
+//! (the unordered networks are multisets, the duplicating one a set). The ordered network
+//! keeps send order within each (sender, recipient) pair and delivers only each pair's head.
+
+use std::sync::Arc;
+
+use kgroup::Stanza;
+use serde::Serialize;
+
+/// Identities in the model are small integers: 0 is the owner.
+pub type Id = u8;
+
+/// How the network may mistreat stanzas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// Per-pair FIFO, no loss, no duplication.
+    Ordered,
+    /// Any order, no loss, no duplication.
+    Unordered,
+    /// Any order; every stanza can be delivered again, any number of times.
+    Duplicating,
+    /// Any order, and any stanza may be dropped (within the model's loss budget).
+    Lossy,
+}
+
+impl Network {
+    pub const ALL: [Network; 4] = [
+        Network::Ordered,
+        Network::Unordered,
+        Network::Duplicating,
+        Network::Lossy,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Network::Ordered => "ordered",
+            Network::Unordered => "unordered",
+            Network::Duplicating => "duplicating",
+            Network::Lossy => "lossy",
+        }
+    }
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Network::ALL
+            .into_iter()
+            .find(|n| n.name() == s)
+            .ok_or_else(|| {
+                format!("unknown network `{s}` (expected ordered, unordered, duplicating or lossy)")
+            })
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One stanza on its way to one recipient.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Envelope {
+    /// The channel it travels on: the sender's, or the adversary's for what it injects
+    /// (the ordered network is FIFO per channel and recipient).
+    pub via: Id,
+    /// Who really sent it (its OpenPGP signer).
+    pub src: Id,
+    /// The `from` the server shows (forged by the adversary where it differs from `src`).
+    pub claimed: Id,
+    pub dst: Id,
+    pub stanza: Arc<Stanza<Id>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Slot {
+    env: Envelope,
+    /// Duplicating network: delivered at least once (it stays deliverable).
+    delivered: bool,
+}
+
+/// What is in flight.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Net {
+    slots: Vec<Slot>,
+}
+
+impl Net {
+    pub fn send(&mut self, kind: Network, env: Envelope) {
+        if kind == Network::Duplicating && self.slots.iter().any(|s| s.env == env) {
+            return; // already deliverable as often as the network likes
+        }
+        let slot = Slot {
+            env,
+            delivered: false,
+        };
+        match kind {
+            Network::Ordered => {
+                // After the last envelope of the same pair: FIFO within the pair.
+                let key = (slot.env.via, slot.env.dst);
+                let at = self
+                    .slots
+                    .iter()
+                    .rposition(|s| (s.env.via, s.env.dst) <= key)
+                    .map_or(0, |i| i + 1);
+                self.slots.insert(at, slot);
+            }
+            _ => {
+                let at = self.slots.partition_point(|s| *s <= slot);
+                self.slots.insert(at, slot);
+            }
+        }
+    }
+
+    /// The envelopes that may be delivered next, each once.
+    pub fn deliverable(&self, kind: Network) -> Vec<&Envelope> {
+        let mut out: Vec<&Envelope> = Vec::new();
+        for (i, s) in self.slots.iter().enumerate() {
+            let fresh = i == 0 || self.slots[i - 1].env != s.env;
+            let head = i == 0
+                || (self.slots[i - 1].env.via, self.slots[i - 1].env.dst) != (s.env.via, s.env.dst);
+            let ok = match kind {
+                Network::Ordered => head,
+                _ => fresh,
+            };
+            if ok {
+                out.push(&s.env);
+            }
+        }
+        out
+    }
+
+    /// Takes `env` out for delivery (the duplicating network keeps it, marked delivered).
+    pub fn take(&mut self, kind: Network, env: &Envelope) -> bool {
+        let Some(i) = self.slots.iter().position(|s| s.env == *env) else {
+            return false;
+        };
+        if kind == Network::Duplicating {
+            if !self.slots[i].delivered {
+                let mut slot = self.slots.remove(i);
+                slot.delivered = true;
+                let at = self.slots.partition_point(|s| *s <= slot);
+                self.slots.insert(at, slot);
+            }
+        } else {
+            self.slots.remove(i);
+        }
+        true
+    }
+
+    /// Drops one copy of `env` (lossy network).
+    pub fn drop(&mut self, env: &Envelope) -> bool {
+        match self.slots.iter().position(|s| s.env == *env) {
+            Some(i) => {
+                self.slots.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Nothing left to deliver for the first time.
+    pub fn is_quiet(&self) -> bool {
+        self.slots.iter().all(|s| s.delivered)
+    }
+
+    /// Is a copy of `stanza` from `src` to `dst` in flight (not yet delivered)?
+    pub fn carries(&self, src: Id, dst: Id, pred: impl Fn(&Stanza<Id>) -> bool) -> bool {
+        self.slots
+            .iter()
+            .any(|s| !s.delivered && s.env.src == src && s.env.dst == dst && pred(&s.env.stanza))
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kgroup::{Command, GroupKey};
+
+    fn env(src: Id, dst: Id, body: &str) -> Envelope {
+        Envelope {
+            via: src,
+            src,
+            claimed: src,
+            dst,
+            stanza: Arc::new(Stanza {
+                group: GroupKey::new("g", 0),
+                command: Command::Message,
+                body: Some(body.into()),
+                ext: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn ordered_delivers_only_each_pairs_head() {
+        let mut n = Net::default();
+        n.send(Network::Ordered, env(1, 2, "b"));
+        n.send(Network::Ordered, env(1, 2, "a"));
+        n.send(Network::Ordered, env(0, 2, "z"));
+        let heads: Vec<_> = n
+            .deliverable(Network::Ordered)
+            .into_iter()
+            .cloned()
+            .collect();
+        assert_eq!(heads, vec![env(0, 2, "z"), env(1, 2, "b")]);
+    }
+
+    #[test]
+    fn unordered_is_a_canonical_multiset() {
+        let (mut a, mut b) = (Net::default(), Net::default());
+        for e in [env(1, 2, "x"), env(0, 1, "y"), env(1, 2, "x")] {
+            a.send(Network::Unordered, e);
+        }
+        for e in [env(1, 2, "x"), env(1, 2, "x"), env(0, 1, "y")] {
+            b.send(Network::Unordered, e);
+        }
+        assert_eq!(a, b);
+        assert_eq!(a.deliverable(Network::Unordered).len(), 2);
+        assert!(a.take(Network::Unordered, &env(1, 2, "x")));
+        assert_eq!(a.len(), 2);
+    }
+
+    #[test]
+    fn duplicating_keeps_what_it_delivered() {
+        let mut n = Net::default();
+        n.send(Network::Duplicating, env(1, 2, "x"));
+        n.send(Network::Duplicating, env(1, 2, "x"));
+        assert_eq!(n.len(), 1);
+        assert!(!n.is_quiet());
+        assert!(n.take(Network::Duplicating, &env(1, 2, "x")));
+        assert!(n.is_quiet());
+        assert_eq!(n.deliverable(Network::Duplicating).len(), 1);
+    }
+}

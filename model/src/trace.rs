@@ -1,0 +1,196 @@
+//! Counterexamples as a person reads them: who sent what to whom, and every client's view
+//! after each step.
+
+use serde::Serialize;
+
+use kgroup::{Command, Ext, Stanza, Status};
+
+use crate::check::Path;
+use crate::model::{Action, Forgery, GroupModel, State};
+use crate::network::Id;
+use crate::script::Step;
+
+const NAMES: [&str; 8] = [
+    "david", "alice", "bob", "charlie", "erin", "frank", "grace", "heidi",
+];
+
+/// A readable name for a client of `model` (the owner is david; the adversary mallory).
+pub fn name(model: &GroupModel, id: Id) -> String {
+    if id == model.adversary_id() {
+        "mallory".into()
+    } else {
+        NAMES
+            .get(id as usize)
+            .map_or_else(|| format!("c{id}"), |n| (*n).to_string())
+    }
+}
+
+/// One step of a counterexample.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceStep {
+    pub action: String,
+    /// Each client's view after the step: `name: [members] subject (status, epoch)`.
+    pub views: Vec<String>,
+}
+
+fn names(model: &GroupModel, ids: &[Id]) -> String {
+    ids.iter()
+        .map(|i| name(model, *i))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A stanza in a few words: `set add charlie [e2 #3]`.
+pub fn describe(model: &GroupModel, s: &Stanza<Id>) -> String {
+    let mut out = match &s.command {
+        Command::Message => "message".to_string(),
+        Command::Part => "part".to_string(),
+        Command::Create { members, .. } => format!("create with {}", names(model, members)),
+        Command::Set {
+            add,
+            remove,
+            subject,
+            ..
+        } => {
+            let mut parts = vec!["set".to_string()];
+            if !add.is_empty() {
+                parts.push(format!("add {}", names(model, add)));
+            }
+            if !remove.is_empty() {
+                parts.push(format!("remove {}", names(model, remove)));
+            }
+            if let Some(sub) = subject {
+                parts.push(format!("subject {sub:?}"));
+            }
+            parts.join(" ")
+        }
+    };
+    if s.group.owner != crate::model::OWNER {
+        out.push_str(&format!(" (owner={})", name(model, s.group.owner)));
+    }
+    if let Some(b) = &s.body {
+        out.push_str(&format!(" {b:?}"));
+    }
+    match &s.ext {
+        Some(Ext::Stamp { epoch, seq }) => out.push_str(&format!(" [e{epoch} #{seq}]")),
+        Some(Ext::Snapshot { epoch, seq, .. }) => {
+            out.push_str(&format!(" [snapshot e{epoch} #{seq}]"))
+        }
+        Some(Ext::Ack { seq }) => out = format!("ack #{seq}"),
+        Some(Ext::Resync { epoch }) => out = format!("resync from e{epoch}"),
+        None => {}
+    }
+    out
+}
+
+/// An action in words.
+pub fn describe_action(model: &GroupModel, a: &Action) -> String {
+    let n = |i: &Id| name(model, *i);
+    match a {
+        Action::Owner(step) => match step {
+            Step::Create(m) => format!("david creates the group with {}", names(model, m)),
+            Step::Add(m) => format!("david adds {}", n(m)),
+            Step::Remove(m) => format!("david removes {}", n(m)),
+            Step::Subject(s) => format!("david sets the subject to \"s{s}\""),
+        },
+        Action::Message(c) => format!("{} sends a message", n(c)),
+        Action::Part(c) => format!("{} leaves", n(c)),
+        Action::Deliver(e, ack_lost) => {
+            let forged = if e.claimed != e.src {
+                format!(" (from forged as {})", n(&e.claimed))
+            } else {
+                String::new()
+            };
+            let lost = if *ack_lost { " (its ack is lost)" } else { "" };
+            format!(
+                "{} → {}: {}{forged}{lost}",
+                n(&e.src),
+                n(&e.dst),
+                describe(model, &e.stanza)
+            )
+        }
+        Action::Drop(e) => format!(
+            "network drops {} → {}: {}",
+            n(&e.src),
+            n(&e.dst),
+            describe(model, &e.stanza)
+        ),
+        Action::Timeout(c) => format!("{} retransmits", n(c)),
+        Action::Crash(c) => format!("{} crashes and restarts from its persisted state", n(c)),
+        Action::Forge(kind, to) => match kind {
+            Forgery::AddMe => format!("mallory forges 'add mallory' from david, to {}", n(to)),
+            Forgery::Impersonate => format!("mallory forges a message from alice, to {}", n(to)),
+            Forgery::Squat => format!(
+                "mallory sends {} a create of her own with the same group id",
+                n(to)
+            ),
+        },
+        Action::Replay(s, to) => format!(
+            "mallory replays david's {} to {}",
+            describe(model, s),
+            n(to)
+        ),
+    }
+}
+
+/// Every client's view, one line each.
+pub fn views(model: &GroupModel, s: &State) -> Vec<String> {
+    GroupModel::views(s)
+        .into_iter()
+        .map(|(id, v)| match v {
+            None => format!("{}: -", name(model, id)),
+            Some(v) => {
+                let status = match v.status {
+                    Status::Member => "",
+                    Status::Left => ", left",
+                    Status::Removed => ", removed",
+                };
+                format!(
+                    "{}: [{}]{}{} e{}",
+                    name(model, id),
+                    names(model, &v.members),
+                    v.subject.map(|s| format!(" {s:?}")).unwrap_or_default(),
+                    status,
+                    v.epoch
+                )
+            }
+        })
+        .collect()
+}
+
+/// The path as trace steps, ending with a line that says what was violated.
+pub fn render(model: &GroupModel, path: &Path, property: &str) -> Vec<TraceStep> {
+    let mut steps: Vec<TraceStep> = path
+        .1
+        .iter()
+        .map(|(a, s)| TraceStep {
+            action: describe_action(model, a),
+            views: views(model, s),
+        })
+        .collect();
+    let last = path.1.last().map_or(&path.0, |(_, s)| s);
+    let why = match property {
+        "convergence" => format!(
+            "quiescent, and these disagree: {}",
+            names(model, &GroupModel::disagreeing(last))
+        ),
+        "no-lost-messages" => GroupModel::lost(last)
+            .iter()
+            .map(|(m, r)| {
+                format!(
+                    "{} never got {:?} from {}",
+                    name(model, *r),
+                    m.body,
+                    name(model, m.sender)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => format!("{other} violated by the last step"),
+    };
+    steps.push(TraceStep {
+        action: format!("VIOLATION: {why}"),
+        views: Vec::new(),
+    });
+    steps
+}

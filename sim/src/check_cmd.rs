@@ -1,0 +1,202 @@
+//! `kgroup check`: exhaustive model checking of one dialect on one network.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use kgroup::Dialect;
+use kgroup_model::{check, script, GroupModel, Network, Report};
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Protocol dialect.
+    #[arg(long, default_value = "hardened")]
+    pub dialect: Dialect,
+    /// Clients, the owner included.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(2..=8))]
+    pub clients: u8,
+    /// Owner script: `create:1,2;add:3;remove:1;subject:1` (members are 1..clients-1).
+    #[arg(long, default_value = "create:1,2;add:3;remove:1")]
+    pub script: String,
+    /// ordered, unordered, duplicating or lossy.
+    #[arg(long, default_value = "unordered")]
+    pub network: Network,
+    /// Add a server/outsider adversary that forges `from` and owner attributes and replays
+    /// owner stanzas.
+    #[arg(long)]
+    pub adversary: bool,
+    /// Stanzas the adversary may inject.
+    #[arg(long, default_value_t = 1)]
+    pub adversary_budget: u8,
+    /// Clients that may send messages, comma-separated (0 is the owner); empty for none.
+    #[arg(long, default_value = "3")]
+    pub senders: String,
+    /// Messages each sender may send.
+    #[arg(long, default_value_t = 1)]
+    pub messages: u8,
+    /// Members that may leave, comma-separated (e.g. `2`); empty for none.
+    #[arg(long, default_value = "2")]
+    pub parting: String,
+    /// Times the owner may crash and restart from its persisted state.
+    #[arg(long, default_value_t = 0)]
+    pub crashes: u8,
+    /// Stanzas the lossy network may drop.
+    #[arg(long, default_value_t = 1)]
+    pub losses: u8,
+    /// Checker threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Stop after this many unique states (the verdict then says incomplete).
+    #[arg(long)]
+    pub max_states: Option<usize>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Open stateright's Explorer on this address (e.g. 127.0.0.1:3000) instead of checking.
+    #[arg(long)]
+    pub serve: Option<String>,
+}
+
+impl CheckArgs {
+    pub fn model(&self) -> Result<GroupModel, String> {
+        let script = script::parse(&self.script, self.clients)?;
+        let parting = ids("--parting", &self.parting, 1, self.clients)?;
+        let senders = ids("--senders", &self.senders, 0, self.clients)?;
+        Ok(GroupModel {
+            dialect: self.dialect,
+            network: self.network,
+            clients: self.clients,
+            script,
+            senders,
+            messages: self.messages,
+            parting,
+            adversary: self.adversary,
+            adversary_budget: self.adversary_budget,
+            owner_crashes: self.crashes,
+            max_losses: self.losses,
+        })
+    }
+}
+
+/// A comma-separated list of client ids in `lo..clients`.
+fn ids(flag: &str, text: &str, lo: u8, clients: u8) -> Result<Vec<u8>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.parse::<u8>() {
+            Ok(id) if id >= lo && id < clients => Ok(id),
+            _ => Err(format!(
+                "{flag}: `{s}` is not a client id ({lo}..{})",
+                clients - 1
+            )),
+        })
+        .collect()
+}
+
+pub fn run(args: CheckArgs) -> ExitCode {
+    let model = match args.model() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("kgroup check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(addr) = &args.serve {
+        use stateright::Model;
+        eprintln!("kgroup check: serving stateright's Explorer on http://{addr}");
+        let addr: std::net::SocketAddr = match addr.parse() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("kgroup check: --serve `{addr}`: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        model.checker().threads(args.threads.max(1)).serve(addr);
+        return ExitCode::SUCCESS;
+    }
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new_spinner();
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let report = check(&model, args.threads, args.max_states, |p| {
+        if let Some(b) = &bar {
+            let secs = p.elapsed.as_secs_f64().max(1e-9);
+            b.set_message(format!(
+                "{} states ({} unique), {:.0} states/s, depth {}",
+                p.states,
+                p.unique_states,
+                p.states as f64 / secs,
+                p.max_depth
+            ));
+            b.tick();
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("kgroup check: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        print_text(&report);
+    }
+    if report.all_hold() && report.complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+pub fn print_text(r: &Report) {
+    println!(
+        "kgroup check: dialect {}, network {}, {} clients, script {}{}",
+        r.dialect,
+        r.network,
+        r.clients,
+        r.script,
+        if r.adversary { ", adversary" } else { "" }
+    );
+    println!(
+        "{} states ({} unique), max depth {}, {:.2}s, {:.0} states/s on {} thread(s){}",
+        r.states,
+        r.unique_states,
+        r.max_depth,
+        r.seconds,
+        r.states_per_sec,
+        r.threads,
+        if r.complete {
+            ""
+        } else {
+            " — INCOMPLETE (state limit)"
+        }
+    );
+    for p in &r.properties {
+        match &p.counterexample {
+            None => println!("  {:<24} holds", p.name),
+            Some(trace) => {
+                println!(
+                    "  {:<24} FAILS (counterexample of {} steps)",
+                    p.name,
+                    trace.len() - 1
+                );
+                for (i, step) in trace.iter().enumerate() {
+                    println!("      {:>2}. {}", i + 1, step.action);
+                    for v in &step.views {
+                        println!("            {v}");
+                    }
+                }
+            }
+        }
+    }
+}
