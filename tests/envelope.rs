@@ -33,6 +33,23 @@ fn keyrings(jids: &[&str], suite: Suite) -> Vec<Keyring> {
     rings
 }
 
+/// (PKESK version, SEIPD version) of a sealed message, read with sequoia's parser.
+fn layout(bytes: &[u8]) -> (u8, u8) {
+    use sequoia_openpgp::parse::{PacketParserResult, Parse};
+    use sequoia_openpgp::Packet;
+    let mut ppr = sequoia_openpgp::parse::PacketParser::from_bytes(bytes).unwrap();
+    let (mut pkesk, mut seip) = (0, 0);
+    while let PacketParserResult::Some(pp) = ppr {
+        match &pp.packet {
+            Packet::PKESK(p) => pkesk = p.version(),
+            Packet::SEIP(s) => seip = s.version(),
+            _ => {}
+        }
+        ppr = pp.next().unwrap().1;
+    }
+    (pkesk, seip)
+}
+
 #[test]
 fn round_trip_to_three_recipients_in_every_suite() {
     for suite in Suite::all() {
@@ -51,6 +68,13 @@ fn round_trip_to_three_recipients_in_every_suite() {
                 "{suite:?}"
             );
         }
+        // v4 keys get what GnuPG 2.2 reads (v3 PKESKs, SEIPD v1); v6 keys get SEIPD v2.
+        let expected = if suite == Suite::Cv25519 {
+            (3, 1)
+        } else {
+            (6, 2)
+        };
+        assert_eq!(layout(&sealed), expected, "{suite:?}");
         // The sender was not a recipient.
         assert_eq!(open(&rings[0], &sealed), Err(EnvelopeError::NotForMe));
     }

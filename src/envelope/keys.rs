@@ -92,12 +92,22 @@ pub fn jid_of(cert: &Cert) -> Option<String> {
 pub fn generate(jid: &str, suite: Suite) -> Result<Cert, EnvelopeError> {
     let (cs, profile) = suite.builder_params();
     let key_err = |e: openpgp::anyhow::Error| EnvelopeError::Key(one_line(&e));
+    // sequoia advertises SEIPD v2 on every key it makes, and encrypts with v6 PKESKs and
+    // SEIPD v2 to keys that advertise it; GnuPG 2.2 reads neither (found by the interop
+    // test). A v4 key advertises SEIPD v1 only, so what is sealed to it stays readable
+    // by today's OpenPGP implementations; v6 keys keep v2.
+    let features = match suite {
+        Suite::Cv25519 => Features::empty().set_seipdv1(),
+        Suite::Cv25519V6 | Suite::MlKem768X25519 => Features::sequoia(),
+    };
     // Backdated a minute so that a peer whose clock is slightly behind (GnuPG in the
     // interop test, a phone) does not see a key from the future.
     let created = SystemTime::now() - Duration::from_secs(60);
     let (cert, _revocation) = CertBuilder::new()
         .set_cipher_suite(cs)
         .set_profile(profile)
+        .map_err(key_err)?
+        .set_features(features)
         .map_err(key_err)?
         .set_creation_time(created)
         .add_userid(format!("{XMPP_UID_PREFIX}{jid}"))
