@@ -25,10 +25,11 @@ pub mod floor;
 pub mod keyring;
 pub mod keys;
 pub mod open;
+mod prescan;
 pub mod seal;
 
 pub use error::EnvelopeError;
 pub use keyring::{Keyring, Peer};
 pub use keys::{export_cert, export_secret, generate, import_cert, jid_of, EncryptionKey, Suite};
-pub use open::{open, open_stock, recipients_of, Opened, Signer};
+pub use open::{open, open_stock, open_unfiltered, recipients_of, Opened, Signer};
 pub use seal::{seal, seal_to};
