@@ -3,12 +3,12 @@
 //! it to put the core through exact interleavings; the simulator (`sim/`) is its randomised,
 //! timed big brother.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::core::{
-    Client, Config, Dialect, GroupKey, Identity, Intent, LocalError, Output, Reason, Stanza,
-    Status, Text, View,
+    Client, Config, Dialect, GroupKey, Identity, Intent, LocalError, Output, Reason, Stanza, Text,
+    View,
 };
 
 /// A stanza some client put on the wire.
@@ -154,49 +154,15 @@ impl<I: Identity> Lab<I> {
         self.inflight.is_empty() && self.clients.values().all(|c| c.is_idle())
     }
 
-    /// Every client that considers itself a member, and every member any of them lists,
-    /// holds the same view (members and subject) and considers itself a member. While the
-    /// owner is in the group it is one of them; once it has left, the members still agree.
-    /// Meaningful at quiescence.
+    /// Whether the group has converged (see [`crate::core::agreement`]); meaningful at
+    /// quiescence.
     pub fn converged(&self, key: &GroupKey<I>) -> bool {
         self.disagreeing(key).is_empty()
     }
 
-    /// The participants (see [`Lab::converged`]) whose view differs from the reference (the
-    /// owner's while it is a member, else the first member's), or who have none.
+    /// The participants whose view differs from the reference.
     pub fn disagreeing(&self, key: &GroupKey<I>) -> Vec<I> {
-        let views = self.views(key);
-        let active = |v: &Option<View<I>>| v.as_ref().is_some_and(|v| v.status == Status::Member);
-        let mut participants: BTreeSet<I> = views
-            .iter()
-            .filter(|(_, v)| active(v))
-            .map(|(c, _)| c.clone())
-            .collect();
-        for c in participants.clone() {
-            if let Some(Some(v)) = views.get(&c) {
-                participants.extend(v.members.iter().cloned());
-            }
-        }
-        let reference = views
-            .get(&key.owner)
-            .filter(|v| active(v))
-            .or_else(|| {
-                participants
-                    .iter()
-                    .find_map(|c| views.get(c).filter(|v| active(v)))
-            })
-            .and_then(|v| v.clone());
-        let Some(reference) = reference else {
-            return Vec::new(); // nobody is in the group any more
-        };
-        participants
-            .into_iter()
-            .filter(|c| {
-                !views.get(c).is_some_and(|v| {
-                    active(v) && v.as_ref().is_some_and(|v| v.agrees_with(&reference))
-                })
-            })
-            .collect()
+        crate::core::agreement::disagreeing(&key.owner, &self.views(key))
     }
 
     /// The bodies `who` delivered, in order.

@@ -17,6 +17,7 @@
 //! and the retransmission queue. After a crash, [`Client::restore`] resumes from it; what is
 //! lost (messages held for a future epoch) was not acknowledged, so senders resend it.
 
+pub mod agreement;
 mod hardened;
 mod kontalk;
 mod roster;
@@ -335,8 +336,12 @@ impl<I: Identity> Client<I> {
     /// A group stanza received from `from`, the authenticated sender.
     pub fn receive(&mut self, from: I, stanza: Arc<Stanza<I>>, now: u64, out: &mut Vec<Output<I>>) {
         let key = &stanza.group;
-        // The seed: ignore any stanza whose group id is known under another owner.
-        if !self.groups.contains_key(key)
+        // The seed: ignore any stanza whose group id is known under another owner. A
+        // hardened client keys groups by (id, owner) instead, so such a stanza can never
+        // touch the known group, and a squatter who names a group id first cannot lock the
+        // real owner's group out of this client.
+        if self.config.dialect == Dialect::Kontalk
+            && !self.groups.contains_key(key)
             && self
                 .groups
                 .keys()
@@ -372,7 +377,13 @@ impl<I: Identity> Client<I> {
                     });
                     return false;
                 }
-                p.attempts += 1;
+                // Without a limit the count saturates, so retrying forever stays a finite
+                // state (the model checker relies on it).
+                p.attempts = if max.is_some() {
+                    p.attempts + 1
+                } else {
+                    (p.attempts + 1).min(6)
+                };
                 p.due = now + base * (1u64 << p.attempts.min(6));
                 out.push(Output::Send(Outgoing {
                     to: p.unacked.clone(),
@@ -409,7 +420,13 @@ impl<I: Identity> Client<I> {
         now: u64,
         out: &mut Vec<Output<I>>,
     ) -> Result<(), LocalError> {
-        if let Some(k) = self.groups.keys().find(|k| k.id == id) {
+        // kontalk binds a group id to one owner; hardened keys groups by (id, owner).
+        let kontalk = self.config.dialect == Dialect::Kontalk;
+        if let Some(k) = self
+            .groups
+            .keys()
+            .find(|k| k.id == id && (kontalk || k.owner == self.me))
+        {
             return Err(if k.owner == self.me {
                 LocalError::GroupExists
             } else {
