@@ -4,6 +4,9 @@
 //! the primitive floor (x25519 + key derivation + AES key wrap per recipient; x25519 + key
 //! derivation + unwrap for opening) measured in the same run.
 //!
+//! Sealing is timed twice: `multi` is `seal` (session keys wrapped on the primitives for
+//! v4 Cv25519 keys), `multi-sequoia` is `seal_sequoia` (sequoia's `Encryptor` throughout).
+//!
 //! `cargo bench --bench fanout` prints criterion's figures, then a table of per-recipient
 //! costs and ratios to the floor read back from this run's estimates.
 
@@ -39,6 +42,9 @@ fn fanout(c: &mut Criterion) {
             });
             g.bench_with_input(BenchmarkId::new("multi", n), n, |b, _| {
                 b.iter(|| black_box(fx.seal_once(&keys, &payload)))
+            });
+            g.bench_with_input(BenchmarkId::new("multi-sequoia", n), n, |b, _| {
+                b.iter(|| black_box(fx.seal_once_sequoia(&keys, &payload)))
             });
             g.bench_with_input(BenchmarkId::new("each", n), n, |b, _| {
                 b.iter(|| black_box(fx.seal_each(&keys, &payload)))
@@ -79,11 +85,13 @@ fn estimate(group: &str, name: &str, n: usize) -> Option<f64> {
 fn summary() {
     println!("\nper recipient (µs) and × the floor of the same run:");
     println!(
-        "{:>8} {:>6} {:>9} {:>9} {:>7} {:>9} {:>7} {:>10} {:>10} {:>8}",
+        "{:>8} {:>6} {:>8} {:>8} {:>7} {:>8} {:>7} {:>8} {:>7} {:>9} {:>9} {:>10}",
         "payload",
         "N",
         "floor",
         "multi",
+        "×floor",
+        "sequoia",
         "×floor",
         "each",
         "×floor",
@@ -95,9 +103,10 @@ fn summary() {
         let group = format!("fanout-{}k", size / 1024);
         for n in NS {
             let get = |name| estimate(&group, name, n);
-            let (Some(floor), Some(multi), Some(each), Some(open), Some(stock)) = (
+            let (Some(floor), Some(multi), Some(sequoia), Some(each), Some(open), Some(stock)) = (
                 get("floor"),
                 get("multi"),
+                get("multi-sequoia"),
                 get("each"),
                 get("open"),
                 get("open-stock"),
@@ -106,12 +115,14 @@ fn summary() {
             };
             let nf = n as f64;
             println!(
-                "{:>7}k {:>6} {:>9.1} {:>9.1} {:>7.2} {:>9.1} {:>7.2} {:>10.1} {:>10.1} {:>8.1}",
+                "{:>7}k {:>6} {:>8.1} {:>8.1} {:>7.2} {:>8.1} {:>7.2} {:>8.1} {:>7.2} {:>9.1} {:>9.1} {:>10.1}",
                 size / 1024,
                 n,
                 floor / nf / 1e3,
                 multi / nf / 1e3,
                 multi / floor,
+                sequoia / nf / 1e3,
+                sequoia / floor,
                 each / nf / 1e3,
                 each / floor,
                 open / 1e3,

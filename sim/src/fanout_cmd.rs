@@ -46,6 +46,10 @@ struct Report {
     multi_per_recipient_us: f64,
     multi_vs_floor: f64,
     multi_bytes: usize,
+    /// The same envelope, with sequoia's `Encryptor` wrapping every session key.
+    multi_sequoia_s: f64,
+    multi_sequoia_per_recipient_us: f64,
+    multi_sequoia_vs_floor: f64,
     multi_bytes_per_recipient: f64,
     /// One signed and encrypted message per recipient.
     each_s: f64,
@@ -121,9 +125,12 @@ fn measure(n: usize, size: usize, suite: Suite) -> Result<Report, kgroup::envelo
             &mut || {
                 std::hint::black_box(fx.seal_each(&keys, &payload).ok());
             },
+            &mut || {
+                std::hint::black_box(fx.seal_once_sequoia(&keys, &payload).ok());
+            },
         ],
     );
-    let (floor_s, multi_s, each_s) = (t[0], t[1], t[2]);
+    let (floor_s, multi_s, each_s, multi_sequoia_s) = (t[0], t[1], t[2], t[3]);
     let t = time_interleaved(
         budget,
         &mut [
@@ -151,6 +158,9 @@ fn measure(n: usize, size: usize, suite: Suite) -> Result<Report, kgroup::envelo
         multi_per_recipient_us: multi_s / nf * 1e6,
         multi_vs_floor: multi_s / floor_s,
         multi_bytes: sealed.len(),
+        multi_sequoia_s,
+        multi_sequoia_per_recipient_us: multi_sequoia_s / nf * 1e6,
+        multi_sequoia_vs_floor: multi_sequoia_s / floor_s,
         multi_bytes_per_recipient: sealed.len() as f64 / nf,
         each_s,
         each_per_recipient_us: each_s / nf * 1e6,
@@ -197,6 +207,14 @@ fn print_text(r: &Report) {
         r.multi_per_recipient_us,
         r.multi_vs_floor,
         r.multi_bytes_per_recipient
+    );
+    println!(
+        "  {:<34} {:>10} {:>11.1} µs {:>9.2} {:>16}",
+        "  same, sequoia's Encryptor",
+        ms(r.multi_sequoia_s),
+        r.multi_sequoia_per_recipient_us,
+        r.multi_sequoia_vs_floor,
+        "same"
     );
     println!(
         "  {:<34} {:>10} {:>11.1} µs {:>9.2} {:>16.1}",

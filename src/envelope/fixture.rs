@@ -59,6 +59,15 @@ impl Fanout {
         super::seal(&self.sender, keys, payload)
     }
 
+    /// The multi-recipient seal through sequoia's `Encryptor` alone.
+    pub fn seal_once_sequoia(
+        &self,
+        keys: &[&EncryptionKey],
+        payload: &[u8],
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        super::seal_sequoia(&self.sender, keys, payload)
+    }
+
     /// The per-recipient alternative: one signed message per recipient. Returns the total
     /// number of bytes.
     pub fn seal_each(

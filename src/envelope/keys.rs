@@ -151,6 +151,9 @@ pub struct EncryptionKey {
     /// for v6 PKESKs.
     pub(crate) handle: KeyHandle,
     pub(crate) key: Key<PublicParts, UnspecifiedRole>,
+    /// Set for v4 ECDH/Cv25519 keys whose certificate reads SEIPD v1: sealing wraps the
+    /// session key for them directly on the primitives (see [`super::ecdh`]).
+    pub(crate) direct: Option<super::ecdh::Recipient>,
 }
 
 impl EncryptionKey {
@@ -183,10 +186,13 @@ pub(crate) fn encryption_keys(cert: &Cert) -> Result<Vec<EncryptionKey>, Envelop
             } else {
                 key.keyid().into()
             };
+            let direct = super::ecdh::Recipient::for_key(&key)
+                .filter(|r| r.is_v4_ecdh() && !features.supports_seipdv2());
             EncryptionKey {
                 features: features.clone(),
                 handle,
                 key,
+                direct,
             }
         })
         .collect();

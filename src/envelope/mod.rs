@@ -19,6 +19,7 @@
 //!
 //! The payload is opaque bytes here: the codec decides what the stanza's inside is.
 
+pub mod ecdh;
 pub mod error;
 pub mod fixture;
 pub mod floor;
@@ -32,4 +33,4 @@ pub use error::EnvelopeError;
 pub use keyring::{Keyring, Peer};
 pub use keys::{export_cert, export_secret, generate, import_cert, jid_of, EncryptionKey, Suite};
 pub use open::{open, open_stock, open_unfiltered, recipients_of, Opened, Signer};
-pub use seal::{seal, seal_to};
+pub use seal::{seal, seal_sequoia, seal_to};
