@@ -5,7 +5,7 @@
 //! recipient (boxed ciphers and digests, protected allocations, MPI round trips). For the
 //! common case, v4 ECDH keys on Curve25519 (RFC 9580 §5.1.5, the RFC 6637 scheme), this
 //! module does the wrap with the same pure-Rust crates sequoia's backend uses
-//! (x25519-dalek, sha2, aes-kw) and nothing else; [`super::seal`] puts the result into a
+//! (x25519-dalek, sha2, aes-kw) and nothing else; [`super::seal()`] puts the result into a
 //! sequoia `PKESK3` and lets sequoia write every packet. v6 X25519 keys (RFC 9580
 //! §5.1.6) are supported here for the benchmark floor; sealing to them goes through sequoia.
 //!

@@ -5,6 +5,11 @@
 //! fingerprint, by the fingerprint or key id of any (sub)key (what signatures and PKESKs
 //! name), or by bare JID (what the core and the XEP-0033 address list name). Encryption
 //! keys are resolved against the policy once, when a certificate is added.
+//!
+//! Adding a certificate is the trust decision: its `xmpp:` user id is self-asserted, and
+//! the JID it names is the identity [`crate::envelope::open()`] reports for its signatures.
+//! A client adds only certificates it obtained and checked out of band (Kontalk: from its
+//! key server, verified by fingerprint).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -152,7 +157,7 @@ impl Keyring {
         self.peers.values()
     }
 
-    /// The encryption keys of these JIDs, in order: what [`crate::envelope::seal`] takes.
+    /// The encryption keys of these JIDs, in order: what [`crate::envelope::seal()`] takes.
     pub fn recipients<S: AsRef<str>>(
         &self,
         jids: &[S],

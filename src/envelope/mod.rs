@@ -4,7 +4,7 @@
 //! OpenPGP message; only the XEP-0033 address list stays in clear for the server. The
 //! threat model adds that the server may forge `from`, drop and replay, so the only
 //! authority a client may act on is the **OpenPGP signature**: a stanza is signed by its
-//! sender inside the encryption, and [`open`] returns the verified signer, which is what
+//! sender inside the encryption, and [`open()`] returns the verified signer, which is what
 //! the core's `receive(sender, ..)` must be given. Replays open to the same signer and
 //! plaintext; rejecting them is the core's job (epochs and duplicate windows).
 //!
