@@ -222,6 +222,26 @@ fn kgroup_opens_and_verifies_what_gnupg_encrypted_to_several_recipients() {
         );
     }
 
+    // And back: a kgroup member seals a reply to GnuPG's own key (GnuPG's ECDH
+    // parameters, not sequoia's), which GnuPG decrypts and verifies.
+    let reply = b"<body>reply from alice</body>";
+    let sealed = seal_to(&members[0], &["gpguser@beta.kontalk.net"], reply).unwrap();
+    let file = home.path("reply.pgp");
+    write(&file, &sealed);
+    let out = home.ok(
+        &[
+            "--status-fd",
+            "2",
+            "--decrypt",
+            file.to_str().expect("utf-8 path"),
+        ],
+        None,
+    );
+    let status = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.stdout, reply);
+    assert!(status.contains("[GNUPG:] GOODSIG"), "{status}");
+    assert!(status.contains("[GNUPG:] DECRYPTION_OKAY"), "{status}");
+
     // GnuPG signed but did not encrypt: refused as not encrypted.
     let signed_only = home
         .ok(&["--local-user", &fpr, "--sign"], Some(payload))
