@@ -135,15 +135,6 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError>
 
     while let PacketParserResult::Some(mut pp) = ppr {
         let inside = seip.is_some();
-        // Inside the encryption container, any failure is the ciphertext's fault: report
-        // it uniformly as an integrity failure (no decryption oracle).
-        let fail = |e: openpgp::anyhow::Error| {
-            if inside {
-                EnvelopeError::Integrity
-            } else {
-                from_parse(e)
-            }
-        };
         match &pp.packet {
             Packet::PKESK(pkesk)
                 if !inside
@@ -204,7 +195,17 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError>
             Packet::Unknown(_) if inside => return Err(EnvelopeError::Integrity),
             _ => {}
         }
-        let (packet, next) = pp.recurse().map_err(fail)?;
+        // Once the encryption container is entered (including the step into it right
+        // after decrypting), any failure is the ciphertext's fault: report it uniformly
+        // as an integrity failure (no decryption oracle).
+        let decrypting = seip.is_some();
+        let (packet, next) = pp.recurse().map_err(|e| {
+            if decrypting {
+                EnvelopeError::Integrity
+            } else {
+                from_parse(e)
+            }
+        })?;
         match packet {
             Packet::Signature(sig) => {
                 if !inside {
