@@ -5,8 +5,11 @@
 //! [`lab`] is a small deterministic driver that runs several clients over an in-memory
 //! network under the test's (or the CLI's) full control of delivery order; [`scenarios`]
 //! are the seed's example sequence and the reorderings where the dialects differ.
+//! [`envelope`] is the OpenPGP layer: group stanzas signed by their sender and encrypted
+//! once to all recipients; its verified signer is the sender the core is given.
 
 pub mod core;
+pub mod envelope;
 pub mod lab;
 pub mod scenarios;
 

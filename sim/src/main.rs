@@ -2,10 +2,12 @@
 
 mod check_cmd;
 mod demo;
+mod fanout_cmd;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use kgroup::envelope::Suite;
 use kgroup::Dialect;
 
 #[derive(Parser)]
@@ -37,6 +39,26 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Times one multi-recipient OpenPGP envelope against one envelope per recipient, and
+    /// opening it by the last recipient, each beside the primitive floor of the same run.
+    Fanout {
+        /// Number of recipients (1..=100000).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        recipients: u32,
+        /// Payload size in bytes (0..=16777216).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=16_777_216))]
+        size: u32,
+        /// Key suite: cv25519 (v4 keys) or cv25519-v6.
+        #[arg(long, default_value = "cv25519", value_parser = parse_suite)]
+        suite: Suite,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_suite(s: &str) -> Result<Suite, String> {
+    s.parse()
 }
 
 fn main() -> ExitCode {
@@ -58,5 +80,11 @@ fn main() -> ExitCode {
             scenario,
             json,
         } => demo::run(dialect, scenario.as_deref(), json),
+        Cmd::Fanout {
+            recipients,
+            size,
+            suite,
+            json,
+        } => fanout_cmd::run(recipients, size, suite, json),
     }
 }

@@ -1,0 +1,97 @@
+//! Why sealing or opening an envelope failed.
+//!
+//! Opening handles bytes that came from the network, so every way those bytes can be wrong
+//! has its own variant: the core (and the tests) must be able to tell "not for me" from
+//! "tampered" from "signed by someone we do not know", and none of them may panic.
+
+use std::fmt;
+
+/// A typed envelope failure. `Display` is one line, suitable for a log or a CLI error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvelopeError {
+    /// The bytes are not a well-formed OpenPGP message (bad packet framing, wrong packet
+    /// sequence, truncated input, ...). The detail is sequoia's description.
+    Malformed(String),
+    /// A well-formed OpenPGP message, but not an encrypted one.
+    NotEncrypted,
+    /// Encrypted, but none of the recipients (PKESKs) is one of my keys.
+    NotForMe,
+    /// The ciphertext was modified: the MDC, the AEAD tag or the session-key check failed.
+    Integrity,
+    /// Decrypted, but carries no signature.
+    Unsigned,
+    /// Carries more than one signature; a group stanza has exactly one sender.
+    MultipleSignatures,
+    /// Signed by a key that is in no certificate of the keyring.
+    UnknownSigner { issuer: String },
+    /// Signed by a known certificate, but the signature does not verify, or the key was not
+    /// valid for signing when the signature was made.
+    BadSignature { signer: String, detail: String },
+    /// Sealing: no recipients were given.
+    NoRecipients,
+    /// Sealing: this identity is not in the keyring, or has no usable encryption key.
+    UnknownRecipient(String),
+    /// A certificate or key could not be generated, parsed or used.
+    Key(String),
+}
+
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvelopeError::Malformed(d) => write!(f, "malformed OpenPGP message: {d}"),
+            EnvelopeError::NotEncrypted => f.write_str("the message is not encrypted"),
+            EnvelopeError::NotForMe => f.write_str("the message is not encrypted to my key"),
+            EnvelopeError::Integrity => {
+                f.write_str("integrity check failed: the ciphertext was tampered with")
+            }
+            EnvelopeError::Unsigned => f.write_str("the message carries no signature"),
+            EnvelopeError::MultipleSignatures => {
+                f.write_str("the message carries more than one signature")
+            }
+            EnvelopeError::UnknownSigner { issuer } => {
+                write!(f, "signed by an unknown key {issuer}")
+            }
+            EnvelopeError::BadSignature { signer, detail } => {
+                write!(f, "bad signature by {signer}: {detail}")
+            }
+            EnvelopeError::NoRecipients => f.write_str("no recipients to encrypt to"),
+            EnvelopeError::UnknownRecipient(who) => {
+                write!(f, "no usable encryption key for recipient {who}")
+            }
+            EnvelopeError::Key(d) => write!(f, "key error: {d}"),
+        }
+    }
+}
+
+impl std::error::Error for EnvelopeError {}
+
+/// One line out of an `anyhow` chain from sequoia (its errors nest their causes).
+pub(crate) fn one_line(e: &sequoia_openpgp::anyhow::Error) -> String {
+    let mut s = String::new();
+    for (i, cause) in e.chain().enumerate() {
+        if i > 0 {
+            s.push_str(": ");
+        }
+        s.push_str(&cause.to_string());
+    }
+    s.replace('\n', " ")
+}
+
+/// Maps a sequoia error met while *parsing or decrypting* untrusted bytes.
+pub(crate) fn from_parse(e: sequoia_openpgp::anyhow::Error) -> EnvelopeError {
+    use sequoia_openpgp::Error as E;
+    match e.downcast_ref::<E>() {
+        Some(E::ManipulatedMessage) => EnvelopeError::Integrity,
+        _ => {
+            // An AEAD tag failure surfaces as an I/O error wrapping sequoia's error.
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if let Some(inner) = io.get_ref().and_then(|i| i.downcast_ref::<E>()) {
+                    if matches!(inner, E::ManipulatedMessage) {
+                        return EnvelopeError::Integrity;
+                    }
+                }
+            }
+            EnvelopeError::Malformed(one_line(&e))
+        }
+    }
+}

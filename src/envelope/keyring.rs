@@ -1,0 +1,178 @@
+//! A client's keyring: its own key and its peers' certificates.
+//!
+//! Opening a group stanza needs my decryption key and the sender's certificate; sealing one
+//! needs every recipient's encryption key. Both are looked up here, by certificate
+//! fingerprint, by the fingerprint or key id of any (sub)key (what signatures and PKESKs
+//! name), or by bare JID (what the core and the XEP-0033 address list name). Encryption
+//! keys are resolved against the policy once, when a certificate is added.
+//!
+//! Adding a certificate is the trust decision: its `xmpp:` user id is self-asserted, and
+//! the JID it names is the identity [`crate::envelope::open()`] reports for its signatures.
+//! A client adds only certificates it obtained and checked out of band (Kontalk: from its
+//! key server, verified by fingerprint).
+
+use std::collections::{BTreeMap, HashMap};
+
+use sequoia_openpgp as openpgp;
+
+use openpgp::{Cert, Fingerprint, KeyHandle, KeyID};
+
+use super::error::EnvelopeError;
+use super::keys::{self, EncryptionKey, Secrets};
+
+/// A certificate in the keyring, with what sealing and verifying need from it.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub cert: Cert,
+    pub jid: String,
+    pub encryption: Vec<EncryptionKey>,
+}
+
+impl Peer {
+    fn new(cert: Cert) -> Result<Peer, EnvelopeError> {
+        let jid = keys::jid_of(&cert).ok_or_else(|| {
+            EnvelopeError::Key(format!(
+                "certificate {} has no '{}' user id",
+                cert.fingerprint(),
+                keys::XMPP_UID_PREFIX
+            ))
+        })?;
+        let encryption = keys::encryption_keys(&cert)?;
+        Ok(Peer {
+            cert: cert.strip_secret_key_material(),
+            jid,
+            encryption,
+        })
+    }
+
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.cert.fingerprint()
+    }
+}
+
+/// My key (with secrets) and my peers' certificates.
+pub struct Keyring {
+    /// My own certificate, public parts, as a peer (so I can verify what I sent).
+    me: Peer,
+    pub(crate) secrets: Secrets,
+    my_secret_cert: Cert,
+    peers: BTreeMap<Fingerprint, Peer>,
+    /// Any (sub)key id → certificate fingerprint.
+    by_keyid: HashMap<KeyID, Fingerprint>,
+    /// Any (sub)key fingerprint → certificate fingerprint.
+    by_key_fpr: HashMap<Fingerprint, Fingerprint>,
+    by_jid: BTreeMap<String, Fingerprint>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("me", &self.me.jid)
+            .field("peers", &self.by_jid.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Keyring {
+    /// A keyring around my certificate, which must carry its (unencrypted) secret keys.
+    pub fn new(my_secret_cert: Cert) -> Result<Keyring, EnvelopeError> {
+        let secrets = keys::secrets(&my_secret_cert)?;
+        let me = Peer::new(my_secret_cert.clone())?;
+        let mut ring = Keyring {
+            me,
+            secrets,
+            my_secret_cert,
+            peers: BTreeMap::new(),
+            by_keyid: HashMap::new(),
+            by_key_fpr: HashMap::new(),
+            by_jid: BTreeMap::new(),
+        };
+        ring.index(&ring.me.cert.clone(), ring.me.jid.clone());
+        Ok(ring)
+    }
+
+    /// Generates a key for `jid` and wraps it in a keyring.
+    pub fn generate(jid: &str, suite: keys::Suite) -> Result<Keyring, EnvelopeError> {
+        Keyring::new(keys::generate(jid, suite)?)
+    }
+
+    fn index(&mut self, cert: &Cert, jid: String) {
+        let fpr = cert.fingerprint();
+        for ka in cert.keys() {
+            self.by_keyid.insert(ka.key().keyid(), fpr.clone());
+            self.by_key_fpr.insert(ka.key().fingerprint(), fpr.clone());
+        }
+        self.by_jid.insert(jid, fpr);
+    }
+
+    /// Adds (or replaces) a peer's certificate; it must be bound to an `xmpp:` identity.
+    /// A newer certificate for the same JID replaces the older binding.
+    pub fn add(&mut self, cert: Cert) -> Result<&Peer, EnvelopeError> {
+        let peer = Peer::new(cert)?;
+        let fpr = peer.fingerprint();
+        self.index(&peer.cert.clone(), peer.jid.clone());
+        self.peers.insert(fpr.clone(), peer);
+        Ok(&self.peers[&fpr])
+    }
+
+    /// Adds an armored (or binary) certificate.
+    pub fn import(&mut self, bytes: &[u8]) -> Result<&Peer, EnvelopeError> {
+        self.add(keys::import_cert(bytes)?)
+    }
+
+    /// Me, as my peers see me.
+    pub fn me(&self) -> &Peer {
+        &self.me
+    }
+
+    /// My certificate with its secret keys (to persist with [`keys::export_secret`]).
+    pub fn my_secret_cert(&self) -> &Cert {
+        &self.my_secret_cert
+    }
+
+    /// A certificate by its primary fingerprint (mine included).
+    pub fn by_fingerprint(&self, fpr: &Fingerprint) -> Option<&Peer> {
+        if *fpr == self.me.fingerprint() {
+            return Some(&self.me);
+        }
+        self.peers.get(fpr)
+    }
+
+    /// The certificate holding the (sub)key named by `handle` (a key id or fingerprint).
+    pub fn by_key_handle(&self, handle: &KeyHandle) -> Option<&Peer> {
+        let cert_fpr = match handle {
+            KeyHandle::KeyID(id) => self.by_keyid.get(id)?,
+            KeyHandle::Fingerprint(fp) => self.by_key_fpr.get(fp)?,
+        };
+        self.by_fingerprint(cert_fpr)
+    }
+
+    /// The certificate bound to a bare JID.
+    pub fn by_jid(&self, jid: &str) -> Option<&Peer> {
+        self.by_fingerprint(self.by_jid.get(jid)?)
+    }
+
+    /// The peers' certificates (mine excluded).
+    pub fn peers(&self) -> impl Iterator<Item = &Peer> {
+        self.peers.values()
+    }
+
+    /// The encryption keys of these JIDs, in order: what [`crate::envelope::seal()`] takes.
+    pub fn recipients<S: AsRef<str>>(
+        &self,
+        jids: &[S],
+    ) -> Result<Vec<&EncryptionKey>, EnvelopeError> {
+        let mut keys = Vec::with_capacity(jids.len());
+        for jid in jids {
+            let jid = jid.as_ref();
+            let peer = self
+                .by_jid(jid)
+                .ok_or_else(|| EnvelopeError::UnknownRecipient(jid.to_string()))?;
+            if peer.encryption.is_empty() {
+                return Err(EnvelopeError::UnknownRecipient(jid.to_string()));
+            }
+            keys.extend(peer.encryption.iter());
+        }
+        Ok(keys)
+    }
+}
