@@ -6,6 +6,7 @@
 //! network under the test's (or the CLI's) full control of delivery order; [`scenarios`]
 //! are the seed's example sequence and the reorderings where the dialects differ.
 
+pub mod codec;
 pub mod core;
 pub mod lab;
 pub mod scenarios;
