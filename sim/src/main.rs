@@ -1,6 +1,7 @@
 //! The `kgroup` command line.
 
 mod demo;
+mod stanza_cmd;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The stanza codec: XML `<message/>` on stdin to JSON on stdout (`decode`) and back
+    /// (`encode`). Bad input exits 1 with a one-line error.
+    Stanza {
+        #[command(subcommand)]
+        action: stanza_cmd::StanzaCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,5 +60,6 @@ fn main() -> ExitCode {
             scenario,
             json,
         } => demo::run(dialect, scenario.as_deref(), json),
+        Cmd::Stanza { action } => stanza_cmd::run(action),
     }
 }
