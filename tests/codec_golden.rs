@@ -673,3 +673,16 @@ fn json_form_round_trips() {
         assert_eq!(back, m, "{name}");
     }
 }
+
+/// Found by the mutated-seed property test: quick-xml hands namespace declarations over
+/// unescaped, so an entity in `xmlns` was compared and re-emitted raw (and double-escaped).
+#[test]
+fn regression_namespace_declarations_are_entity_resolved() {
+    let xml = "<message><group xmlns='http://kontalk.org/extensions/message&#x23;group' id='g' owner='o@x.org'/>\
+        <x xmlns='&quot;urn:q'/></message>";
+    let m = Message::decode(xml.as_bytes()).unwrap();
+    assert_eq!(m.group.as_ref().map(|g| &*g.id), Some("g"));
+    assert_eq!(m.unknown[0].ns.as_deref(), Some("\"urn:q"));
+    assert_eq!(&*m.unknown[0].xml, "<x xmlns='&quot;urn:q'/>");
+    assert_eq!(Message::decode(m.encode().as_bytes()).unwrap(), m);
+}

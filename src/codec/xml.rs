@@ -31,14 +31,27 @@ pub(crate) enum Ns {
 
 const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
 
-fn classify(ns: &str) -> Ns {
-    match ns {
+/// The namespace name of a declaration's raw value: quick-xml hands it over unresolved,
+/// so `xmlns='&#x75;rn:x'` must be unescaped before it is compared or re-emitted.
+fn ns_name(raw: &str, pos: u64) -> Result<Cow<'_, str>, DecodeError> {
+    if !raw.contains('&') {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let s = quick_xml::escape::unescape(raw)
+        .map_err(|e| DecodeError::new(pos, ErrorKind::Xml(e.to_string())))?;
+    check_chars(&s, pos)?;
+    Ok(s)
+}
+
+fn classify(raw: &str, pos: u64) -> Result<Ns, DecodeError> {
+    let ns = ns_name(raw, pos)?;
+    Ok(match &*ns {
         "jabber:client" | "jabber:server" => Ns::Content,
         NS_ADDRESS => Ns::Address,
         NS_GROUP => Ns::Group,
         NS_HARDENED => Ns::Hardened,
         other => Ns::Other(other.into()),
-    }
+    })
 }
 
 impl Ns {
@@ -194,7 +207,7 @@ impl<'i> Cursor<'i> {
                             Some(Ns::Content)
                         }
                         (Event::Start(_) | Event::Empty(_), ResolveResult::Bound(n)) => {
-                            Some(classify(n.0))
+                            Some(classify(n.0, pos)?)
                         }
                         (Event::Start(e) | Event::Empty(e), ResolveResult::Unknown(p)) => {
                             let _ = e;
@@ -506,7 +519,7 @@ impl<'i> Cursor<'i> {
                 ResolveResult::Bound(b) => {
                     let p = format!("a{n}");
                     n += 1;
-                    write_attr(out, &format!("xmlns:{p}"), b.0);
+                    write_attr(out, &format!("xmlns:{p}"), &ns_name(b.0, tag.pos)?);
                     write_attr(out, &format!("{p}:{local}"), &v);
                 }
                 ResolveResult::Unknown(p) => {
