@@ -686,3 +686,17 @@ fn regression_namespace_declarations_are_entity_resolved() {
     assert_eq!(&*m.unknown[0].xml, "<x xmlns='&quot;urn:q'/>");
     assert_eq!(Message::decode(m.encode().as_bytes()).unwrap(), m);
 }
+
+/// Found by `cargo fuzz` (a mutated create): a raw NUL inside a namespace declaration was
+/// accepted, re-emitted, and then refused on re-decoding.
+#[test]
+fn regression_fuzz_control_characters_in_namespace_declarations_are_refused() {
+    let xml = b"<message><group xmlns='http://kontalk.org/ext\0ension' id='g' owner='o@x.org'/></message>";
+    assert_eq!(Message::decode(xml).unwrap_err().kind, ErrorKind::IllegalChar(0));
+    let seed_mutant = std::fs::read(format!(
+        "{}/tests/data/fuzz/crash-63546be7b0e0c5f5f083111f5baa56a695e81dbc",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert_eq!(Message::decode(&seed_mutant).unwrap_err().kind, ErrorKind::IllegalChar(0));
+}

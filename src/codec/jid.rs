@@ -13,12 +13,22 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A validated, normalised JID, bare (`node@domain`) or full (`node@domain/resource`).
+///
+/// Stored as its normalised string (shared: cloning is a reference count, and the core
+/// clones identities often) with the positions of its separators.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Jid(jid::Jid);
+pub struct Jid {
+    s: Arc<str>,
+    /// Index of the `@` ending the node part, if there is one.
+    at: Option<usize>,
+    /// Index of the `/` starting the resource part, if there is one.
+    slash: Option<usize>,
+}
 
 /// Why a string is not an acceptable JID.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,10 +50,75 @@ impl fmt::Display for JidError {
 
 impl std::error::Error for JidError {}
 
+/// Node characters that nodeprep leaves alone (the `stringprep` crate's own ASCII fast path).
+fn node_byte_ok(c: u8) -> bool {
+    matches!(c, b'['..=b'~' | b'0'..=b'9' | b'('..=b'.' | b'#'..=b'%')
+}
+
+/// A lowercase LDH domain that IDNA and nameprep accept unchanged: labels of 1 to 63
+/// bytes of `a-z0-9-`, no hyphen at either end, none in both the third and fourth place
+/// (that would be an IDNA A-label, which needs real checking), 253 bytes at most.
+fn domain_ok(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            let b = l.as_bytes();
+            !b.is_empty()
+                && b.len() <= 63
+                && b.iter().all(|&c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+                && !(b.len() >= 4 && b[2] == b'-' && b[3] == b'-')
+        })
+}
+
 impl Jid {
     /// Parses and normalises a bare or full JID.
     pub fn new(s: &str) -> Result<Jid, JidError> {
-        jid::Jid::new(s).map(Jid).map_err(JidError::Invalid)
+        if let Some(j) = Jid::fast(s) {
+            return Ok(j);
+        }
+        let j = jid::Jid::new(s).map_err(JidError::Invalid)?;
+        let at = j.node().map(|n| n.as_str().len());
+        let slash = j
+            .resource()
+            .map(|_| at.map_or(0, |a| a + 1) + j.domain().as_str().len());
+        Ok(Jid {
+            s: Arc::from(j.as_str()),
+            at,
+            slash,
+        })
+    }
+
+    /// The common case without the Unicode machinery: a JID whose every part is already
+    /// in normal form (lowercase ASCII node and domain, printable ASCII resource) is its own
+    /// normalisation. Anything else, valid or not, goes to the `jid` crate; a property test
+    /// checks that both agree wherever this accepts.
+    fn fast(s: &str) -> Option<Jid> {
+        let b = s.as_bytes();
+        let first = b.iter().position(|&c| c == b'@' || c == b'/');
+        let at = first.filter(|&i| b[i] == b'@');
+        let dom_start = at.map_or(0, |a| a + 1);
+        let slash = s[dom_start..].find('/').map(|i| dom_start + i);
+        if let Some(a) = at {
+            if a == 0 || a > 1023 || !b[..a].iter().all(|&c| node_byte_ok(c)) {
+                return None;
+            }
+        }
+        if !domain_ok(&s[dom_start..slash.unwrap_or(s.len())]) {
+            return None;
+        }
+        if let Some(p) = slash {
+            let r = &b[p + 1..];
+            if r.is_empty() || r.len() > 1023 || !r.iter().all(|&c| (0x20..=0x7e).contains(&c)) {
+                return None;
+            }
+        }
+        Some(Jid {
+            s: Arc::from(s),
+            at,
+            slash,
+        })
     }
 
     /// Parses and normalises a JID that must be bare (group identities).
@@ -58,36 +133,47 @@ impl Jid {
 
     /// The normalised form.
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        &self.s
     }
 
     pub fn is_bare(&self) -> bool {
-        self.0.is_bare()
+        self.slash.is_none()
     }
 
     /// The node part (`alice` in `alice@example.org/phone`), if any.
     pub fn node(&self) -> Option<&str> {
-        self.0.node().map(|n| n.as_str())
+        self.at.map(|a| &self.s[..a])
     }
 
     /// The domain part.
     pub fn domain(&self) -> &str {
-        self.0.domain().as_str()
+        &self.s[self.at.map_or(0, |a| a + 1)..self.slash.unwrap_or(self.s.len())]
     }
 
     /// The resource part, if any.
     pub fn resource(&self) -> Option<&str> {
-        self.0.resource().map(|r| r.as_str())
+        self.slash.map(|p| &self.s[p + 1..])
     }
 
     /// This JID without its resource.
     pub fn to_bare(&self) -> Jid {
-        Jid(jid::Jid::from(self.0.to_bare()))
+        match self.slash {
+            None => self.clone(),
+            Some(p) => Jid {
+                s: Arc::from(&self.s[..p]),
+                at: self.at,
+                slash: None,
+            },
+        }
     }
 
     /// The domain alone, as a JID (the seed addresses its multicast to the server's domain).
     pub fn domain_jid(&self) -> Jid {
-        Jid(jid::Jid::from_parts(None, self.0.domain(), None))
+        Jid {
+            s: Arc::from(self.domain()),
+            at: None,
+            slash: None,
+        }
     }
 }
 
@@ -150,6 +236,48 @@ mod tests {
             assert!(Jid::new(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(Jid::new_bare("a@example.org/r"), Err(JidError::NotBare));
+    }
+
+    #[test]
+    fn fast_path_covers_the_common_case_and_leaves_the_rest() {
+        for s in ["alice@beta.kontalk.net", "beta.kontalk.net", "a@b/Home Phone", "x.y_z@127.0.0.1/r@s"] {
+            assert!(Jid::fast(s).is_some(), "{s}");
+        }
+        for s in ["Alice@x.org", "a@X.org", "a@xn--bcher-kva.example", "a@x.org.", "a@-x.org", "émile@x.org", "a@x.org/é"] {
+            assert!(Jid::fast(s).is_none(), "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Wherever the fast path accepts, the `jid` crate accepts too, with the same
+        /// normalised form and the same parts.
+        #[test]
+        fn fast_path_agrees_with_the_jid_crate(s in "[a-dA-Dx0-9@/._ !#%'-]{0,14}|[a-z]{1,4}@[a-z0-9-]{1,5}(\\.[a-z0-9-]{1,5}){0,2}(/[ -~]{0,4})?") {
+            if let Some(fast) = Jid::fast(&s) {
+                let slow = jid::Jid::new(&s);
+                proptest::prop_assert!(slow.is_ok(), "fast path accepted {:?}, jid crate says {:?}", s, slow);
+                let slow = slow.unwrap();
+                proptest::prop_assert_eq!(fast.as_str(), slow.as_str());
+                proptest::prop_assert_eq!(fast.node(), slow.node().map(|n| n.as_str()));
+                proptest::prop_assert_eq!(fast.domain(), slow.domain().as_str());
+                proptest::prop_assert_eq!(fast.resource(), slow.resource().map(|r| r.as_str()));
+            }
+        }
+
+        /// Through either path, the parts put back together give the normalised form.
+        #[test]
+        fn parts_reassemble(s in "[a-zA-Z0-9@/.é-]{1,12}") {
+            if let Ok(j) = Jid::new(&s) {
+                let mut t = String::new();
+                if let Some(n) = j.node() { t.push_str(n); t.push('@'); }
+                t.push_str(j.domain());
+                if let Some(r) = j.resource() { t.push('/'); t.push_str(r); }
+                proptest::prop_assert_eq!(t, j.as_str());
+                proptest::prop_assert_eq!(j.clone(), Jid::new(j.as_str()).unwrap());
+            }
+        }
     }
 
     #[test]

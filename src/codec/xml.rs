@@ -35,6 +35,7 @@ const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
 /// so `xmlns='&#x75;rn:x'` must be unescaped before it is compared or re-emitted.
 fn ns_name(raw: &str, pos: u64) -> Result<Cow<'_, str>, DecodeError> {
     if !raw.contains('&') {
+        check_chars(raw, pos)?;
         return Ok(Cow::Borrowed(raw));
     }
     let s = quick_xml::escape::unescape(raw)
@@ -496,6 +497,7 @@ impl<'i> Cursor<'i> {
     /// `<name` with an `xmlns` when the namespace differs from the parent's, and the
     /// attributes with their namespaces declared under generated prefixes.
     fn write_start(&self, out: &mut String, tag: &Tag<'i>, parent: &Ns) -> Result<(), DecodeError> {
+        check_name(tag.local(), tag.pos)?;
         out.push('<');
         out.push_str(tag.local());
         if tag.ns != *parent {
@@ -511,6 +513,7 @@ impl<'i> Cursor<'i> {
             let v = attr_value(&a, tag.pos)?;
             let (res, local) = self.r.resolver().resolve_attribute(a.key);
             let local: &str = local.as_ref();
+            check_name(local, tag.pos)?;
             match res {
                 ResolveResult::Unbound => write_attr(out, local, &v),
                 ResolveResult::Bound(b) if b.0 == NS_XML => {
@@ -529,6 +532,23 @@ impl<'i> Cursor<'i> {
         }
         Ok(())
     }
+}
+
+/// The names we re-emit from unknown elements must read back as the same names: no
+/// characters XML forbids, no markup delimiters, no whitespace.
+fn check_name(name: &str, pos: u64) -> Result<(), DecodeError> {
+    check_chars(name, pos)?;
+    let bad = name.is_empty()
+        || name
+            .bytes()
+            .any(|b| matches!(b, b'<' | b'>' | b'&' | b'\'' | b'"' | b'=' | b'/' | b'!' | b'?' | b' ' | b'\t' | b'\r' | b'\n'));
+    if bad {
+        return Err(DecodeError::new(
+            pos,
+            ErrorKind::Xml(format!("invalid name `{name}`")),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn is_ws(s: &str) -> bool {
