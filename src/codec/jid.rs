@@ -37,6 +37,8 @@ pub enum JidError {
     Invalid(jid::Error),
     /// A bare JID was required (a group identity), but this one has a resource.
     NotBare,
+    /// The domain ends in more than one dot (an empty label).
+    EmptyLabel,
 }
 
 impl fmt::Display for JidError {
@@ -44,6 +46,7 @@ impl fmt::Display for JidError {
         match self {
             JidError::Invalid(e) => write!(f, "{e}"),
             JidError::NotBare => f.write_str("a bare JID is required, this one has a resource"),
+            JidError::EmptyLabel => f.write_str("the domain has an empty label"),
         }
     }
 }
@@ -61,11 +64,11 @@ fn node_byte_ok(c: u8) -> bool {
 fn domain_ok(d: &str) -> bool {
     !d.is_empty()
         && d.len() <= 253
-        && d.split('.').all(|l| {
-            let b = l.as_bytes();
+        && d.as_bytes().split(|&c| c == b'.').all(|b| {
             !b.is_empty()
                 && b.len() <= 63
-                && b.iter().all(|&c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+                && b.iter()
+                    .all(|&c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
                 && b[0] != b'-'
                 && b[b.len() - 1] != b'-'
                 && !(b.len() >= 4 && b[2] == b'-' && b[3] == b'-')
@@ -78,13 +81,49 @@ impl Jid {
         if let Some(j) = Jid::fast(s) {
             return Ok(j);
         }
+        // RFC 7622 §3.2 removes one trailing dot of the domain. The crate does too, but its
+        // part offsets then go wrong, so the dot is removed here, before it sees the string.
+        let b = s.as_bytes();
+        let dom_start = b
+            .iter()
+            .position(|&c| c == b'@' || c == b'/')
+            .filter(|&i| b[i] == b'@')
+            .map_or(0, |a| a + 1);
+        let dom_end = b[dom_start..]
+            .iter()
+            .position(|&c| c == b'/')
+            .map_or(b.len(), |i| dom_start + i);
+        let undotted;
+        let s = if dom_end > dom_start && b[dom_end - 1] == b'.' {
+            if dom_end - 1 > dom_start && b[dom_end - 2] == b'.' {
+                return Err(JidError::EmptyLabel);
+            }
+            undotted = format!("{}{}", &s[..dom_end - 1], &s[dom_end..]);
+            undotted.as_str()
+        } else {
+            s
+        };
         let j = jid::Jid::new(s).map_err(JidError::Invalid)?;
-        let at = j.node().map(|n| n.as_str().len());
-        let slash = j
-            .resource()
-            .map(|_| at.map_or(0, |a| a + 1) + j.domain().as_str().len());
+        // Rebuilt from the normalised parts: the crate keeps a domain's trailing dot in its
+        // string form, which RFC 7622 removes (`a@example.org.` is `a@example.org`).
+        let node = j.node().map(|n| n.as_str());
+        let domain = j.domain().as_str();
+        let resource = j.resource().map(|r| r.as_str());
+        let mut out = String::with_capacity(s.len());
+        let at = node.map(|n| {
+            out.push_str(n);
+            out.push('@');
+            n.len()
+        });
+        out.push_str(domain);
+        let slash = resource.map(|r| {
+            let p = out.len();
+            out.push('/');
+            out.push_str(r);
+            p
+        });
         Ok(Jid {
-            s: Arc::from(j.as_str()),
+            s: Arc::from(out),
             at,
             slash,
         })
@@ -99,7 +138,10 @@ impl Jid {
         let first = b.iter().position(|&c| c == b'@' || c == b'/');
         let at = first.filter(|&i| b[i] == b'@');
         let dom_start = at.map_or(0, |a| a + 1);
-        let slash = s[dom_start..].find('/').map(|i| dom_start + i);
+        let slash = b[dom_start..]
+            .iter()
+            .position(|&c| c == b'/')
+            .map(|i| dom_start + i);
         if let Some(a) = at {
             if a == 0 || a > 1023 || !b[..a].iter().all(|&c| node_byte_ok(c)) {
                 return None;
@@ -221,6 +263,16 @@ mod tests {
         assert_eq!(j.domain_jid().as_str(), "beta.kontalk.net");
         assert_eq!(j.node(), Some("alice"));
         assert_eq!(j.resource(), Some("Home"));
+        // RFC 7622 §3.2: a trailing dot of the domain is removed.
+        assert_eq!(
+            Jid::new("a@example.org./r").unwrap().as_str(),
+            "a@example.org/r"
+        );
+        assert_eq!(
+            Jid::new("example.org.").unwrap(),
+            Jid::new("example.org").unwrap()
+        );
+        assert_eq!(Jid::new("a@example.org../r"), Err(JidError::EmptyLabel));
     }
 
     #[test]
@@ -240,10 +292,23 @@ mod tests {
 
     #[test]
     fn fast_path_covers_the_common_case_and_leaves_the_rest() {
-        for s in ["alice@beta.kontalk.net", "beta.kontalk.net", "a@b/Home Phone", "x.y_z@127.0.0.1/r@s"] {
+        for s in [
+            "alice@beta.kontalk.net",
+            "beta.kontalk.net",
+            "a@b/Home Phone",
+            "x.y_z@127.0.0.1/r@s",
+        ] {
             assert!(Jid::fast(s).is_some(), "{s}");
         }
-        for s in ["Alice@x.org", "a@X.org", "a@xn--bcher-kva.example", "a@x.org.", "a@-x.org", "émile@x.org", "a@x.org/é"] {
+        for s in [
+            "Alice@x.org",
+            "a@X.org",
+            "a@xn--bcher-kva.example",
+            "a@x.org.",
+            "a@-x.org",
+            "émile@x.org",
+            "a@x.org/é",
+        ] {
             assert!(Jid::fast(s).is_none(), "{s}");
         }
     }

@@ -81,7 +81,7 @@ impl<'i> Tag<'i> {
     pub fn local(&self) -> &str {
         let name = self.start.name();
         let q = name.0;
-        match q.find(':') {
+        match q.bytes().position(|b| b == b':') {
             Some(i) => &q[i + 1..],
             None => q,
         }
@@ -97,7 +97,7 @@ impl<'i> Tag<'i> {
         for a in self.start.attributes() {
             let a = a.map_err(|e| DecodeError::new(self.pos, ErrorKind::Xml(e.to_string())))?;
             let key = a.key.0;
-            if key.contains(':') || key == "xmlns" {
+            if key.as_bytes().contains(&b':') || key == "xmlns" {
                 continue;
             }
             let v = attr_value(&a, self.pos)?;
@@ -141,6 +141,13 @@ pub(crate) enum Ev<'i> {
 /// as character references, so that whatever we decode we can encode again.
 pub(crate) fn check_chars(s: &str, pos: u64) -> Result<(), DecodeError> {
     let b = s.as_bytes();
+    // Nearly all text passes this branch-free scan.
+    if !b
+        .iter()
+        .fold(false, |acc, &c| acc | (c < 0x20) | (c == 0xEF))
+    {
+        return Ok(());
+    }
     for (i, &c) in b.iter().enumerate() {
         let bad = (c < 0x20 && c != b'\t' && c != b'\n' && c != b'\r')
             || (c == 0xEF
@@ -157,6 +164,7 @@ pub(crate) fn check_chars(s: &str, pos: u64) -> Result<(), DecodeError> {
 /// The reader: one stanza, with depth and size limits.
 pub(crate) struct Cursor<'i> {
     r: NsReader<&'i [u8]>,
+    input: &'i [u8],
     depth: usize,
     root_seen: bool,
     pub limits: Limits,
@@ -172,9 +180,9 @@ impl<'i> Cursor<'i> {
                 },
             ));
         }
-        let text = std::str::from_utf8(input)
-            .map_err(|e| DecodeError::new(e.valid_up_to() as u64, ErrorKind::NotUtf8))?;
-        let mut r = NsReader::from_str(text);
+        // quick-xml checks UTF-8 event by event (an error is `Error::Encoding`), so the
+        // input is not validated twice.
+        let mut r = NsReader::from_reader(input);
         let c = r.config_mut();
         c.check_end_names = true;
         c.check_comments = true;
@@ -183,6 +191,7 @@ impl<'i> Cursor<'i> {
         c.trim_text_end = false;
         Ok(Cursor {
             r,
+            input,
             depth: 0,
             root_seen: false,
             limits,
@@ -194,7 +203,17 @@ impl<'i> Cursor<'i> {
     }
 
     fn xml_err(&self, e: quick_xml::Error) -> DecodeError {
-        DecodeError::new(self.r.error_position(), ErrorKind::Xml(e.to_string()))
+        let kind = match e {
+            quick_xml::Error::Encoding(_) => {
+                // The error path only: find the exact offset of the bad byte.
+                let at = std::str::from_utf8(self.input)
+                    .err()
+                    .map_or(0, |u| u.valid_up_to());
+                return DecodeError::new(at as u64, ErrorKind::NotUtf8);
+            }
+            e => ErrorKind::Xml(e.to_string()),
+        };
+        DecodeError::new(self.r.error_position(), kind)
     }
 
     /// The next event that matters: comments are skipped, whitespace outside the root too.
@@ -539,9 +558,23 @@ impl<'i> Cursor<'i> {
 fn check_name(name: &str, pos: u64) -> Result<(), DecodeError> {
     check_chars(name, pos)?;
     let bad = name.is_empty()
-        || name
-            .bytes()
-            .any(|b| matches!(b, b'<' | b'>' | b'&' | b'\'' | b'"' | b'=' | b'/' | b'!' | b'?' | b' ' | b'\t' | b'\r' | b'\n'));
+        || name.bytes().any(|b| {
+            matches!(
+                b,
+                b'<' | b'>'
+                    | b'&'
+                    | b'\''
+                    | b'"'
+                    | b'='
+                    | b'/'
+                    | b'!'
+                    | b'?'
+                    | b' '
+                    | b'\t'
+                    | b'\r'
+                    | b'\n'
+            )
+        });
     if bad {
         return Err(DecodeError::new(
             pos,
