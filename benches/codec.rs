@@ -210,7 +210,7 @@ fn main() {
     assert_eq!(minidom_all(addrs), n, "minidom rejects the corpus");
 
     if std::env::var_os("KGROUP_BENCH_RATIOS_ONLY").is_some() {
-        return ratios(n, &corpus, &decoded, &addrs, bytes, addr_bytes);
+        return ratios(n, corpus, &decoded, addrs, bytes, addr_bytes);
     }
     let mut c = Criterion::default()
         .sample_size(10)
@@ -248,7 +248,7 @@ fn main() {
         g.finish();
     }
     c.final_summary();
-    ratios(n, &corpus, &decoded, &addrs, bytes, addr_bytes);
+    ratios(n, corpus, &decoded, addrs, bytes, addr_bytes);
 }
 
 /// Same-run ratios, best of five passes over the whole corpus.

@@ -692,11 +692,17 @@ fn regression_namespace_declarations_are_entity_resolved() {
 #[test]
 fn regression_fuzz_control_characters_in_namespace_declarations_are_refused() {
     let xml = b"<message><group xmlns='http://kontalk.org/ext\0ension' id='g' owner='o@x.org'/></message>";
-    assert_eq!(Message::decode(xml).unwrap_err().kind, ErrorKind::IllegalChar(0));
+    assert_eq!(
+        Message::decode(xml).unwrap_err().kind,
+        ErrorKind::IllegalChar(0)
+    );
     let seed_mutant = std::fs::read(format!(
         "{}/tests/data/fuzz/crash-63546be7b0e0c5f5f083111f5baa56a695e81dbc",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    assert_eq!(Message::decode(&seed_mutant).unwrap_err().kind, ErrorKind::IllegalChar(0));
+    assert_eq!(
+        Message::decode(&seed_mutant).unwrap_err().kind,
+        ErrorKind::IllegalChar(0)
+    );
 }
