@@ -244,7 +244,7 @@ fn unknown_children_are_kept_and_re_emitted_with_their_namespaces() {
         <body xml:lang='de'>Hallo</body><body>Hello</body></message>";
     let m = Message::decode(xml.as_bytes()).unwrap();
     assert_eq!(m.body, t("Hello"));
-    let raw: Vec<&str> = m.unknown.iter().map(|r| &*r.xml).collect();
+    let raw: Vec<&str> = m.unknown.iter().map(|r| r.xml()).collect();
     assert_eq!(
         raw,
         [
@@ -254,8 +254,8 @@ fn unknown_children_are_kept_and_re_emitted_with_their_namespaces() {
             "<body xml:lang='de'>Hallo</body>",
         ]
     );
-    assert_eq!(m.unknown[0].ns.as_deref(), Some("urn:xmpp:receipts"));
-    assert_eq!(&*m.unknown[1].name, "thread");
+    assert_eq!(m.unknown[0].ns(), Some("urn:xmpp:receipts"));
+    assert_eq!(m.unknown[1].name(), "thread");
     let again = Message::decode(m.encode().as_bytes()).unwrap();
     assert_eq!(again, m);
 }
@@ -682,8 +682,8 @@ fn regression_namespace_declarations_are_entity_resolved() {
         <x xmlns='&quot;urn:q'/></message>";
     let m = Message::decode(xml.as_bytes()).unwrap();
     assert_eq!(m.group.as_ref().map(|g| &*g.id), Some("g"));
-    assert_eq!(m.unknown[0].ns.as_deref(), Some("\"urn:q"));
-    assert_eq!(&*m.unknown[0].xml, "<x xmlns='&quot;urn:q'/>");
+    assert_eq!(m.unknown[0].ns(), Some("\"urn:q"));
+    assert_eq!(m.unknown[0].xml(), "<x xmlns='&quot;urn:q'/>");
     assert_eq!(Message::decode(m.encode().as_bytes()).unwrap(), m);
 }
 
@@ -705,4 +705,20 @@ fn regression_fuzz_control_characters_in_namespace_declarations_are_refused() {
         Message::decode(&seed_mutant).unwrap_err().kind,
         ErrorKind::IllegalChar(0)
     );
+}
+
+#[test]
+fn raw_elements_from_json_are_checked_so_they_cannot_inject_markup() {
+    let ok: Message =
+        serde_json::from_str(r#"{"unknown":[{"name":"x","xml":"<x a='1'></x>"}]}"#).unwrap();
+    assert_eq!(ok.unknown[0].xml(), "<x a='1'/>");
+    assert_eq!(ok.encode(), "<message><x a='1'/></message>");
+    for bad in [
+        r#"{"unknown":[{"xml":"</message><message to='evil@x.org'>"}]}"#,
+        r#"{"unknown":[{"xml":"<x/><y/>"}]}"#,
+        r#"{"unknown":[{"xml":"<body>typed, not unknown</body>"}]}"#,
+        r#"{"unknown":[{"xml":"text"}]}"#,
+    ] {
+        assert!(serde_json::from_str::<Message>(bad).is_err(), "{bad}");
+    }
 }

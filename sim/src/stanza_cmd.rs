@@ -72,7 +72,22 @@ pub fn run(cmd: StanzaCmd) -> ExitCode {
             }
         }
         StanzaCmd::Encode => match serde_json::from_slice::<Message>(&input) {
-            Ok(m) => m.encode(),
+            // What we print must be a stanza the decoder gives back unchanged: JSON can say
+            // things XML cannot (an address with both `jid` and `uri`, a member with a
+            // resource), and those are refused rather than printed.
+            Ok(m) => {
+                let xml = m.encode();
+                match Message::decode(xml.as_bytes()) {
+                    Ok(back) if back == m => xml,
+                    Ok(_) => return fail("the JSON does not describe a canonical stanza"),
+                    Err(e) => {
+                        return fail(format_args!(
+                            "the JSON does not describe a valid stanza: {}",
+                            e.kind
+                        ))
+                    }
+                }
+            }
             Err(e) => return fail(format_args!("bad JSON: {e}")),
         },
     };

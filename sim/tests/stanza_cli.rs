@@ -72,6 +72,14 @@ fn bad_input_exits_1_with_one_line() {
         (&["stanza", "decode", "--core"][..], &b"<message/>"[..]),
         (&["stanza", "encode"][..], &b"{\"from\": \"a@b@c\"}"[..]),
         (&["stanza", "encode"][..], &b"not json"[..]),
+        (
+            &["stanza", "encode"][..],
+            &br#"{"addresses":[{"type":"to","jid":"a@x.org","uri":"xmpp:a@x.org"}]}"#[..],
+        ),
+        (
+            &["stanza", "encode"][..],
+            &br#"{"group":{"id":"g","owner":"o@x.org","command":{"type":"create","subject":null,"members":["m@x.org/phone"]}}}"#[..],
+        ),
     ] {
         let out = kgroup(args, input);
         assert_eq!(out.status.code(), Some(1), "{args:?} {out:?}");

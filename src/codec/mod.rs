@@ -63,10 +63,72 @@ impl Default for Limits {
 
 /// An element the codec does not know, kept to be re-emitted: its namespace (`None`: the
 /// stanza's own), local name, and a canonical, self-contained serialisation.
+///
+/// Only the decoder makes one (or [`RawElement::parse`], which runs the decoder), so the
+/// XML it holds is always one well-formed element: a value deserialised from JSON cannot
+/// smuggle markup into an encoded stanza.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawRepr")]
 pub struct RawElement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ns: Option<Text>,
-    pub name: Text,
-    pub xml: Text,
+    pub(crate) ns: Option<Text>,
+    pub(crate) name: Text,
+    pub(crate) xml: Text,
+}
+
+impl RawElement {
+    /// Parses one element that this codec does not itself interpret (a `<body/>` or a
+    /// `<group/>` is refused: they are typed fields of [`Message`]).
+    pub fn parse(xml: &str) -> Result<RawElement, DecodeError> {
+        let wrapped = format!("<message>{xml}</message>");
+        let m = Message::decode_with(
+            wrapped.as_bytes(),
+            Limits {
+                max_bytes: Limits::default().max_bytes + 19,
+                ..Limits::default()
+            },
+        )?;
+        let only_unknown = m.addresses.is_none()
+            && m.group.is_none()
+            && m.body.is_none()
+            && m.hardened.is_none()
+            && m.unknown.len() == 1;
+        match m.unknown.into_iter().next() {
+            Some(raw) if only_unknown => Ok(raw),
+            _ => Err(DecodeError {
+                offset: 0,
+                kind: ErrorKind::Invalid {
+                    element: "message",
+                    reason: "expected exactly one element that the codec does not interpret",
+                },
+            }),
+        }
+    }
+
+    /// The namespace (`None`: the stanza's own).
+    pub fn ns(&self) -> Option<&str> {
+        self.ns.as_deref()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The canonical serialisation that is re-emitted.
+    pub fn xml(&self) -> &str {
+        &self.xml
+    }
+}
+
+/// The JSON form, checked by re-parsing its `xml`.
+#[derive(Deserialize)]
+struct RawRepr {
+    xml: String,
+}
+
+impl TryFrom<RawRepr> for RawElement {
+    type Error = DecodeError;
+    fn try_from(r: RawRepr) -> Result<RawElement, DecodeError> {
+        RawElement::parse(&r.xml)
+    }
 }
