@@ -722,3 +722,20 @@ fn raw_elements_from_json_are_checked_so_they_cannot_inject_markup() {
         assert!(serde_json::from_str::<Message>(bad).is_err(), "{bad}");
     }
 }
+
+/// Every input `cargo fuzz` saved (crashes, and a unit once reported slow while the machine
+/// stalled) keeps to the decoder's contract: a typed error, or a value that re-encodes to
+/// itself.
+#[test]
+fn fuzz_artifacts_keep_to_the_contract() {
+    let dir = format!("{}/tests/data/fuzz", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        if let Ok(m) = Message::decode(&bytes) {
+            assert_eq!(Message::decode(m.encode().as_bytes()).unwrap(), m);
+        }
+        n += 1;
+    }
+    assert!(n >= 2, "the saved fuzz inputs are missing from {dir}");
+}
