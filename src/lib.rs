@@ -8,6 +8,7 @@
 //! [`envelope`] is the OpenPGP layer: group stanzas signed by their sender and encrypted
 //! once to all recipients; its verified signer is the sender the core is given.
 
+pub mod codec;
 pub mod core;
 pub mod envelope;
 pub mod lab;

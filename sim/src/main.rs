@@ -3,6 +3,7 @@
 mod check_cmd;
 mod demo;
 mod fanout_cmd;
+mod stanza_cmd;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The stanza codec: XML `<message/>` on stdin to JSON on stdout (`decode`) and back
+    /// (`encode`). Bad input exits 1 with a one-line error.
+    Stanza {
+        #[command(subcommand)]
+        action: stanza_cmd::StanzaCmd,
+    },
 }
 
 fn parse_suite(s: &str) -> Result<Suite, String> {
@@ -86,5 +93,6 @@ fn main() -> ExitCode {
             suite,
             json,
         } => fanout_cmd::run(recipients, size, suite, json),
+        Cmd::Stanza { action } => stanza_cmd::run(action),
     }
 }

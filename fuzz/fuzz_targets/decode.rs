@@ -1,0 +1,24 @@
+//! Fuzzes the stanza decoder: no input may panic it, and anything it accepts must encode to
+//! XML that decodes to the same value.
+#![no_main]
+
+use kgroup::codec::{Limits, Message};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(m) = Message::decode(data) {
+        let xml = m.encode();
+        match Message::decode(xml.as_bytes()) {
+            Ok(again) => assert_eq!(again, m, "re-decoded value differs:\n{xml}"),
+            Err(e) => panic!("re-decode failed: {e}\n{xml}"),
+        }
+    }
+    let _ = Message::decode_with(
+        data,
+        Limits {
+            max_bytes: 4096,
+            max_depth: 4,
+            max_items: 3,
+        },
+    );
+});

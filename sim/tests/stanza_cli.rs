@@ -1,0 +1,101 @@
+//! `kgroup stanza decode|encode` as a user runs it: XML in, JSON out and back, exit codes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn kgroup(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kgroup"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kgroup");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn seed(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../tests/data/seed/{name}.xml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn decode_prints_json_and_encode_gives_the_stanza_back() {
+    for name in [
+        "1-create",
+        "2-message",
+        "3-add",
+        "4-remove",
+        "5-subject",
+        "6-part",
+    ] {
+        let dec = kgroup(&["stanza", "decode"], &seed(name));
+        assert!(dec.status.success(), "{name}: {dec:?}");
+        let json: serde_json::Value = serde_json::from_slice(&dec.stdout).unwrap();
+        assert_eq!(json["group"]["id"], "GROUP-ID", "{name}");
+        assert_eq!(json["from"], "david@beta.kontalk.net/home", "{name}");
+        let enc = kgroup(&["stanza", "encode"], &dec.stdout);
+        assert!(enc.status.success(), "{name}: {enc:?}");
+        let xml = String::from_utf8(enc.stdout).unwrap();
+        assert!(xml.starts_with("<message type='chat'"), "{xml}");
+        // Decoding the encoded stanza gives the same JSON.
+        let again = kgroup(&["stanza", "decode"], xml.as_bytes());
+        assert_eq!(again.stdout, dec.stdout, "{name}");
+    }
+}
+
+#[test]
+fn decode_core_prints_recipients_and_the_core_stanza() {
+    let out = kgroup(&["stanza", "decode", "--core"], &seed("3-add"));
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["recipients"].as_array().unwrap().len(), 3);
+    assert_eq!(json["stanza"]["command"]["type"], "set");
+    assert_eq!(
+        json["stanza"]["command"]["add"][0],
+        "charlie@beta.kontalk.net"
+    );
+}
+
+#[test]
+fn bad_input_exits_1_with_one_line() {
+    for (args, input) in [
+        (
+            &["stanza", "decode"][..],
+            &b"<message><body>&bogus;</body></message>"[..],
+        ),
+        (&["stanza", "decode"][..], &b"<!DOCTYPE x><message/>"[..]),
+        (&["stanza", "decode", "--core"][..], &b"<message/>"[..]),
+        (&["stanza", "encode"][..], &b"{\"from\": \"a@b@c\"}"[..]),
+        (&["stanza", "encode"][..], &b"not json"[..]),
+        (
+            &["stanza", "encode"][..],
+            &br#"{"addresses":[{"type":"to","jid":"a@x.org","uri":"xmpp:a@x.org"}]}"#[..],
+        ),
+        (
+            &["stanza", "encode"][..],
+            &br#"{"group":{"id":"g","owner":"o@x.org","command":{"type":"create","subject":null,"members":["m@x.org/phone"]}}}"#[..],
+        ),
+    ] {
+        let out = kgroup(args, input);
+        assert_eq!(out.status.code(), Some(1), "{args:?} {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("kgroup stanza: "), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    assert_eq!(kgroup(&["stanza"], b"").status.code(), Some(2));
+    assert_eq!(kgroup(&["stanza", "frob"], b"").status.code(), Some(2));
+    assert_eq!(
+        kgroup(&["stanza", "decode", "--nope"], b"").status.code(),
+        Some(2)
+    );
+}

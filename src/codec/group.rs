@@ -1,0 +1,263 @@
+//! Kontalk's group extension: `<group xmlns='http://kontalk.org/extensions/message#group'>`.
+//!
+//! `id` and `owner` are always present (a group is named by both). `type='create'` carries
+//! the members (owner excluded) and an optional `<subject>`; `type='set'` any of
+//! `<subject>`, `<add jid>`, `<remove jid>` and the `<member jid>` list that accompanies an
+//! add; no `type` is a plain message, or a part when it holds `<part/>`. The element's
+//! meaning is exactly a core [`Command`], so it decodes straight into one; combinations the
+//! seed never shows (an `<add/>` in a create, a `<part/>` with a type) are errors rather
+//! than guesses. Identities must be bare JIDs.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{DecodeError, ErrorKind};
+use super::jid::Jid;
+use super::xml::{escape_text, is_ws, write_attr, Cursor, Ev, Ns, Tag};
+use super::{Text, NS_GROUP};
+use crate::core::Command;
+
+/// One `<group/>` element.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Group {
+    pub id: Text,
+    pub owner: Jid,
+    pub command: Command<Jid>,
+}
+
+const EL: &str = "group";
+
+fn err(pos: u64, reason: &'static str) -> DecodeError {
+    DecodeError::new(
+        pos,
+        ErrorKind::Invalid {
+            element: EL,
+            reason,
+        },
+    )
+}
+
+fn jid_attr(tag: &Tag<'_>, element: &'static str) -> Result<Jid, DecodeError> {
+    let mut jid = None;
+    tag.attrs(|k, v| {
+        if k == "jid" {
+            jid = Some(Jid::new_bare(&v).map_err(|e| {
+                DecodeError::new(
+                    tag.pos,
+                    ErrorKind::BadAttribute {
+                        element,
+                        attribute: "jid",
+                        value: v.clone().into_owned(),
+                        reason: e.to_string(),
+                    },
+                )
+            })?);
+        }
+        Ok(())
+    })?;
+    jid.ok_or(DecodeError::new(
+        tag.pos,
+        ErrorKind::MissingAttribute {
+            element,
+            attribute: "jid",
+        },
+    ))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Message,
+    Create,
+    Set,
+}
+
+impl Group {
+    pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Self, DecodeError> {
+        let (mut id, mut owner, mut kind) = (None, None, Kind::Message);
+        tag.attrs(|k, v| {
+            let bad = |reason: String| {
+                DecodeError::new(
+                    tag.pos,
+                    ErrorKind::BadAttribute {
+                        element: EL,
+                        attribute: match k {
+                            "owner" => "owner",
+                            _ => "type",
+                        },
+                        value: v.to_string(),
+                        reason,
+                    },
+                )
+            };
+            match k {
+                "id" => id = Some(Text::from(v.as_ref())),
+                "owner" => owner = Some(Jid::new_bare(&v).map_err(|e| bad(e.to_string()))?),
+                "type" => {
+                    kind = match v.as_ref() {
+                        "create" => Kind::Create,
+                        "set" => Kind::Set,
+                        _ => return Err(bad("expected `create` or `set`".into())),
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let missing = |attribute| {
+            DecodeError::new(
+                tag.pos,
+                ErrorKind::MissingAttribute {
+                    element: EL,
+                    attribute,
+                },
+            )
+        };
+        let id = id.ok_or_else(|| missing("id"))?;
+        let owner = owner.ok_or_else(|| missing("owner"))?;
+
+        let (mut subject, mut members, mut add, mut remove, mut part) =
+            (None, Vec::new(), Vec::new(), Vec::new(), false);
+        if !tag.empty {
+            loop {
+                match cur.next()? {
+                    Ev::End => break,
+                    Ev::Text(t) if is_ws(&t) => {}
+                    Ev::Text(_) => {
+                        return Err(DecodeError::new(
+                            cur.pos(),
+                            ErrorKind::UnexpectedText { element: EL },
+                        ))
+                    }
+                    Ev::Start(t) if t.ns == Ns::Group => {
+                        let list = match t.local() {
+                            "subject" => {
+                                if subject.is_some() {
+                                    return Err(DecodeError::new(
+                                        t.pos,
+                                        ErrorKind::Duplicate {
+                                            element: EL,
+                                            child: "subject",
+                                        },
+                                    ));
+                                }
+                                subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
+                                continue;
+                            }
+                            "part" => {
+                                part = true;
+                                cur.expect_empty(&t, "part")?;
+                                continue;
+                            }
+                            "member" => (&mut members, "member", "members"),
+                            "add" => (&mut add, "add", "add"),
+                            "remove" => (&mut remove, "remove", "remove"),
+                            _ => {
+                                cur.skip(&t)?;
+                                continue;
+                            }
+                        };
+                        let (list, element, what) = list;
+                        if list.len() >= cur.limits.max_items {
+                            return Err(DecodeError::new(
+                                t.pos,
+                                ErrorKind::TooMany {
+                                    what,
+                                    limit: cur.limits.max_items,
+                                },
+                            ));
+                        }
+                        list.push(jid_attr(&t, element)?);
+                        cur.expect_empty(&t, element)?;
+                    }
+                    Ev::Start(t) => cur.skip(&t)?,
+                    Ev::Eof => return Err(cur.eof()),
+                }
+            }
+        }
+        let p = tag.pos;
+        let command = match kind {
+            _ if part && kind != Kind::Message => {
+                return Err(err(p, "<part/> is not allowed with a `type`"))
+            }
+            _ if part
+                && (subject.is_some()
+                    || !members.is_empty()
+                    || !add.is_empty()
+                    || !remove.is_empty()) =>
+            {
+                return Err(err(p, "<part/> cannot be combined with other commands"))
+            }
+            _ if part => Command::Part,
+            Kind::Message => {
+                if subject.is_some() || !members.is_empty() || !add.is_empty() || !remove.is_empty()
+                {
+                    return Err(err(
+                        p,
+                        "<subject>, <member>, <add> and <remove> need type 'create' or 'set'",
+                    ));
+                }
+                Command::Message
+            }
+            Kind::Create => {
+                if !add.is_empty() || !remove.is_empty() {
+                    return Err(err(p, "<add> and <remove> are not allowed in a create"));
+                }
+                Command::Create { subject, members }
+            }
+            Kind::Set => Command::Set {
+                subject,
+                add,
+                remove,
+                members,
+            },
+        };
+        Ok(Group { id, owner, command })
+    }
+
+    pub(crate) fn encode(&self, out: &mut String) {
+        out.push_str("<group xmlns='");
+        out.push_str(NS_GROUP);
+        out.push('\'');
+        write_attr(out, "id", &self.id);
+        write_attr(out, "owner", self.owner.as_str());
+        let (subject, add, remove, members, part): (_, &[Jid], &[Jid], &[Jid], _) =
+            match &self.command {
+                Command::Message => (None, &[], &[], &[], false),
+                Command::Part => (None, &[], &[], &[], true),
+                Command::Create { subject, members } => {
+                    write_attr(out, "type", "create");
+                    (subject.as_ref(), &[], &[], members, false)
+                }
+                Command::Set {
+                    subject,
+                    add,
+                    remove,
+                    members,
+                } => {
+                    write_attr(out, "type", "set");
+                    (subject.as_ref(), add, remove, members, false)
+                }
+            };
+        if subject.is_none() && add.is_empty() && remove.is_empty() && members.is_empty() && !part {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        if let Some(s) = subject {
+            out.push_str("<subject>");
+            escape_text(out, s);
+            out.push_str("</subject>");
+        }
+        for (name, list) in [("add", add), ("remove", remove), ("member", members)] {
+            for j in list {
+                out.push('<');
+                out.push_str(name);
+                write_attr(out, "jid", j.as_str());
+                out.push_str("/>");
+            }
+        }
+        if part {
+            out.push_str("<part/>");
+        }
+        out.push_str("</group>");
+    }
+}

@@ -1,0 +1,330 @@
+//! The `hardened` dialect's extension, in its own namespace `urn:kgroup:hardened:0`.
+//!
+//! A `kontalk` client ignores elements of namespaces it does not know, so these ride
+//! beside `<group/>` without breaking it. One element per message, named after the core's
+//! [`Ext`] variant:
+//!
+//! ```xml
+//! <stamp    xmlns='urn:kgroup:hardened:0' epoch='3' seq='7'/>
+//! <ack      xmlns='urn:kgroup:hardened:0' seq='7'/>
+//! <resync   xmlns='urn:kgroup:hardened:0' epoch='2'/>
+//! <snapshot xmlns='urn:kgroup:hardened:0' epoch='3' seq='8'>
+//!   <subject>Our great journey</subject>
+//!   <member jid='alice@example.org'><span since='1'/></member>
+//!   <member jid='charlie@example.org'><span since='1' until='3'/></member>
+//! </snapshot>
+//! ```
+//!
+//! A snapshot is the owner's full state: the subject (absent: none) and every identity that
+//! was ever a member with its membership intervals (`until` absent: still a member). Numbers
+//! are unsigned decimal 64-bit; the decoder checks that each member has at least one
+//! interval, that `until >= since`, that only the last interval is open, and that no member
+//! appears twice.
+
+use super::error::{DecodeError, ErrorKind};
+use super::jid::Jid;
+use super::xml::{escape_text, is_ws, write_attr, Cursor, Ev, Ns, Tag};
+use super::{Text, NS_HARDENED};
+use crate::core::{Ext, Roster, Span};
+
+/// The element names this namespace defines.
+pub(crate) fn is_known(local: &str) -> bool {
+    matches!(local, "stamp" | "snapshot" | "ack" | "resync")
+}
+
+fn name(ext: &Ext<Jid>) -> &'static str {
+    match ext {
+        Ext::Stamp { .. } => "stamp",
+        Ext::Snapshot { .. } => "snapshot",
+        Ext::Ack { .. } => "ack",
+        Ext::Resync { .. } => "resync",
+    }
+}
+
+/// Strict unsigned decimal: digits only (no sign, no spaces), no overflow.
+fn number(
+    tag: &Tag<'_>,
+    element: &'static str,
+    attribute: &'static str,
+    v: &str,
+) -> Result<u64, DecodeError> {
+    let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| v.parse::<u64>().ok()).flatten().ok_or_else(|| {
+        DecodeError::new(
+            tag.pos,
+            ErrorKind::BadAttribute {
+                element,
+                attribute,
+                value: v.to_owned(),
+                reason: "not an unsigned 64-bit decimal number".into(),
+            },
+        )
+    })
+}
+
+/// Reads the numeric attributes `names` of `tag` (each `None` if absent).
+fn numbers<const N: usize>(
+    tag: &Tag<'_>,
+    element: &'static str,
+    names: [&'static str; N],
+) -> Result<[Option<u64>; N], DecodeError> {
+    let mut out = [None; N];
+    tag.attrs(|k, v| {
+        if let Some(i) = names.iter().position(|n| *n == k) {
+            out[i] = Some(number(tag, element, names[i], &v)?);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn required(
+    tag: &Tag<'_>,
+    element: &'static str,
+    attribute: &'static str,
+    v: Option<u64>,
+) -> Result<u64, DecodeError> {
+    v.ok_or(DecodeError::new(
+        tag.pos,
+        ErrorKind::MissingAttribute { element, attribute },
+    ))
+}
+
+fn invalid(pos: u64, element: &'static str, reason: &'static str) -> DecodeError {
+    DecodeError::new(pos, ErrorKind::Invalid { element, reason })
+}
+
+/// Decodes one of our elements (its local name is [`is_known`]).
+pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, DecodeError> {
+    match tag.local() {
+        "stamp" => {
+            let [e, s] = numbers(tag, "stamp", ["epoch", "seq"])?;
+            let ext = Ext::Stamp {
+                epoch: required(tag, "stamp", "epoch", e)?,
+                seq: required(tag, "stamp", "seq", s)?,
+            };
+            cur.expect_empty(tag, "stamp")?;
+            Ok(ext)
+        }
+        "ack" => {
+            let [s] = numbers(tag, "ack", ["seq"])?;
+            let ext = Ext::Ack {
+                seq: required(tag, "ack", "seq", s)?,
+            };
+            cur.expect_empty(tag, "ack")?;
+            Ok(ext)
+        }
+        "resync" => {
+            let [e] = numbers(tag, "resync", ["epoch"])?;
+            let ext = Ext::Resync {
+                epoch: required(tag, "resync", "epoch", e)?,
+            };
+            cur.expect_empty(tag, "resync")?;
+            Ok(ext)
+        }
+        _ => decode_snapshot(cur, tag),
+    }
+}
+
+fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, DecodeError> {
+    const EL: &str = "snapshot";
+    let [e, s] = numbers(tag, EL, ["epoch", "seq"])?;
+    let epoch = required(tag, EL, "epoch", e)?;
+    let seq = required(tag, EL, "seq", s)?;
+    let mut subject = None;
+    let mut roster = Roster::default();
+    if !tag.empty {
+        loop {
+            match cur.next()? {
+                Ev::End => break,
+                Ev::Text(t) if is_ws(&t) => {}
+                Ev::Text(_) => {
+                    return Err(DecodeError::new(
+                        cur.pos(),
+                        ErrorKind::UnexpectedText { element: EL },
+                    ))
+                }
+                Ev::Start(t) if t.ns == Ns::Hardened && t.local() == "subject" => {
+                    if subject.is_some() {
+                        return Err(DecodeError::new(
+                            t.pos,
+                            ErrorKind::Duplicate {
+                                element: EL,
+                                child: "subject",
+                            },
+                        ));
+                    }
+                    subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
+                }
+                Ev::Start(t) if t.ns == Ns::Hardened && t.local() == "member" => {
+                    if roster.spans.len() >= cur.limits.max_items {
+                        return Err(DecodeError::new(
+                            t.pos,
+                            ErrorKind::TooMany {
+                                what: "snapshot members",
+                                limit: cur.limits.max_items,
+                            },
+                        ));
+                    }
+                    let (jid, spans) = decode_member(cur, &t)?;
+                    if roster.spans.insert(jid, spans).is_some() {
+                        return Err(invalid(t.pos, "member", "the same member appears twice"));
+                    }
+                }
+                Ev::Start(t) => cur.skip(&t)?,
+                Ev::Eof => return Err(cur.eof()),
+            }
+        }
+    }
+    Ok(Ext::Snapshot {
+        epoch,
+        seq,
+        subject,
+        roster,
+    })
+}
+
+fn decode_member<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<(Jid, Vec<Span>), DecodeError> {
+    const EL: &str = "member";
+    let mut jid = None;
+    tag.attrs(|k, v| {
+        if k == "jid" {
+            jid = Some(Jid::new_bare(&v).map_err(|e| {
+                DecodeError::new(
+                    tag.pos,
+                    ErrorKind::BadAttribute {
+                        element: EL,
+                        attribute: "jid",
+                        value: v.to_string(),
+                        reason: e.to_string(),
+                    },
+                )
+            })?);
+        }
+        Ok(())
+    })?;
+    let jid = jid.ok_or(DecodeError::new(
+        tag.pos,
+        ErrorKind::MissingAttribute {
+            element: EL,
+            attribute: "jid",
+        },
+    ))?;
+    let mut spans: Vec<Span> = Vec::new();
+    if !tag.empty {
+        loop {
+            match cur.next()? {
+                Ev::End => break,
+                Ev::Text(t) if is_ws(&t) => {}
+                Ev::Text(_) => {
+                    return Err(DecodeError::new(
+                        cur.pos(),
+                        ErrorKind::UnexpectedText { element: EL },
+                    ))
+                }
+                Ev::Start(t) if t.ns == Ns::Hardened && t.local() == "span" => {
+                    if spans.len() >= cur.limits.max_items {
+                        return Err(DecodeError::new(
+                            t.pos,
+                            ErrorKind::TooMany {
+                                what: "spans",
+                                limit: cur.limits.max_items,
+                            },
+                        ));
+                    }
+                    let [since, until] = numbers(&t, "span", ["since", "until"])?;
+                    let since = required(&t, "span", "since", since)?;
+                    if until.is_some_and(|u| u < since) {
+                        return Err(invalid(t.pos, "span", "`until` is before `since`"));
+                    }
+                    if spans.last().is_some_and(|s| s.until.is_none()) {
+                        return Err(invalid(t.pos, "span", "only the last interval may be open"));
+                    }
+                    spans.push(Span { since, until });
+                    cur.expect_empty(&t, "span")?;
+                }
+                Ev::Start(t) => cur.skip(&t)?,
+                Ev::Eof => return Err(cur.eof()),
+            }
+        }
+    }
+    if spans.is_empty() {
+        return Err(invalid(tag.pos, EL, "a member needs at least one <span/>"));
+    }
+    Ok((jid, spans))
+}
+
+fn write_num(out: &mut String, name: &str, v: u64) {
+    out.push(' ');
+    out.push_str(name);
+    out.push_str("='");
+    out.push_str(itoa(v, &mut [0u8; 20]));
+    out.push('\'');
+}
+
+fn itoa(mut v: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// Encodes the extension element.
+pub(crate) fn encode(ext: &Ext<Jid>, out: &mut String) {
+    out.push('<');
+    out.push_str(name(ext));
+    out.push_str(" xmlns='");
+    out.push_str(NS_HARDENED);
+    out.push('\'');
+    match ext {
+        Ext::Stamp { epoch, seq } => {
+            write_num(out, "epoch", *epoch);
+            write_num(out, "seq", *seq);
+            out.push_str("/>");
+        }
+        Ext::Ack { seq } => {
+            write_num(out, "seq", *seq);
+            out.push_str("/>");
+        }
+        Ext::Resync { epoch } => {
+            write_num(out, "epoch", *epoch);
+            out.push_str("/>");
+        }
+        Ext::Snapshot {
+            epoch,
+            seq,
+            subject,
+            roster,
+        } => {
+            write_num(out, "epoch", *epoch);
+            write_num(out, "seq", *seq);
+            out.push('>');
+            if let Some(s) = subject {
+                out.push_str("<subject>");
+                escape_text(out, s);
+                out.push_str("</subject>");
+            }
+            for (jid, spans) in &roster.spans {
+                out.push_str("<member");
+                write_attr(out, "jid", jid.as_str());
+                out.push('>');
+                for s in spans {
+                    out.push_str("<span");
+                    write_num(out, "since", s.since);
+                    if let Some(u) = s.until {
+                        write_num(out, "until", u);
+                    }
+                    out.push_str("/>");
+                }
+                out.push_str("</member>");
+            }
+            out.push_str("</snapshot>");
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Jabber identifiers.
+//!
+//! Group identities (owner, members, recipients) are *bare* JIDs and the `from` of a message
+//! is usually a *full* one. Two spellings of one account must compare equal, or a member
+//! could be both in and out of a group; so every JID is validated and normalised once, at
+//! the edge, by the `jid` crate of xmpp-rs (nodeprep, nameprep with IDNA, resourceprep;
+//! each part at most 1023 bytes). Those are the stringprep profiles of RFC 6122, which RFC
+//! 7622 replaced with PRECIS; the two agree on ASCII and on ordinary Unicode letters and
+//! differ only on rare code points, and we prefer a maintained crate to our own tables.
+//!
+//! [`Jid`] is a plain value (`Clone + Eq + Ord + Hash + Debug`) so the core can use it as
+//! an identity, and (de)serialises as its normalised string.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A validated, normalised JID, bare (`node@domain`) or full (`node@domain/resource`).
+///
+/// Stored as its normalised string (shared: cloning is a reference count, and the core
+/// clones identities often) with the positions of its separators.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Jid {
+    s: Arc<str>,
+    /// Index of the `@` ending the node part, if there is one.
+    at: Option<usize>,
+    /// Index of the `/` starting the resource part, if there is one.
+    slash: Option<usize>,
+}
+
+/// Why a string is not an acceptable JID.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JidError {
+    /// RFC 6122 / 7622 rejects it (the `jid` crate says why).
+    Invalid(jid::Error),
+    /// A bare JID was required (a group identity), but this one has a resource.
+    NotBare,
+    /// The domain ends in more than one dot (an empty label).
+    EmptyLabel,
+}
+
+impl fmt::Display for JidError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JidError::Invalid(e) => write!(f, "{e}"),
+            JidError::NotBare => f.write_str("a bare JID is required, this one has a resource"),
+            JidError::EmptyLabel => f.write_str("the domain has an empty label"),
+        }
+    }
+}
+
+impl std::error::Error for JidError {}
+
+/// Node characters that nodeprep leaves alone (the `stringprep` crate's own ASCII fast path).
+fn node_byte_ok(c: u8) -> bool {
+    matches!(c, b'['..=b'~' | b'0'..=b'9' | b'('..=b'.' | b'#'..=b'%')
+}
+
+/// A lowercase LDH domain that IDNA and nameprep accept unchanged: labels of 1 to 63
+/// bytes of `a-z0-9-`, no hyphen at either end, none in both the third and fourth place
+/// (that would be an IDNA A-label, which needs real checking), 253 bytes at most.
+fn domain_ok(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.as_bytes().split(|&c| c == b'.').all(|b| {
+            !b.is_empty()
+                && b.len() <= 63
+                && b.iter()
+                    .all(|&c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+                && !(b.len() >= 4 && b[2] == b'-' && b[3] == b'-')
+        })
+}
+
+impl Jid {
+    /// Parses and normalises a bare or full JID.
+    pub fn new(s: &str) -> Result<Jid, JidError> {
+        if let Some(j) = Jid::fast(s) {
+            return Ok(j);
+        }
+        // RFC 7622 §3.2 removes one trailing dot of the domain. The crate does too, but its
+        // part offsets then go wrong, so the dot is removed here, before it sees the string.
+        let b = s.as_bytes();
+        let dom_start = b
+            .iter()
+            .position(|&c| c == b'@' || c == b'/')
+            .filter(|&i| b[i] == b'@')
+            .map_or(0, |a| a + 1);
+        let dom_end = b[dom_start..]
+            .iter()
+            .position(|&c| c == b'/')
+            .map_or(b.len(), |i| dom_start + i);
+        let undotted;
+        let s = if dom_end > dom_start && b[dom_end - 1] == b'.' {
+            if dom_end - 1 > dom_start && b[dom_end - 2] == b'.' {
+                return Err(JidError::EmptyLabel);
+            }
+            undotted = format!("{}{}", &s[..dom_end - 1], &s[dom_end..]);
+            undotted.as_str()
+        } else {
+            s
+        };
+        let j = jid::Jid::new(s).map_err(JidError::Invalid)?;
+        // Rebuilt from the normalised parts: the crate keeps a domain's trailing dot in its
+        // string form, which RFC 7622 removes (`a@example.org.` is `a@example.org`).
+        let node = j.node().map(|n| n.as_str());
+        let domain = j.domain().as_str();
+        let resource = j.resource().map(|r| r.as_str());
+        let mut out = String::with_capacity(s.len());
+        let at = node.map(|n| {
+            out.push_str(n);
+            out.push('@');
+            n.len()
+        });
+        out.push_str(domain);
+        let slash = resource.map(|r| {
+            let p = out.len();
+            out.push('/');
+            out.push_str(r);
+            p
+        });
+        Ok(Jid {
+            s: Arc::from(out),
+            at,
+            slash,
+        })
+    }
+
+    /// The common case without the Unicode machinery: a JID whose every part is already
+    /// in normal form (lowercase ASCII node and domain, printable ASCII resource) is its own
+    /// normalisation. Anything else, valid or not, goes to the `jid` crate; a property test
+    /// checks that both agree wherever this accepts.
+    fn fast(s: &str) -> Option<Jid> {
+        let b = s.as_bytes();
+        let first = b.iter().position(|&c| c == b'@' || c == b'/');
+        let at = first.filter(|&i| b[i] == b'@');
+        let dom_start = at.map_or(0, |a| a + 1);
+        let slash = b[dom_start..]
+            .iter()
+            .position(|&c| c == b'/')
+            .map(|i| dom_start + i);
+        if let Some(a) = at {
+            if a == 0 || a > 1023 || !b[..a].iter().all(|&c| node_byte_ok(c)) {
+                return None;
+            }
+        }
+        if !domain_ok(&s[dom_start..slash.unwrap_or(s.len())]) {
+            return None;
+        }
+        if let Some(p) = slash {
+            let r = &b[p + 1..];
+            if r.is_empty() || r.len() > 1023 || !r.iter().all(|&c| (0x20..=0x7e).contains(&c)) {
+                return None;
+            }
+        }
+        Some(Jid {
+            s: Arc::from(s),
+            at,
+            slash,
+        })
+    }
+
+    /// Parses and normalises a JID that must be bare (group identities).
+    pub fn new_bare(s: &str) -> Result<Jid, JidError> {
+        let j = Jid::new(s)?;
+        if j.is_bare() {
+            Ok(j)
+        } else {
+            Err(JidError::NotBare)
+        }
+    }
+
+    /// The normalised form.
+    pub fn as_str(&self) -> &str {
+        &self.s
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.slash.is_none()
+    }
+
+    /// The node part (`alice` in `alice@example.org/phone`), if any.
+    pub fn node(&self) -> Option<&str> {
+        self.at.map(|a| &self.s[..a])
+    }
+
+    /// The domain part.
+    pub fn domain(&self) -> &str {
+        &self.s[self.at.map_or(0, |a| a + 1)..self.slash.unwrap_or(self.s.len())]
+    }
+
+    /// The resource part, if any.
+    pub fn resource(&self) -> Option<&str> {
+        self.slash.map(|p| &self.s[p + 1..])
+    }
+
+    /// This JID without its resource.
+    pub fn to_bare(&self) -> Jid {
+        match self.slash {
+            None => self.clone(),
+            Some(p) => Jid {
+                s: Arc::from(&self.s[..p]),
+                at: self.at,
+                slash: None,
+            },
+        }
+    }
+
+    /// The domain alone, as a JID (the seed addresses its multicast to the server's domain).
+    pub fn domain_jid(&self) -> Jid {
+        Jid {
+            s: Arc::from(self.domain()),
+            at: None,
+            slash: None,
+        }
+    }
+}
+
+impl fmt::Debug for Jid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Jid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Jid {
+    type Err = JidError;
+    fn from_str(s: &str) -> Result<Jid, JidError> {
+        Jid::new(s)
+    }
+}
+
+impl Serialize for Jid {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Jid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Jid, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Jid::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_case_of_node_and_domain_but_not_resource() {
+        let j = Jid::new("Alice@Beta.Kontalk.NET/Home").unwrap();
+        assert_eq!(j.as_str(), "alice@beta.kontalk.net/Home");
+        assert_eq!(j.to_bare(), Jid::new("alice@beta.kontalk.net").unwrap());
+        assert_eq!(j.domain_jid().as_str(), "beta.kontalk.net");
+        assert_eq!(j.node(), Some("alice"));
+        assert_eq!(j.resource(), Some("Home"));
+        // RFC 7622 §3.2: a trailing dot of the domain is removed.
+        assert_eq!(
+            Jid::new("a@example.org./r").unwrap().as_str(),
+            "a@example.org/r"
+        );
+        assert_eq!(
+            Jid::new("example.org.").unwrap(),
+            Jid::new("example.org").unwrap()
+        );
+        assert_eq!(Jid::new("a@example.org../r"), Err(JidError::EmptyLabel));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "@example.org",
+            "a@",
+            "a@b@c",
+            "a@example.org/",
+            "a b@example.org",
+        ] {
+            assert!(Jid::new(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(Jid::new_bare("a@example.org/r"), Err(JidError::NotBare));
+    }
+
+    #[test]
+    fn fast_path_covers_the_common_case_and_leaves_the_rest() {
+        for s in [
+            "alice@beta.kontalk.net",
+            "beta.kontalk.net",
+            "a@b/Home Phone",
+            "x.y_z@127.0.0.1/r@s",
+        ] {
+            assert!(Jid::fast(s).is_some(), "{s}");
+        }
+        for s in [
+            "Alice@x.org",
+            "a@X.org",
+            "a@xn--bcher-kva.example",
+            "a@x.org.",
+            "a@-x.org",
+            "émile@x.org",
+            "a@x.org/é",
+        ] {
+            assert!(Jid::fast(s).is_none(), "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Wherever the fast path accepts, the `jid` crate accepts too, with the same
+        /// normalised form and the same parts.
+        #[test]
+        fn fast_path_agrees_with_the_jid_crate(s in "[a-dA-Dx0-9@/._ !#%'-]{0,14}|[a-z]{1,4}@[a-z0-9-]{1,5}(\\.[a-z0-9-]{1,5}){0,2}(/[ -~]{0,4})?") {
+            if let Some(fast) = Jid::fast(&s) {
+                let slow = jid::Jid::new(&s);
+                proptest::prop_assert!(slow.is_ok(), "fast path accepted {:?}, jid crate says {:?}", s, slow);
+                let slow = slow.unwrap();
+                proptest::prop_assert_eq!(fast.as_str(), slow.as_str());
+                proptest::prop_assert_eq!(fast.node(), slow.node().map(|n| n.as_str()));
+                proptest::prop_assert_eq!(fast.domain(), slow.domain().as_str());
+                proptest::prop_assert_eq!(fast.resource(), slow.resource().map(|r| r.as_str()));
+            }
+        }
+
+        /// Through either path, the parts put back together give the normalised form.
+        #[test]
+        fn parts_reassemble(s in "[a-zA-Z0-9@/.é-]{1,12}") {
+            if let Ok(j) = Jid::new(&s) {
+                let mut t = String::new();
+                if let Some(n) = j.node() { t.push_str(n); t.push('@'); }
+                t.push_str(j.domain());
+                if let Some(r) = j.resource() { t.push('/'); t.push_str(r); }
+                proptest::prop_assert_eq!(t, j.as_str());
+                proptest::prop_assert_eq!(j.clone(), Jid::new(j.as_str()).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn serde_is_the_normalised_string() {
+        let j: Jid = serde_json::from_str("\"Bob@Example.ORG\"").unwrap();
+        assert_eq!(serde_json::to_string(&j).unwrap(), "\"bob@example.org\"");
+        assert!(serde_json::from_str::<Jid>("\"a@b@c\"").is_err());
+    }
+}
