@@ -35,7 +35,7 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = 1)]
     pub messages: u8,
     /// Members that may leave, comma-separated (e.g. `2`); empty for none.
-    #[arg(long, default_value = "2")]
+    #[arg(long, default_value = "")]
     pub parting: String,
     /// Times the owner may crash and restart from its persisted state.
     #[arg(long, default_value_t = 0)]
@@ -198,5 +198,39 @@ pub fn print_text(r: &Report) {
                 }
             }
         }
+    }
+}
+
+/// `kgroup findings`: the whole matrix. Exits 0 when `hardened` holds everywhere (the
+/// expected result), 1 otherwise.
+pub fn findings(threads: usize, json: bool) -> ExitCode {
+    use kgroup_model::findings;
+    let rows = findings::run(threads, |w, r| {
+        eprintln!(
+            "{w} {} {}: {} unique states, {:.1}s",
+            r.dialect, r.network, r.unique_states, r.seconds
+        );
+    });
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(w, r)| serde_json::json!({ "workload": w, "report": r }))
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        for w in findings::workloads() {
+            println!("- `{}`: {}", w.name, w.summary);
+        }
+        println!();
+        print!("{}", findings::markdown(&rows));
+    }
+    let hardened_ok = rows
+        .iter()
+        .filter(|(_, r)| r.dialect == Dialect::Hardened)
+        .all(|(_, r)| r.all_hold() && r.complete);
+    if hardened_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

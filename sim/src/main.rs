@@ -27,6 +27,16 @@ enum Cmd {
     /// Exhaustively model-checks a dialect against the property catalogue. Exits 0 when
     /// every property holds, 1 when one fails (with a shortest counterexample), 2 on bad usage.
     Check(check_cmd::CheckArgs),
+    /// Checks every property in both dialects on every network for three workloads, and
+    /// prints the findings table (Markdown, or `--json`).
+    Findings {
+        /// Checker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// One JSON array instead of the Markdown table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Replays the seed's example and the reorderings where the dialects differ, and shows
     /// every client's view. Exits 1 if `hardened` fails to converge or loses a message.
     Demo {
@@ -82,6 +92,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Cmd::Check(args) => check_cmd::run(args),
+        Cmd::Findings { threads, json } => check_cmd::findings(threads, json),
         Cmd::Demo {
             dialect,
             scenario,

@@ -56,3 +56,53 @@ fn bad_usage_exits_two_with_a_clear_message() {
     let out = kgroup(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn check_json_has_the_contract_fields_and_exit_codes() {
+    let small = [
+        "check",
+        "--clients",
+        "3",
+        "--script",
+        "create:1;add:2",
+        "--senders=",
+        "--json",
+    ];
+    let out = kgroup(&small);
+    assert_eq!(out.status.code(), Some(0), "hardened holds: {out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for field in ["dialect", "states", "unique_states", "max_depth", "seconds"] {
+        assert!(v.get(field).is_some(), "missing {field}");
+    }
+    let props = v["properties"].as_array().expect("properties");
+    assert_eq!(props.len(), 6);
+    assert!(props
+        .iter()
+        .all(|p| p["holds"] == true && p["counterexample"].is_null()));
+
+    let mut kontalk = small.to_vec();
+    kontalk.extend(["--dialect", "kontalk"]);
+    let out = kgroup(&kontalk);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let conv = v["properties"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "convergence"))
+        .expect("convergence");
+    assert_eq!(conv["holds"], false);
+    assert_eq!(conv["counterexample"].as_array().map(Vec::len), Some(6));
+}
+
+#[test]
+fn check_refuses_bad_flags_with_exit_two() {
+    for args in [
+        &["check", "--network", "carrier-pigeon"][..],
+        &["check", "--script", "add:1"],
+        &["check", "--clients", "99"],
+        &["check", "--parting", "7"],
+    ] {
+        let out = kgroup(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}
