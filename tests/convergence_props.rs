@@ -297,6 +297,16 @@ fn expected_recipient(lab: &Lab<Id>, roster: &kgroup::Roster<Id>, c: Id, epoch: 
     })
 }
 
+/// Runs a script, delivers everything, and checks the final state.
+fn play(initial: &[Id], script: &[Op], order: &[usize]) -> Result<(), TestCaseError> {
+    let mut run = Run::new(initial);
+    for op in script {
+        run.step(op)?;
+    }
+    run.drain(order)?;
+    run.check_final()
+}
+
 fn initial() -> impl Strategy<Value = Vec<Id>> {
     proptest::sample::subsequence(vec![1u8, 2, 3, 4], 0..=4)
 }
@@ -314,12 +324,7 @@ proptest! {
         script in proptest::collection::vec(op(false), 0..24),
         order in proptest::collection::vec(any::<usize>(), 1..16),
     ) {
-        let mut run = Run::new(&initial);
-        for op in &script {
-            run.step(op)?;
-        }
-        run.drain(&order)?;
-        run.check_final()?;
+        play(&initial, &script, &order)?;
     }
 
     #[test]
@@ -328,12 +333,7 @@ proptest! {
         script in proptest::collection::vec(op(true), 0..32),
         order in proptest::collection::vec(any::<usize>(), 1..16),
     ) {
-        let mut run = Run::new(&initial);
-        for op in &script {
-            run.step(op)?;
-        }
-        run.drain(&order)?;
-        run.check_final()?;
+        play(&initial, &script, &order)?;
     }
 }
 
