@@ -14,7 +14,11 @@ const MALLORY: &str = "mallory@beta.kontalk.net";
 
 /// david's group with alice and bob, everything delivered.
 fn created(dialect: Dialect) -> Lab<Id> {
-    let mut lab = Lab::new(dialect, [DAVID, ALICE, BOB, CHARLIE, MALLORY]);
+    created_with(Config::new(dialect))
+}
+
+fn created_with(config: Config) -> Lab<Id> {
+    let mut lab = Lab::with_config(config, [DAVID, ALICE, BOB, CHARLIE, MALLORY]);
     lab.act(
         &DAVID,
         Intent::Create {
@@ -387,18 +391,7 @@ fn hardened_refuses_downgrades_duplicates_stale_and_forged_epochs() {
 fn hardened_holds_messages_from_the_future_up_to_a_bound() {
     let mut config = Config::new(Dialect::Hardened);
     config.max_held = 2;
-    let mut lab = Lab::with_config(config, [DAVID, ALICE, BOB]);
-    lab.act(
-        &DAVID,
-        Intent::Create {
-            id: GROUP_ID.into(),
-            members: vec![ALICE, BOB],
-            subject: None,
-            body: None,
-        },
-    )
-    .expect("create");
-    lab.run_fifo(1000);
+    let mut lab = created_with(config);
     let future = |seq| {
         stanza(
             DAVID,

@@ -93,11 +93,7 @@ impl<I: Identity> Client<I> {
             if let Some(answer) = answered.filter(|_| g.epoch > their_epoch) {
                 // Asked again at the same epoch: the same stanza again, so a replayed or
                 // duplicated request can never make the owner compose without end.
-                out.push(Output::Send(super::Outgoing {
-                    to: vec![from],
-                    stanza: answer.clone(),
-                    resent: true,
-                }));
+                resend(out, from, answer.clone());
             } else if g.epoch > their_epoch {
                 let command = Command::Set {
                     subject: g.subject.clone(),
@@ -121,11 +117,7 @@ impl<I: Identity> Client<I> {
             }
         } else if let Some(notice) = g.notices.get(&from) {
             // A removed member gets its removal notice again, nothing newer.
-            out.push(Output::Send(super::Outgoing {
-                to: vec![from],
-                stanza: notice.clone(),
-                resent: true,
-            }));
+            resend(out, from, notice.clone());
         } else {
             reject(out, key, &from, Reason::NotMember);
         }
@@ -368,30 +360,35 @@ impl<I: Identity> Client<I> {
     }
 
     fn ask_resync(&mut self, key: &GroupKey<I>, epoch: u64, out: &mut Vec<Output<I>>) {
-        out.push(Output::Send(super::Outgoing {
-            to: vec![key.owner.clone()],
-            stanza: Arc::new(Stanza {
-                group: key.clone(),
-                command: Command::Message,
-                body: None,
-                ext: Some(Ext::Resync { epoch }),
-            }),
-            resent: false,
-        }));
+        control(out, key, key.owner.clone(), Ext::Resync { epoch });
     }
 
     fn ack(&self, key: &GroupKey<I>, to: &I, seq: u64, out: &mut Vec<Output<I>>) {
-        out.push(Output::Send(super::Outgoing {
-            to: vec![to.clone()],
-            stanza: Arc::new(Stanza {
-                group: key.clone(),
-                command: Command::Message,
-                body: None,
-                ext: Some(Ext::Ack { seq }),
-            }),
-            resent: false,
-        }));
+        control(out, key, to.clone(), Ext::Ack { seq });
     }
+}
+
+/// Sends a control stanza (ack, resync request): no command, no body, not retransmitted.
+fn control<I: Identity>(out: &mut Vec<Output<I>>, key: &GroupKey<I>, to: I, ext: Ext<I>) {
+    out.push(Output::Send(super::Outgoing {
+        to: vec![to],
+        stanza: Arc::new(Stanza {
+            group: key.clone(),
+            command: Command::Message,
+            body: None,
+            ext: Some(ext),
+        }),
+        resent: false,
+    }));
+}
+
+/// Sends one recipient, again, a stanza composed earlier.
+fn resend<I>(out: &mut Vec<Output<I>>, to: I, stanza: Arc<Stanza<I>>) {
+    out.push(Output::Send(super::Outgoing {
+        to: vec![to],
+        stanza,
+        resent: true,
+    }));
 }
 
 fn snapshot_epoch<I>(s: &Stanza<I>) -> Option<u64> {

@@ -502,7 +502,8 @@ impl<I: Identity> Client<I> {
         }
         // Recipients: everyone who was a member (the removed learn of their removal) plus
         // the added.
-        let mut to = g.current_except(&me);
+        let before = g.current_except(&me);
+        let mut to = before.clone();
         to.extend(add.iter().cloned());
         to.sort();
         // The seed's add carries the member list from before the add and the subject.
@@ -514,11 +515,7 @@ impl<I: Identity> Client<I> {
             },
             add: add.clone(),
             remove: remove.clone(),
-            members: if add.is_empty() {
-                Vec::new()
-            } else {
-                g.current_except(&me)
-            },
+            members: if add.is_empty() { Vec::new() } else { before },
         };
         let epoch = if g.hardened { g.epoch + 1 } else { 0 };
         for m in &add {
