@@ -3,6 +3,7 @@
 mod check_cmd;
 mod demo;
 mod fanout_cmd;
+mod sim_cmd;
 mod stanza_cmd;
 
 use std::process::ExitCode;
@@ -72,6 +73,10 @@ enum Cmd {
         #[command(subcommand)]
         action: stanza_cmd::StanzaCmd,
     },
+    /// Simulates many clients running the core through a lossy XMPP server, from one seed,
+    /// and judges every property over the run. Exits 0 when all hold, 1 when one fails,
+    /// 2 on bad usage.
+    Sim(Box<sim_cmd::SimArgs>),
 }
 
 fn parse_suite(s: &str) -> Result<Suite, String> {
@@ -105,5 +110,6 @@ fn main() -> ExitCode {
             json,
         } => fanout_cmd::run(recipients, size, suite, json),
         Cmd::Stanza { action } => stanza_cmd::run(action),
+        Cmd::Sim(args) => sim_cmd::run(*args),
     }
 }

@@ -1,0 +1,335 @@
+//! What a simulated run does: the workload, the network's conditions and the mode, from
+//! command-line flags or a TOML scenario file (flags win over the file).
+//!
+//! Every field has a default, so an empty scenario is a valid small run. Values are checked
+//! here, once, with errors that name the field: a scenario file is untrusted input.
+
+use std::fmt;
+
+use kgroup::Dialect;
+use serde::{Deserialize, Serialize};
+
+/// How far a stanza goes through the real adapter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Typed stanzas only: the fastest, for large runs.
+    #[default]
+    Core,
+    /// Every stanza is encoded to XML by its sender and decoded by every receiver.
+    Wire,
+    /// As `wire`, and the group payload travels in a signed OpenPGP envelope to every
+    /// recipient; receivers act on the verified signer.
+    Encrypt,
+}
+
+impl Mode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mode::Core => "core",
+            Mode::Wire => "wire",
+            Mode::Encrypt => "encrypt",
+        }
+    }
+}
+
+/// The one-way latency of a hop (client → server or server → client), in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Latency {
+    /// Uniform in `min..=max`.
+    Uniform { min: u64, max: u64 },
+    /// `min` plus an exponential tail with this mean: most stanzas fast, a few very late.
+    Exponential { min: u64, mean: u64 },
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::Uniform { min: 10, max: 100 }
+    }
+}
+
+/// A window in which some clients cannot reach the server and the server does not know:
+/// whatever either side sends over those links is lost.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Fraction of all clients cut off, drawn at random when the window opens.
+    pub fraction: f64,
+}
+
+/// A complete run description.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    pub dialect: Dialect,
+    pub seed: u64,
+    /// Clients in the whole run.
+    pub clients: u32,
+    /// Members of each group, the owner included.
+    pub members: u32,
+    pub groups: u32,
+    /// Messages per group, from random current members.
+    pub messages: u32,
+    /// Owner commands per group after the create: adds, removes and subject changes.
+    pub churn: u32,
+    /// Members per group that leave.
+    pub parts: u32,
+    /// The workload is spread over this window; the run then drains.
+    pub duration_ms: u64,
+    /// Probability that a hop loses a stanza.
+    pub loss: f64,
+    /// Probability that the server delivers a copy twice.
+    pub dup: f64,
+    /// Independent latencies per stanza; without it every link is FIFO.
+    pub reorder: bool,
+    pub latency: Latency,
+    /// Fraction of clients that go offline once during the workload (the server stores
+    /// what arrives for them and forwards it when they come back).
+    pub offline: f64,
+    pub offline_ms: u64,
+    /// Client crashes (random clients, random times); each restarts from its persisted
+    /// state after `crash_ms`.
+    pub crashes: u32,
+    pub crash_ms: u64,
+    pub partitions: Vec<Partition>,
+    /// One member per group forges owner commands and replays old owner stanzas.
+    pub adversary: bool,
+    /// Stanzas each adversary injects.
+    pub forgeries: u32,
+    /// Hardened retransmission: first timeout, and attempts before giving up (0: never).
+    pub retransmit_ms: u64,
+    pub max_attempts: u32,
+    pub mode: Mode,
+    /// After the workload, stop anyway at this much simulated time.
+    pub drain_ms: u64,
+    /// Points on the convergence curve (and plot).
+    pub samples: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            dialect: Dialect::Hardened,
+            seed: 1,
+            clients: 20,
+            members: 10,
+            groups: 2,
+            messages: 50,
+            churn: 6,
+            parts: 1,
+            duration_ms: 10_000,
+            loss: 0.0,
+            dup: 0.0,
+            reorder: false,
+            latency: Latency::default(),
+            offline: 0.0,
+            offline_ms: 2_000,
+            crashes: 0,
+            crash_ms: 1_000,
+            partitions: Vec::new(),
+            adversary: false,
+            forgeries: 4,
+            retransmit_ms: 1_000,
+            max_attempts: 10,
+            mode: Mode::Core,
+            drain_ms: 600_000,
+            samples: 200,
+        }
+    }
+}
+
+/// A value the run cannot use, naming the field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(field: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field,
+        problem: problem.into(),
+    }
+}
+
+fn probability(field: &'static str, p: f64) -> Result<(), ConfigError> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(bad(field, format!("{p} is not a probability in 0..=1")))
+    }
+}
+
+/// Upper bounds that keep a run within memory: well above any run the README describes.
+pub const MAX_CLIENTS: u32 = 1_000_000;
+pub const MAX_MEMBERS: u32 = 100_000;
+pub const MAX_TIME_MS: u64 = 1_000_000_000;
+
+impl SimConfig {
+    /// Parses a TOML scenario; unknown keys are errors.
+    pub fn from_toml(text: &str) -> Result<SimConfig, ConfigError> {
+        let cfg: SimConfig = toml::from_str(text).map_err(|e| bad("scenario", e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.clients < 2 || self.clients > MAX_CLIENTS {
+            return Err(bad("clients", format!("must be in 2..={MAX_CLIENTS}")));
+        }
+        if self.members < 2 || self.members > MAX_MEMBERS {
+            return Err(bad("members", format!("must be in 2..={MAX_MEMBERS}")));
+        }
+        if self.members > self.clients {
+            return Err(bad(
+                "members",
+                format!(
+                    "a group of {} needs at least as many clients (have {})",
+                    self.members, self.clients
+                ),
+            ));
+        }
+        if self.groups == 0 {
+            return Err(bad("groups", "at least one group"));
+        }
+        let copies = u64::from(self.groups) * u64::from(self.members);
+        if copies > 10_000_000 {
+            return Err(bad(
+                "groups",
+                format!("groups × members = {copies} is above 10,000,000"),
+            ));
+        }
+        probability("loss", self.loss)?;
+        if self.loss >= 1.0 {
+            return Err(bad("loss", "1.0 loses everything; use less than 1"));
+        }
+        probability("dup", self.dup)?;
+        probability("offline", self.offline)?;
+        match self.latency {
+            Latency::Uniform { min, max } if min > max => {
+                return Err(bad("latency", format!("min {min} is above max {max}")))
+            }
+            Latency::Uniform { max, .. } if max > MAX_TIME_MS => {
+                return Err(bad("latency", "above 1e9 ms"))
+            }
+            Latency::Exponential { min, mean } if min > MAX_TIME_MS || mean > MAX_TIME_MS => {
+                return Err(bad("latency", "above 1e9 ms"))
+            }
+            _ => {}
+        }
+        for (field, v) in [
+            ("duration_ms", self.duration_ms),
+            ("offline_ms", self.offline_ms),
+            ("crash_ms", self.crash_ms),
+            ("drain_ms", self.drain_ms),
+            ("retransmit_ms", self.retransmit_ms),
+        ] {
+            if v > MAX_TIME_MS {
+                return Err(bad(field, format!("{v} is above {MAX_TIME_MS}")));
+            }
+        }
+        if self.duration_ms == 0 {
+            return Err(bad("duration_ms", "must be positive"));
+        }
+        for p in &self.partitions {
+            probability("partitions.fraction", p.fraction)?;
+            if p.start_ms >= p.end_ms || p.end_ms > MAX_TIME_MS {
+                return Err(bad(
+                    "partitions",
+                    format!("window {}..{} is empty or too late", p.start_ms, p.end_ms),
+                ));
+            }
+        }
+        for (field, v) in [
+            ("messages", self.messages),
+            ("churn", self.churn),
+            ("crashes", self.crashes),
+            ("forgeries", self.forgeries),
+        ] {
+            if v > 10_000_000 {
+                return Err(bad(field, format!("{v} is above 10,000,000")));
+            }
+        }
+        if self.parts >= self.members {
+            return Err(bad("parts", "must be below members"));
+        }
+        if self.samples == 0 || self.samples > 100_000 {
+            return Err(bad("samples", "must be in 1..=100000"));
+        }
+        if self.mode == Mode::Encrypt {
+            return Err(bad(
+                "mode",
+                "the OpenPGP mode of the simulator is not built yet",
+            ));
+        }
+        if self.mode == Mode::Encrypt && self.clients > 5_000 {
+            return Err(bad(
+                "clients",
+                "--encrypt generates one key per client: at most 5000",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        SimConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn scenario_overrides_and_rejects_unknown_keys() {
+        let cfg = SimConfig::from_toml(
+            "dialect = 'kontalk'\nclients = 40\nloss = 0.2\n\
+             latency = { dist = 'exponential', min = 5, mean = 40 }\n\
+             [[partitions]]\nstart_ms = 100\nend_ms = 900\nfraction = 0.25\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.dialect, Dialect::Kontalk);
+        assert_eq!(cfg.clients, 40);
+        assert_eq!(cfg.latency, Latency::Exponential { min: 5, mean: 40 });
+        assert_eq!(cfg.partitions.len(), 1);
+        assert_eq!(cfg.members, SimConfig::default().members);
+
+        let e = SimConfig::from_toml("clients = 40\nlos = 0.2\n").unwrap_err();
+        assert_eq!(e.field, "scenario");
+        assert!(e.problem.contains("los"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let cases: [(&str, &str); 6] = [
+            ("loss = 1.5", "loss"),
+            ("members = 30\nclients = 20", "members"),
+            (
+                "latency = { dist = 'uniform', min = 9, max = 3 }",
+                "latency",
+            ),
+            ("parts = 10", "parts"),
+            (
+                "[[partitions]]\nstart_ms = 9\nend_ms = 9\nfraction = 0.1",
+                "partitions",
+            ),
+            ("clients = 'many'", "scenario"),
+        ];
+        for (text, field) in cases {
+            let e = SimConfig::from_toml(text).unwrap_err();
+            assert_eq!(e.field, field, "{text}: {e}");
+        }
+    }
+}

@@ -1,0 +1,983 @@
+//! The discrete-event simulator: clients running the core, one XMPP server that fans out
+//! multicast stanzas (XEP-0033) and stores what arrives for offline clients, and links
+//! that lose, duplicate, delay and reorder.
+//!
+//! Time is simulated milliseconds. Events sit in one priority queue ordered by (time,
+//! insertion number), and every random draw comes from one ChaCha8 generator seeded by the
+//! run's seed, in event order: the same seed replays the same run exactly, on any machine.
+//!
+//! A stanza in flight is an `Arc` of its payload plus a fixed-size header (recipient,
+//! sender, time), so memory per in-flight copy does not grow with the group: a snapshot to
+//! a thousand members is stored once.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use kgroup::{
+    Change, Client, Command, Config, Dialect, Ext, GroupKey, Intent, Outgoing, Output, Stanza,
+    Status, Text,
+};
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{Latency, Mode, SimConfig};
+use crate::judge::{Id, Judge};
+use crate::report::{Counters, Report, Sample};
+use crate::wire;
+
+/// What travels: the typed stanza, or its XML.
+#[derive(Clone, Debug)]
+pub enum Payload {
+    Core(Arc<Stanza<Id>>),
+    Xml(Arc<str>),
+}
+
+impl Payload {
+    fn bytes(&self) -> u64 {
+        match self {
+            Payload::Core(_) => 0,
+            Payload::Xml(x) => x.len() as u64,
+        }
+    }
+}
+
+/// A workload step.
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    Create(u32),
+    Churn(u32),
+    Message(u32),
+    Part(u32),
+    Forge(u32),
+    Squat(u32),
+}
+
+#[derive(Clone, Debug)]
+enum Ev {
+    /// A client's stanza reaches the server. `src` signed it; `claimed` is the `from` the
+    /// server will show (they differ only for forgeries).
+    Upload {
+        src: Id,
+        claimed: Id,
+        to: Arc<[Id]>,
+        payload: Payload,
+    },
+    /// A copy reaches a client.
+    Deliver {
+        to: Id,
+        src: Id,
+        claimed: Id,
+        payload: Payload,
+    },
+    Timer(Id),
+    Act(Act),
+    Offline(Id),
+    Online(Id),
+    Crash(Id),
+    Restart(Id),
+    PartitionOpen(usize),
+    PartitionClose,
+}
+
+struct Entry {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    /// Reversed: the heap pops the earliest event first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// Bytes one in-flight copy occupies in the queue, whatever the group's size (its payload
+/// is shared).
+pub const QUEUE_ENTRY_BYTES: usize = std::mem::size_of::<Entry>();
+
+struct Node {
+    client: Client<Id>,
+    /// Not crashed.
+    up: bool,
+    /// Connected to the server (the server stores what arrives while not).
+    online: bool,
+    /// Inside a partition: both directions silently lost.
+    cut: bool,
+    /// When the next timer event for this client is queued.
+    timer_at: Option<u64>,
+    /// Uploads composed while offline, sent on reconnection.
+    outbox: Vec<(Arc<[Id]>, Payload)>,
+    /// Server-side storage for this client while it is offline.
+    stored: Vec<(Id, Id, Payload)>,
+    /// FIFO links: the last arrival time on each direction.
+    up_last: u64,
+    down_last: u64,
+    /// Owner stanzas this client received (an adversary replays them).
+    heard: Vec<Arc<Stanza<Id>>>,
+}
+
+struct Plan {
+    key: GroupKey<Id>,
+    /// Clients that may join this group over the run.
+    pool: Vec<Id>,
+    initial: Vec<Id>,
+    adversary: Option<Id>,
+    commands: u32,
+    messages: u32,
+}
+
+/// One simulated run.
+pub struct Sim {
+    cfg: SimConfig,
+    rng: ChaCha8Rng,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Entry>,
+    nodes: Vec<Node>,
+    plans: Vec<Plan>,
+    judge: Judge,
+    counters: Counters,
+    samples: Vec<Sample>,
+    sample_every: u64,
+    next_sample: u64,
+    workload_end: u64,
+    last_command_at: u64,
+    agreed_since: Option<u64>,
+    peak_queue: usize,
+    /// The owner's outputs, held until the judge has recorded what it issued.
+    pending: Vec<Output<Id>>,
+    /// The first disagreement found at the end, in words.
+    example: Option<String>,
+    /// Print every transition of this client to stderr.
+    pub trace: Option<Id>,
+}
+
+fn config_of(cfg: &SimConfig) -> Config {
+    let mut c = Config::new(cfg.dialect);
+    c.retransmit_ms = cfg.retransmit_ms.max(1);
+    c.max_attempts = (cfg.max_attempts > 0).then_some(cfg.max_attempts);
+    c
+}
+
+impl Sim {
+    /// Sets up the run: draws the groups and schedules the whole workload.
+    pub fn new(cfg: SimConfig) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let config = config_of(&cfg);
+        let nodes = (0..cfg.clients)
+            .map(|id| Node {
+                client: Client::new(id, config),
+                up: true,
+                online: true,
+                cut: false,
+                timer_at: None,
+                outbox: Vec::new(),
+                stored: Vec::new(),
+                up_last: 0,
+                down_last: 0,
+                heard: Vec::new(),
+            })
+            .collect();
+        let all: Vec<Id> = (0..cfg.clients).collect();
+        let mut plans = Vec::new();
+        for g in 0..cfg.groups {
+            let mut pool = all.clone();
+            pool.shuffle(&mut rng);
+            // The group's possible members: its initial members plus as many candidates
+            // for adds as churn may need.
+            let extra = (cfg.churn as usize).min(pool.len() - cfg.members as usize);
+            pool.truncate(cfg.members as usize + extra);
+            let owner = pool[0];
+            let initial = pool[1..cfg.members as usize].to_vec();
+            let adversary = if cfg.adversary {
+                initial.choose(&mut rng).copied()
+            } else {
+                None
+            };
+            plans.push(Plan {
+                key: GroupKey::new(format!("g{g}"), owner),
+                pool,
+                initial,
+                adversary,
+                commands: 0,
+                messages: 0,
+            });
+        }
+        let samples = cfg.samples;
+        let mut sim = Sim {
+            judge: Judge::new(cfg.groups),
+            sample_every: (cfg.duration_ms / u64::from(samples)).max(1),
+            workload_end: cfg.duration_ms,
+            cfg,
+            rng,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            plans,
+            counters: Counters::default(),
+            samples: Vec::new(),
+            next_sample: 0,
+            last_command_at: 0,
+            agreed_since: None,
+            peak_queue: 0,
+            pending: Vec::new(),
+            example: None,
+            trace: None,
+        };
+        sim.schedule_workload();
+        sim
+    }
+
+    fn push(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Entry {
+            at,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    fn schedule_workload(&mut self) {
+        let d = self.cfg.duration_ms;
+        let start = (d / 10).max(1);
+        for g in 0..self.cfg.groups {
+            let created = self.rng.random_range(0..start);
+            self.push(created, Ev::Act(Act::Create(g)));
+            let later = |rng: &mut ChaCha8Rng| rng.random_range(created + 1..=d.max(created + 1));
+            for _ in 0..self.cfg.churn {
+                let t = later(&mut self.rng);
+                self.push(t, Ev::Act(Act::Churn(g)));
+            }
+            for _ in 0..self.cfg.messages {
+                let t = later(&mut self.rng);
+                self.push(t, Ev::Act(Act::Message(g)));
+            }
+            for _ in 0..self.cfg.parts {
+                let t = later(&mut self.rng);
+                self.push(t, Ev::Act(Act::Part(g)));
+            }
+            if self.plans[g as usize].adversary.is_some() {
+                // The squat races the create: some clients see one first, some the other.
+                let t = self.rng.random_range(0..start);
+                self.push(t, Ev::Act(Act::Squat(g)));
+                for _ in 0..self.cfg.forgeries {
+                    let t = later(&mut self.rng);
+                    self.push(t, Ev::Act(Act::Forge(g)));
+                }
+            }
+        }
+        for c in 0..self.cfg.clients {
+            if self.cfg.offline > 0.0 && self.rng.random_bool(self.cfg.offline) {
+                let t = self.rng.random_range(0..d);
+                self.push(t, Ev::Offline(c));
+                self.push(t + self.cfg.offline_ms, Ev::Online(c));
+            }
+        }
+        for _ in 0..self.cfg.crashes {
+            let c = self.rng.random_range(0..self.cfg.clients);
+            let t = self.rng.random_range(0..d);
+            self.push(t, Ev::Crash(c));
+            self.push(t + self.cfg.crash_ms.max(1), Ev::Restart(c));
+        }
+        for i in 0..self.cfg.partitions.len() {
+            let p = self.cfg.partitions[i];
+            self.push(p.start_ms, Ev::PartitionOpen(i));
+            self.push(p.end_ms, Ev::PartitionClose);
+        }
+    }
+
+    fn latency(&mut self) -> u64 {
+        match self.cfg.latency {
+            Latency::Uniform { min, max } => self.rng.random_range(min..=max),
+            Latency::Exponential { min, mean } => {
+                let u: f64 = self.rng.random_range(f64::EPSILON..1.0);
+                min + (-(mean as f64) * u.ln()).min(1e9) as u64
+            }
+        }
+    }
+
+    fn lost(&mut self) -> bool {
+        self.cfg.loss > 0.0 && self.rng.random_bool(self.cfg.loss)
+    }
+
+    /// Runs to quiescence (or the time limit) and reports.
+    pub fn run(mut self, mut progress: impl FnMut(u64, u64)) -> Report {
+        let started = std::time::Instant::now();
+        let limit = self.workload_end.saturating_add(self.cfg.drain_ms);
+        let mut events: u64 = 0;
+        let mut timed_out = false;
+        while let Some(e) = self.queue.pop() {
+            if e.at > limit {
+                timed_out = true;
+                break;
+            }
+            self.sample_until(e.at);
+            self.now = e.at;
+            events += 1;
+            self.handle(e.ev);
+            self.peak_queue = self.peak_queue.max(self.queue.len());
+            if events % 65_536 == 0 {
+                progress(self.now, events);
+            }
+        }
+        self.sample_until(self.now);
+        let seconds = started.elapsed().as_secs_f64();
+        self.finish(events, seconds, timed_out)
+    }
+
+    fn sample_until(&mut self, t: u64) {
+        while self.next_sample <= t {
+            let owners: Vec<Id> = self.plans.iter().map(|p| p.key.owner).collect();
+            self.samples.push(Sample {
+                t_ms: self.next_sample,
+                agreement: self.judge.agreement(&owners),
+                delivered: self.counters.delivered,
+                dropped: self.counters.dropped(),
+            });
+            self.next_sample += self.sample_every;
+            if self.samples.len() >= 4 * self.cfg.samples as usize {
+                // A long drain: halve the resolution rather than grow without end.
+                self.samples = self.samples.iter().step_by(2).cloned().collect();
+                self.sample_every *= 2;
+                let last = self.samples.last().map_or(0, |s| s.t_ms);
+                self.next_sample = last + self.sample_every;
+            }
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Upload {
+                src,
+                claimed,
+                to,
+                payload,
+            } => self.server_receive(src, claimed, to, payload),
+            Ev::Deliver {
+                to,
+                src,
+                claimed,
+                payload,
+            } => self.deliver(to, src, claimed, payload),
+            Ev::Timer(c) => {
+                let n = &mut self.nodes[c as usize];
+                if n.timer_at != Some(self.now) || !n.up {
+                    return;
+                }
+                n.timer_at = None;
+                let mut out = Vec::new();
+                n.client.handle_timeout(self.now, &mut out);
+                self.absorb(c, None, out);
+            }
+            Ev::Act(a) => self.act(a),
+            Ev::Offline(c) => self.nodes[c as usize].online = false,
+            Ev::Online(c) => self.reconnect(c),
+            Ev::Crash(c) => {
+                let n = &mut self.nodes[c as usize];
+                if n.up {
+                    n.up = false;
+                    n.online = false;
+                    n.timer_at = None;
+                    // What the client had not persisted is gone; it persists before it
+                    // sends, so its queued uploads survive.
+                    self.counters.crashes += 1;
+                }
+            }
+            Ev::Restart(c) => {
+                let n = &mut self.nodes[c as usize];
+                if !n.up {
+                    n.client = Client::restore(c, *n.client.config(), n.client.durable());
+                    n.up = true;
+                    self.reconnect(c);
+                    self.rearm(c);
+                }
+            }
+            Ev::PartitionOpen(i) => {
+                let k = (self.cfg.partitions[i].fraction * f64::from(self.cfg.clients)) as usize;
+                let mut all: Vec<Id> = (0..self.cfg.clients).collect();
+                all.shuffle(&mut self.rng);
+                for c in all.into_iter().take(k) {
+                    self.nodes[c as usize].cut = true;
+                }
+            }
+            Ev::PartitionClose => {
+                let open = self
+                    .cfg
+                    .partitions
+                    .iter()
+                    .any(|p| p.start_ms <= self.now && self.now < p.end_ms);
+                if !open {
+                    for n in &mut self.nodes {
+                        n.cut = false;
+                    }
+                }
+            }
+        }
+    }
+
+    fn reconnect(&mut self, c: Id) {
+        let n = &mut self.nodes[c as usize];
+        if !n.up {
+            return;
+        }
+        n.online = true;
+        let stored = std::mem::take(&mut n.stored);
+        let outbox = std::mem::take(&mut n.outbox);
+        for (src, claimed, payload) in stored {
+            self.send_down(c, src, claimed, payload);
+        }
+        for (to, payload) in outbox {
+            self.send_up(c, c, to, payload);
+        }
+    }
+
+    /// Client → server.
+    fn send_up(&mut self, src: Id, claimed: Id, to: Arc<[Id]>, payload: Payload) {
+        self.counters.stanzas_sent += 1;
+        self.counters.bytes_up += payload.bytes();
+        let n = &self.nodes[src as usize];
+        if !n.online || !n.up {
+            self.nodes[src as usize].outbox.push((to, payload));
+            return;
+        }
+        if n.cut || self.lost() {
+            self.counters.dropped_up += 1;
+            return;
+        }
+        let mut at = self.now + self.latency();
+        if !self.cfg.reorder {
+            let n = &mut self.nodes[src as usize];
+            at = at.max(n.up_last);
+            n.up_last = at;
+        }
+        self.push(
+            at,
+            Ev::Upload {
+                src,
+                claimed,
+                to,
+                payload,
+            },
+        );
+    }
+
+    /// The server fans a stanza out (XEP-0033) to every recipient.
+    fn server_receive(&mut self, src: Id, claimed: Id, to: Arc<[Id]>, payload: Payload) {
+        let (to, payload) = match payload {
+            Payload::Xml(xml) => match wire::server_fanout(&xml) {
+                Ok((to, copy)) => (Arc::from(to), Payload::Xml(copy.into())),
+                Err(_) => {
+                    self.counters.server_refused += 1;
+                    return;
+                }
+            },
+            p => (to, p),
+        };
+        for &r in to.iter() {
+            if r >= self.cfg.clients {
+                self.counters.server_refused += 1;
+                continue;
+            }
+            self.send_down(r, src, claimed, payload.clone());
+            if self.cfg.dup > 0.0 && self.rng.random_bool(self.cfg.dup) {
+                self.counters.duplicated += 1;
+                self.send_down(r, src, claimed, payload.clone());
+            }
+        }
+    }
+
+    /// Server → client, or into the server's offline storage.
+    fn send_down(&mut self, to: Id, src: Id, claimed: Id, payload: Payload) {
+        let n = &self.nodes[to as usize];
+        if !n.online {
+            self.counters.stored += 1;
+            self.nodes[to as usize].stored.push((src, claimed, payload));
+            return;
+        }
+        if n.cut || self.lost() {
+            self.counters.dropped_down += 1;
+            return;
+        }
+        let mut at = self.now + self.latency();
+        if !self.cfg.reorder {
+            let n = &mut self.nodes[to as usize];
+            at = at.max(n.down_last);
+            n.down_last = at;
+        }
+        self.counters.bytes_down += payload.bytes();
+        self.push(
+            at,
+            Ev::Deliver {
+                to,
+                src,
+                claimed,
+                payload,
+            },
+        );
+    }
+
+    fn deliver(&mut self, to: Id, src: Id, claimed: Id, payload: Payload) {
+        let n = &self.nodes[to as usize];
+        if !n.up || !n.online {
+            // Arrived as the connection went: the server keeps it.
+            self.counters.stored += 1;
+            self.nodes[to as usize].stored.push((src, claimed, payload));
+            return;
+        }
+        let stanza = match payload {
+            Payload::Core(s) => s,
+            Payload::Xml(xml) => match wire::decode_copy(&xml) {
+                Ok(s) => Arc::new(s),
+                Err(_) => {
+                    self.counters.malformed += 1;
+                    return;
+                }
+            },
+        };
+        self.counters.delivered += 1;
+        // kontalk trusts the `from` the server shows; hardened acts on the signer.
+        let from = match self.cfg.dialect {
+            Dialect::Kontalk => claimed,
+            Dialect::Hardened => src,
+        };
+        let key = stanza.group.clone();
+        if src == key.owner
+            && matches!(stanza.command, Command::Create { .. } | Command::Set { .. })
+        {
+            let heard = &mut self.nodes[to as usize].heard;
+            if heard.len() < 64 {
+                heard.push(stanza.clone());
+            }
+        }
+        if self.trace == Some(to) {
+            eprintln!(
+                "{:>8} ms c{to} <- c{from} (signer c{src}): {:?}",
+                self.now, stanza
+            );
+        }
+        let mut out = Vec::new();
+        self.nodes[to as usize]
+            .client
+            .receive(from, stanza, self.now, &mut out);
+        self.absorb(to, Some((&key, src)), out);
+    }
+
+    /// Judges a transition's outputs and sends what it asks.
+    fn absorb(&mut self, c: Id, received: Option<(&GroupKey<Id>, Id)>, out: Vec<Output<Id>>) {
+        if self.trace == Some(c) {
+            for o in &out {
+                eprintln!("{:>8} ms c{c} -> {o:?}", self.now);
+            }
+        }
+        self.judge
+            .observe(c, &self.nodes[c as usize].client, received, &out, self.now);
+        let mut view_changed = false;
+        for o in out {
+            match o {
+                Output::Send(s) => {
+                    let payload = self.payload(c, &s);
+                    self.send_up(c, c, s.to.into(), payload);
+                }
+                Output::Changed { .. } => view_changed = true,
+                _ => {}
+            }
+        }
+        if view_changed {
+            self.check_agreement();
+        }
+        self.rearm(c);
+    }
+
+    fn payload(&self, c: Id, s: &Outgoing<Id>) -> Payload {
+        match self.cfg.mode {
+            Mode::Core => Payload::Core(s.stanza.clone()),
+            Mode::Wire | Mode::Encrypt => Payload::Xml(wire::encode_upload(s, c).into()),
+        }
+    }
+
+    fn rearm(&mut self, c: Id) {
+        let n = &mut self.nodes[c as usize];
+        if !n.up {
+            return;
+        }
+        let due = n.client.poll_timeout().map(|t| t.max(self.now));
+        if due.is_some() && due != n.timer_at && n.timer_at.is_none_or(|t| due < Some(t)) {
+            n.timer_at = due;
+            if let Some(t) = due {
+                self.push(t, Ev::Timer(c));
+            }
+        }
+    }
+
+    fn check_agreement(&mut self) {
+        if self.judge.all_agree() {
+            self.agreed_since.get_or_insert(self.now);
+        } else {
+            self.agreed_since = None;
+        }
+    }
+
+    // ---- the workload ---------------------------------------------------------------
+
+    fn act(&mut self, a: Act) {
+        match a {
+            Act::Create(g) => {
+                let p = &self.plans[g as usize];
+                let (key, members) = (p.key.clone(), p.initial.clone());
+                let subject: Text = format!("g{g}").into();
+                let intent = Intent::Create {
+                    id: key.id.clone(),
+                    members: members.clone(),
+                    subject: Some(subject.clone()),
+                    body: None,
+                };
+                if self.owner_acts(g, intent) {
+                    self.judge.created(g, key, &members, Some(subject));
+                }
+                self.flush_owner(g);
+            }
+            Act::Churn(g) => self.churn(g),
+            Act::Message(g) => self.message(g),
+            Act::Part(g) => self.part(g),
+            Act::Forge(g) => self.forge(g),
+            Act::Squat(g) => self.squat(g),
+        }
+    }
+
+    /// The owner acts; its outputs are held back until the judge knows the truth.
+    fn owner_acts(&mut self, g: u32, intent: Intent<Id>) -> bool {
+        let owner = self.plans[g as usize].key.owner;
+        let n = &mut self.nodes[owner as usize];
+        if !n.up {
+            self.counters.skipped += 1;
+            return false;
+        }
+        let mut out = Vec::new();
+        match n.client.act(intent, self.now, &mut out) {
+            Ok(()) => {
+                self.pending = out;
+                self.plans[g as usize].commands += 1;
+                self.last_command_at = self.now;
+                true
+            }
+            Err(e) => {
+                if e == kgroup::LocalError::WrongOwner {
+                    self.judge.locked_out(g, owner, self.now);
+                }
+                self.counters.skipped += 1;
+                false
+            }
+        }
+    }
+
+    fn flush_owner(&mut self, g: u32) {
+        let owner = self.plans[g as usize].key.owner;
+        let out = std::mem::take(&mut self.pending);
+        if !out.is_empty() {
+            self.absorb(owner, None, out);
+        }
+    }
+
+    fn churn(&mut self, g: u32) {
+        let p = &self.plans[g as usize];
+        let owner = p.key.owner;
+        let Some(view) = self.nodes[owner as usize].client.view(&p.key) else {
+            self.counters.skipped += 1;
+            return;
+        };
+        let outsiders: Vec<Id> = p
+            .pool
+            .iter()
+            .copied()
+            .filter(|c| !view.members.contains(c))
+            .collect();
+        let removable: Vec<Id> = view
+            .members
+            .iter()
+            .copied()
+            .filter(|m| *m != owner && Some(*m) != p.adversary)
+            .collect();
+        let roll: f64 = self.rng.random();
+        let mut change = Change::default();
+        if roll < 0.4 && !outsiders.is_empty() {
+            change
+                .add
+                .push(*outsiders.choose(&mut self.rng).unwrap_or(&owner));
+        } else if roll < 0.75 && removable.len() > 1 {
+            change
+                .remove
+                .push(*removable.choose(&mut self.rng).unwrap_or(&owner));
+        } else {
+            let n = self.plans[g as usize].commands;
+            change.subject = Some(format!("g{g} subject {n}").into());
+        }
+        let intent = Intent::Set {
+            id: self.plans[g as usize].key.id.clone(),
+            change: change.clone(),
+            body: None,
+        };
+        if self.owner_acts(g, intent) {
+            self.judge
+                .changed(g, &change.add, &change.remove, change.subject.clone());
+        }
+        self.flush_owner(g);
+    }
+
+    /// A random current member (by its own view) of group `g`, other than the adversary.
+    fn random_member(&mut self, g: u32, owner_too: bool) -> Option<Id> {
+        let p = &self.plans[g as usize];
+        let view = self.nodes[p.key.owner as usize].client.view(&p.key)?;
+        let candidates: Vec<Id> = view
+            .members
+            .iter()
+            .copied()
+            .filter(|m| (owner_too || *m != p.key.owner) && Some(*m) != p.adversary)
+            .collect();
+        candidates.choose(&mut self.rng).copied()
+    }
+
+    fn message(&mut self, g: u32) {
+        let Some(c) = self.random_member(g, true) else {
+            self.counters.skipped += 1;
+            return;
+        };
+        let key = self.plans[g as usize].key.clone();
+        let n = &self.nodes[c as usize];
+        let view = match n.client.view(&key) {
+            Some(v) if n.up && v.status == Status::Member => v,
+            _ => {
+                self.counters.skipped += 1;
+                return;
+            }
+        };
+        let k = self.plans[g as usize].messages;
+        self.plans[g as usize].messages += 1;
+        let body: Text = format!("g{g} m{k} from c{c}").into();
+        self.judge.message(g, c, &view, body.clone(), self.now);
+        let mut out = Vec::new();
+        let n = &mut self.nodes[c as usize];
+        if n.client
+            .act(Intent::Message { group: key, body }, self.now, &mut out)
+            .is_err()
+        {
+            self.counters.skipped += 1;
+        }
+        self.absorb(c, None, out);
+    }
+
+    fn part(&mut self, g: u32) {
+        let Some(c) = self.random_member(g, false) else {
+            self.counters.skipped += 1;
+            return;
+        };
+        let key = self.plans[g as usize].key.clone();
+        let n = &mut self.nodes[c as usize];
+        if !n.up {
+            self.counters.skipped += 1;
+            return;
+        }
+        let mut out = Vec::new();
+        match n.client.act(
+            Intent::Part {
+                group: key,
+                body: None,
+            },
+            self.now,
+            &mut out,
+        ) {
+            Ok(()) => self.judge.parted(g, c),
+            Err(_) => self.counters.skipped += 1,
+        }
+        self.absorb(c, None, out);
+    }
+
+    /// Recipients an adversary reaches: everyone in the group's pool but itself.
+    fn audience(&self, g: u32, adversary: Id) -> Arc<[Id]> {
+        self.plans[g as usize]
+            .pool
+            .iter()
+            .copied()
+            .filter(|c| *c != adversary)
+            .collect()
+    }
+
+    fn inject(&mut self, g: u32, src: Id, claimed: Id, stanza: Stanza<Id>) {
+        let Some(adv) = self.plans[g as usize].adversary else {
+            return;
+        };
+        self.counters.forged += 1;
+        let to = self.audience(g, adv);
+        let out = Outgoing {
+            to: to.to_vec(),
+            stanza: Arc::new(stanza),
+            resent: false,
+        };
+        let payload = match self.cfg.mode {
+            Mode::Core => Payload::Core(out.stanza.clone()),
+            // A forger writes the XML itself; the server shows the `from` it claims.
+            Mode::Wire | Mode::Encrypt => Payload::Xml(wire::encode_upload(&out, claimed).into()),
+        };
+        self.send_up(src, claimed, to, payload);
+    }
+
+    /// The adversary takes the group's id first, as its own group.
+    fn squat(&mut self, g: u32) {
+        let Some(adv) = self.plans[g as usize].adversary else {
+            return;
+        };
+        let p = &self.plans[g as usize];
+        let members: Vec<Id> = p.pool.iter().copied().filter(|c| *c != adv).collect();
+        let stanza = Stanza {
+            group: GroupKey::new(p.key.id.clone(), adv),
+            command: Command::Create {
+                subject: Some("squatted".into()),
+                members,
+            },
+            body: None,
+            ext: None,
+        };
+        self.inject(g, adv, adv, stanza);
+    }
+
+    /// A forged owner command, a forged message in another member's name, or a replay of
+    /// an owner stanza the adversary received.
+    fn forge(&mut self, g: u32) {
+        let Some(adv) = self.plans[g as usize].adversary else {
+            return;
+        };
+        let key = self.plans[g as usize].key.clone();
+        let roll = self.rng.random_range(0..3u8);
+        let heard = self.nodes[adv as usize].heard.clone();
+        match roll {
+            0 if !heard.is_empty() => {
+                if let Some(old) = heard.choose(&mut self.rng) {
+                    // A genuine owner signature: the replay is the owner's own stanza.
+                    self.counters.replayed += 1;
+                    let stanza = (**old).clone();
+                    self.inject(g, key.owner, key.owner, stanza);
+                }
+            }
+            1 => {
+                let victim = self.random_member(g, false).unwrap_or(key.owner);
+                let body: Text = format!("forged by c{adv} in c{victim}'s name").into();
+                self.judge.forged(body.clone(), adv);
+                let stanza = Stanza {
+                    group: key,
+                    command: Command::Message,
+                    body: Some(body),
+                    ext: None,
+                };
+                self.inject(g, adv, victim, stanza);
+            }
+            _ => {
+                let victim = self.random_member(g, false).unwrap_or(key.owner);
+                let n = self.plans[g as usize].commands;
+                let ext = (self.cfg.dialect == Dialect::Hardened).then(|| Ext::Snapshot {
+                    epoch: 1_000 + u64::from(n),
+                    seq: 1_000 + u64::from(n),
+                    subject: Some("forged".into()),
+                    roster: kgroup::Roster::default(),
+                });
+                let stanza = Stanza {
+                    group: key.clone(),
+                    command: Command::Set {
+                        subject: Some("forged".into()),
+                        add: vec![],
+                        remove: vec![victim],
+                        members: vec![],
+                    },
+                    body: None,
+                    ext,
+                };
+                self.inject(g, adv, key.owner, stanza);
+            }
+        }
+    }
+
+    fn finish(mut self, events: u64, seconds: f64, timed_out: bool) -> Report {
+        let quiescent = !timed_out
+            && self
+                .nodes
+                .iter()
+                .all(|n| n.client.is_idle() && n.stored.is_empty() && n.outbox.is_empty());
+        let mut disagreeing = Vec::new();
+        for (g, p) in self.plans.iter().enumerate() {
+            let views = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| n.client.view(&p.key).map(|v| (i as Id, Some(v))))
+                .collect();
+            let split = kgroup::core::agreement::disagreeing(&p.key.owner, &views);
+            if let (Some(first), true) = (
+                split.first(),
+                disagreeing
+                    .iter()
+                    .all(|(_, d): &(u32, Vec<Id>)| d.is_empty()),
+            ) {
+                let show = |c: &Id| match views.get(c).cloned().flatten() {
+                    Some(v) => format!("{:?} {:?} {:?}", v.status, v.members, v.subject.as_deref()),
+                    None => "no view".to_string(),
+                };
+                self.example = Some(format!(
+                    "owner c{} holds {}; client c{first} holds {}",
+                    p.key.owner,
+                    show(&p.key.owner),
+                    show(first)
+                ));
+            }
+            disagreeing.push((g as u32, split));
+        }
+        let mut verdicts = self.judge.verdicts(quiescent, &disagreeing);
+        if let (Some(v), Some(e)) = (
+            verdicts
+                .iter_mut()
+                .find(|v| v.name == "convergence" && !v.holds),
+            self.example.take(),
+        ) {
+            v.first = Some(format!("{}: {e}", v.first.take().unwrap_or_default()));
+        }
+        let converged = verdicts
+            .iter()
+            .find(|v| v.name == "convergence")
+            .is_some_and(|v| v.holds);
+        let convergence_time_ms = if converged {
+            self.agreed_since
+                .map(|t| t.saturating_sub(self.last_command_at))
+        } else {
+            None
+        };
+        Report::new(
+            &self.cfg,
+            crate::report::Outcome {
+                events,
+                seconds,
+                end_ms: self.now,
+                quiescent,
+                converged,
+                convergence_time_ms,
+                last_command_ms: self.last_command_at,
+                counters: self.counters,
+                judge: &self.judge,
+                verdicts,
+                samples: self.samples,
+                peak_queue: self.peak_queue,
+            },
+        )
+    }
+}

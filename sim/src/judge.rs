@@ -1,0 +1,492 @@
+//! The brief's properties, judged over a whole simulated run.
+//!
+//! The judge knows what really happened (the owner's issued membership and subjects, who
+//! left, every message and whom it must reach) and watches every client transition, the
+//! same way the model checker's ghost state does, but for many groups and clients at once.
+//! Safety properties are judged on every transition; convergence and no-lost-messages at
+//! the end of the run, which the driver reaches only at quiescence or at its time limit.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use kgroup::{Client, Command, Ext, GroupKey, Output, Reason, Status, Text, View};
+use serde::Serialize;
+
+pub type Id = u32;
+
+/// One property's verdict for the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    pub name: &'static str,
+    pub holds: bool,
+    /// How many transitions (or, at the end, recipients) violated it.
+    pub violations: u64,
+    /// The first violation, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<String>,
+}
+
+/// A message as sent, and whom it must reach.
+struct Sent {
+    sender: Id,
+    group: u32,
+    epoch: u64,
+    at: u64,
+    /// Members of the sender's view that were really members (and had not left).
+    expected: Vec<Id>,
+}
+
+/// The truth about one group.
+#[derive(Default)]
+struct Truth {
+    key: Option<GroupKey<Id>>,
+    members: BTreeSet<Id>,
+    added_ever: HashSet<Id>,
+    removed_ever: HashSet<Id>,
+    parted: HashSet<Id>,
+    subjects: HashSet<Text>,
+}
+
+/// One client's last known view of one group, from its `Changed` outputs.
+#[derive(Default, Clone)]
+struct Local {
+    members: Vec<Id>,
+    fingerprint: u64,
+    /// Members whose (real) removal this client applied and the owner did not undo.
+    gone: BTreeSet<Id>,
+}
+
+#[derive(Default)]
+struct Tally {
+    violations: u64,
+    first: Option<String>,
+}
+
+impl Tally {
+    fn hit(&mut self, what: impl FnOnce() -> String) {
+        self.violations += 1;
+        if self.first.is_none() {
+            self.first = Some(what());
+        }
+    }
+}
+
+/// Judges a run. Group `g` of the workload has id `format!("g{g}")`.
+#[derive(Default)]
+pub struct Judge {
+    truth: Vec<Truth>,
+    by_id: HashMap<Text, u32>,
+    local: HashMap<(Id, u32), Local>,
+    /// Per group: how many clients hold each fingerprint (members + subject, as members).
+    census: Vec<HashMap<u64, u32>>,
+    sent: Vec<Sent>,
+    by_body: HashMap<Text, u32>,
+    /// Messages an adversary wrote in another member's name: body → the adversary.
+    forged: HashMap<Text, Id>,
+    delivered: HashSet<(u32, Id)>,
+    /// Send-to-delivery times of first deliveries, in ms.
+    pub latencies: Vec<u64>,
+    pub rejected: BTreeMap<Reason, u64>,
+    pub gave_up: u64,
+    /// Groups whose participants do not all hold the owner's view.
+    split: HashSet<u32>,
+    authority: Tally,
+    binding: Tally,
+    filter: Tally,
+    confidentiality: Tally,
+}
+
+fn fingerprint(v: &View<Id>) -> u64 {
+    if v.status != Status::Member {
+        return 0;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.members.hash(&mut h);
+    v.subject.hash(&mut h);
+    h.finish() | 1
+}
+
+impl Judge {
+    pub fn new(groups: u32) -> Self {
+        let mut j = Judge::default();
+        for g in 0..groups {
+            j.truth.push(Truth::default());
+            j.census.push(HashMap::new());
+            j.by_id.insert(format!("g{g}").into(), g);
+        }
+        j
+    }
+
+    /// The workload's group number of a key, if the key names the real owner.
+    fn group_of(&self, key: &GroupKey<Id>) -> Option<u32> {
+        let g = *self.by_id.get(&key.id)?;
+        (self.truth[g as usize].key.as_ref() == Some(key)).then_some(g)
+    }
+
+    // ---- what really happened -------------------------------------------------------
+
+    pub fn created(&mut self, g: u32, key: GroupKey<Id>, members: &[Id], subject: Option<Text>) {
+        let t = &mut self.truth[g as usize];
+        t.members = members.iter().copied().chain([key.owner]).collect();
+        t.added_ever.extend(members.iter().copied());
+        t.subjects.extend(subject);
+        t.key = Some(key);
+    }
+
+    pub fn changed(&mut self, g: u32, add: &[Id], remove: &[Id], subject: Option<Text>) {
+        let t = &mut self.truth[g as usize];
+        for a in add {
+            t.members.insert(*a);
+            t.added_ever.insert(*a);
+            t.parted.remove(a);
+        }
+        for r in remove {
+            t.members.remove(r);
+            t.removed_ever.insert(*r);
+        }
+        t.subjects.extend(subject);
+    }
+
+    pub fn parted(&mut self, g: u32, who: Id) {
+        let t = &mut self.truth[g as usize];
+        t.members.remove(&who);
+        t.parted.insert(who);
+    }
+
+    /// A member composes a message with this (unique) body; call before the client acts.
+    pub fn message(&mut self, g: u32, sender: Id, view: &View<Id>, body: Text, now: u64) {
+        let t = &self.truth[g as usize];
+        let expected = view
+            .members
+            .iter()
+            .copied()
+            .filter(|m| *m != sender && t.members.contains(m) && !t.parted.contains(m))
+            .collect();
+        let idx = self.sent.len() as u32;
+        self.sent.push(Sent {
+            sender,
+            group: g,
+            epoch: view.epoch,
+            at: now,
+            expected,
+        });
+        self.by_body.insert(body, idx);
+    }
+
+    /// An adversary `src` sends a message in someone else's name.
+    pub fn forged(&mut self, body: Text, src: Id) {
+        self.forged.insert(body, src);
+    }
+
+    /// The owner could not create its group: its id was bound to another owner first.
+    pub fn locked_out(&mut self, g: u32, owner: Id, now: u64) {
+        self.binding.hit(|| {
+            format!("at {now} ms owner c{owner} could not create g{g}: a squatter's create had bound the id to another owner")
+        });
+    }
+
+    pub fn messages_sent(&self) -> usize {
+        self.sent.len()
+    }
+
+    // ---- what clients did -----------------------------------------------------------
+
+    /// Judges the outputs of one transition of `client`. `claimed_owner_stanza` is the
+    /// group key of the stanza it received, if any, and whether its real sender was that
+    /// key's owner.
+    pub fn observe(
+        &mut self,
+        c: Id,
+        client: &Client<Id>,
+        received: Option<(&GroupKey<Id>, Id)>,
+        out: &[Output<Id>],
+        now: u64,
+    ) {
+        // Deliveries and sends are judged against the view before this transition.
+        for o in out {
+            match o {
+                Output::Deliver { group, from, body } => {
+                    self.judge_delivery(c, client, group, *from, body, now)
+                }
+                Output::Send(s) => {
+                    let Some(g) = self.group_of(&s.stanza.group) else {
+                        continue;
+                    };
+                    let control =
+                        matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Resync { .. }));
+                    if s.resent || control {
+                        continue;
+                    }
+                    let Some(local) = self.local.get(&(c, g)) else {
+                        continue;
+                    };
+                    // The removal notice goes to the removed, and a re-add to the re-added.
+                    let (notice, readd): (&[Id], &[Id]) = match &s.stanza.command {
+                        Command::Set { remove, add, .. } => (remove, add),
+                        _ => (&[], &[]),
+                    };
+                    if let Some(x) = s.to.iter().find(|r| {
+                        local.gone.contains(r) && !notice.contains(r) && !readd.contains(r)
+                    }) {
+                        self.confidentiality.hit(|| {
+                            format!(
+                                "at {now} ms client {c} sent a new {} stanza of group g{g} to {x}, whose removal it had applied",
+                                command_name(&s.stanza.command)
+                            )
+                        });
+                    }
+                }
+                Output::Reject {
+                    group,
+                    from,
+                    reason,
+                } => {
+                    *self.rejected.entry(*reason).or_default() += 1;
+                    if *reason == Reason::WrongOwner {
+                        // The real owner's own stanza refused: its group id was taken.
+                        if let (Some(_), Some((key, src))) = (self.group_of(group), received) {
+                            if src == key.owner && *from == key.owner {
+                                self.binding.hit(|| {
+                                    format!("at {now} ms client {c} refused the real owner's stanza of {}: the id was bound to another owner", group.id)
+                                });
+                            }
+                        }
+                    }
+                }
+                Output::GaveUp { .. } => self.gave_up += 1,
+                Output::Changed { .. } => {}
+            }
+        }
+        for o in out {
+            if let Output::Changed { group, view } = o {
+                self.judge_change(c, group, view, now);
+            }
+        }
+    }
+
+    fn judge_delivery(
+        &mut self,
+        c: Id,
+        client: &Client<Id>,
+        group: &GroupKey<Id>,
+        from: Id,
+        body: &Text,
+        now: u64,
+    ) {
+        let record = self.by_body.get(body).copied();
+        // A forged message is genuine only when attributed to its real sender, the signer.
+        let genuine = record.is_some_and(|i| self.sent[i as usize].sender == from)
+            || self.forged.get(body) == Some(&from);
+        let g = self.group_of(group);
+        let before = g.and_then(|g| self.local.get(&(c, g)));
+        let member = before.is_some_and(|l| l.members.binary_search(&from).is_ok())
+            || record.is_some_and(|i| {
+                client.group(group).is_some_and(|gr| {
+                    gr.roster()
+                        .was_member_at(&from, self.sent[i as usize].epoch)
+                })
+            });
+        if !(genuine && member && g.is_some()) {
+            self.filter.hit(|| {
+                format!(
+                    "at {now} ms client {c} delivered {body:?} from {from}, {}",
+                    if genuine {
+                        "not a member in its view"
+                    } else {
+                        "who never sent it"
+                    }
+                )
+            });
+        }
+        if let Some(i) = record {
+            if self.delivered.insert((i, c)) {
+                self.latencies
+                    .push(now.saturating_sub(self.sent[i as usize].at));
+            }
+        }
+    }
+
+    fn judge_change(&mut self, c: Id, key: &GroupKey<Id>, view: &View<Id>, now: u64) {
+        let Some(g) = self.by_id.get(&key.id).copied() else {
+            return;
+        };
+        let t = &self.truth[g as usize];
+        if t.key.as_ref() != Some(key) {
+            // Another owner's group under the same id: a separate group, which may only
+            // hurt the real one by locking it out (judged on rejections and on the owner).
+            return;
+        }
+        let local = self.local.entry((c, g)).or_default();
+        let before: &[Id] = &local.members;
+        let mut after = view.members.clone();
+        after.sort_unstable();
+        let gained = after
+            .iter()
+            .filter(|m| before.binary_search(m).is_err())
+            .find(|m| **m != key.owner && !t.added_ever.contains(m));
+        let lost: Vec<Id> = before
+            .iter()
+            .filter(|m| after.binary_search(m).is_err())
+            .copied()
+            .collect();
+        let wrongly_lost = lost
+            .iter()
+            .find(|m| !t.removed_ever.contains(m) && !t.parted.contains(m));
+        let bad_subject = view.subject.as_ref().filter(|s| !t.subjects.contains(*s));
+        if gained.is_some() || wrongly_lost.is_some() || bad_subject.is_some() {
+            let what = match (gained, wrongly_lost, bad_subject) {
+                (Some(m), _, _) => format!("gained member {m}, whom the owner never added"),
+                (_, Some(m), _) => format!("lost member {m}, whom the owner never removed"),
+                (_, _, Some(s)) => format!("shows subject {s:?}, which the owner never set"),
+                _ => String::new(),
+            };
+            self.authority
+                .hit(|| format!("at {now} ms client {c}'s view of g{g} {what}"));
+        }
+        for m in &lost {
+            if t.removed_ever.contains(m) && !t.members.contains(m) {
+                local.gone.insert(*m);
+            }
+        }
+        local.gone.retain(|m| !t.members.contains(m));
+        local.members = after;
+        let fp = fingerprint(view);
+        let census = &mut self.census[g as usize];
+        if local.fingerprint != 0 {
+            if let Some(n) = census.get_mut(&local.fingerprint) {
+                *n -= 1;
+            }
+        }
+        if fp != 0 {
+            *census.entry(fp).or_default() += 1;
+        }
+        local.fingerprint = fp;
+        if self.agrees(g) {
+            self.split.remove(&g);
+        } else {
+            self.split.insert(g);
+        }
+    }
+
+    /// Whether every participant of group `g` holds the owner's members and subject.
+    fn agrees(&self, g: u32) -> bool {
+        let Some(key) = &self.truth[g as usize].key else {
+            return true;
+        };
+        let Some(owner) = self.local.get(&(key.owner, g)) else {
+            return true;
+        };
+        owner.fingerprint != 0
+            && self.census[g as usize].get(&owner.fingerprint).copied()
+                == Some(owner.members.len() as u32)
+    }
+
+    /// Whether every group agrees (kept up to date on every view change).
+    pub fn all_agree(&self) -> bool {
+        self.split.is_empty()
+    }
+
+    /// Fraction of each group's participants (the owner and its current members) whose
+    /// view agrees with the owner's, averaged over groups that exist.
+    pub fn agreement(&self, owners: &[Id]) -> f64 {
+        let mut sum = 0.0;
+        let mut n = 0;
+        for (g, t) in self.truth.iter().enumerate() {
+            let Some(owner) = owners.get(g) else { continue };
+            let Some(local) = self.local.get(&(*owner, g as u32)) else {
+                continue;
+            };
+            if local.fingerprint == 0 {
+                continue;
+            }
+            let agree = self.census[g].get(&local.fingerprint).copied().unwrap_or(0);
+            let participants = local.members.len().max(1);
+            let _ = t;
+            sum += f64::from(agree).min(participants as f64) / participants as f64;
+            n += 1;
+        }
+        if n == 0 {
+            1.0
+        } else {
+            sum / f64::from(n)
+        }
+    }
+
+    /// How many deliveries the run still owes: (message index, recipient) pairs.
+    pub fn lost(&self) -> Vec<(u32, Id)> {
+        let mut lost = Vec::new();
+        for (i, m) in self.sent.iter().enumerate() {
+            for r in &m.expected {
+                if !self.delivered.contains(&(i as u32, *r)) {
+                    lost.push((i as u32, *r));
+                }
+            }
+        }
+        lost
+    }
+
+    pub fn expected_deliveries(&self) -> u64 {
+        self.sent.iter().map(|m| m.expected.len() as u64).sum()
+    }
+
+    /// The six verdicts. `disagreeing` lists, per group, the participants whose final
+    /// view differs; `quiescent` tells whether the run drained.
+    pub fn verdicts(&self, quiescent: bool, disagreeing: &[(u32, Vec<Id>)]) -> Vec<Verdict> {
+        let tally = |name, t: &Tally| Verdict {
+            name,
+            holds: t.violations == 0,
+            violations: t.violations,
+            first: t.first.clone(),
+        };
+        let mut v = vec![
+            tally("owner-authority", &self.authority),
+            tally("owner-binding", &self.binding),
+            tally("member-filter", &self.filter),
+            tally("removed-confidentiality", &self.confidentiality),
+        ];
+        let split: Vec<&(u32, Vec<Id>)> =
+            disagreeing.iter().filter(|(_, d)| !d.is_empty()).collect();
+        let not_quiet =
+            (!quiescent).then(|| "the run did not drain before its time limit".to_string());
+        v.push(Verdict {
+            name: "convergence",
+            holds: quiescent && split.is_empty(),
+            violations: split.iter().map(|(_, d)| d.len() as u64).sum(),
+            first: not_quiet.clone().or_else(|| {
+                split.first().map(|(g, d)| {
+                    format!(
+                        "group g{g}: {} participants disagree with the owner, e.g. client {}",
+                        d.len(),
+                        d[0]
+                    )
+                })
+            }),
+        });
+        let lost = self.lost();
+        v.push(Verdict {
+            name: "no-lost-messages",
+            holds: quiescent && lost.is_empty(),
+            violations: lost.len() as u64,
+            first: lost
+                .first()
+                .map(|(i, r)| {
+                    let m = &self.sent[*i as usize];
+                    format!(
+                        "client {r} never delivered the message client {} sent to g{} at {} ms",
+                        m.sender, m.group, m.at
+                    )
+                })
+                .or(not_quiet),
+        });
+        v
+    }
+}
+
+fn command_name<I>(c: &Command<I>) -> &'static str {
+    match c {
+        Command::Message => "message",
+        Command::Create { .. } => "create",
+        Command::Set { .. } => "set",
+        Command::Part => "part",
+    }
+}

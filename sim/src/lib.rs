@@ -1,0 +1,19 @@
+//! The simulator behind `kgroup sim`: many clients running the kgroup core through a
+//! simulated XMPP server, deterministically from one seed, with the brief's properties
+//! judged over the whole run.
+
+pub mod config;
+pub mod engine;
+pub mod judge;
+pub mod plot;
+pub mod report;
+pub mod wire;
+
+pub use config::{Latency, Mode, Partition, SimConfig};
+pub use engine::Sim;
+pub use report::Report;
+
+/// Runs one simulation to its end.
+pub fn run(cfg: SimConfig) -> Report {
+    Sim::new(cfg).run(|_, _| {})
+}

@@ -1,0 +1,101 @@
+//! `--plot FILE.svg`: the run's convergence over time, drawn with plotters.
+//!
+//! Top: the fraction of each group's participants that hold the owner's view (mean over
+//! groups). Bottom: stanzas delivered and dropped so far.
+
+use plotters::prelude::*;
+
+use crate::report::Report;
+
+/// Writes the SVG; errors are plotters' or the file system's, as text.
+pub fn svg(report: &Report, path: &std::path::Path) -> Result<(), String> {
+    let root = SVGBackend::new(path, (900, 640)).into_drawing_area();
+    draw(report, &root).map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+fn draw<DB: DrawingBackend>(
+    report: &Report,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let (top, bottom) = root.split_vertically(340);
+    let samples = &report.samples;
+    let t_max = samples.last().map_or(1, |s| s.t_ms.max(1)) as f64 / 1000.0;
+    let title = format!(
+        "{} dialect, {} clients, groups of {}, loss {}, seed {}",
+        report.dialect.as_str(),
+        report.config.clients,
+        report.config.members,
+        report.config.loss,
+        report.seed
+    );
+    let mut chart = ChartBuilder::on(&top)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..t_max, 0.0..1.05)?;
+    chart
+        .configure_mesh()
+        .x_desc("simulated time (s)")
+        .y_desc("members in agreement")
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            samples
+                .iter()
+                .map(|s| (s.t_ms as f64 / 1000.0, s.agreement)),
+            &BLUE,
+        ))?
+        .label("agreement with the owner's view")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()?;
+
+    let y_max = samples
+        .iter()
+        .map(|s| s.delivered.max(s.dropped))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let mut chart = ChartBuilder::on(&bottom)
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..t_max, 0.0..y_max * 1.05)?;
+    chart
+        .configure_mesh()
+        .x_desc("simulated time (s)")
+        .y_desc("stanza copies")
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            samples
+                .iter()
+                .map(|s| (s.t_ms as f64 / 1000.0, s.delivered as f64)),
+            &GREEN,
+        ))?
+        .label("delivered")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN));
+    chart
+        .draw_series(LineSeries::new(
+            samples
+                .iter()
+                .map(|s| (s.t_ms as f64 / 1000.0, s.dropped as f64)),
+            &RED,
+        ))?
+        .label("dropped")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    Ok(())
+}

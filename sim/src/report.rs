@@ -1,0 +1,268 @@
+//! What a run reports: the CLI contract's JSON fields, and the same as text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::config::SimConfig;
+use crate::judge::{Judge, Verdict};
+
+/// Counts kept while the run goes.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Counters {
+    /// Copies handed to a client's core.
+    pub delivered: u64,
+    /// Stanzas clients put on their uplink (retransmissions included).
+    pub stanzas_sent: u64,
+    pub dropped_up: u64,
+    pub dropped_down: u64,
+    pub duplicated: u64,
+    /// Copies the server kept for an offline client.
+    pub stored: u64,
+    /// Uploads or recipients the server could not use.
+    pub server_refused: u64,
+    /// Copies a receiver could not decode.
+    pub malformed: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub crashes: u64,
+    pub forged: u64,
+    pub replayed: u64,
+    /// Workload steps that could not happen (the actor was down or no longer a member).
+    pub skipped: u64,
+}
+
+impl Counters {
+    pub fn dropped(&self) -> u64 {
+        self.dropped_up + self.dropped_down
+    }
+}
+
+/// One point of the convergence curve.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Sample {
+    pub t_ms: u64,
+    /// Mean over groups of the fraction of participants that hold the owner's view.
+    pub agreement: f64,
+    pub delivered: u64,
+    pub dropped: u64,
+}
+
+/// What the run ended with; the input of [`Report::new`].
+pub struct Outcome<'a> {
+    pub events: u64,
+    pub seconds: f64,
+    pub end_ms: u64,
+    pub quiescent: bool,
+    pub converged: bool,
+    pub convergence_time_ms: Option<u64>,
+    pub last_command_ms: u64,
+    pub counters: Counters,
+    pub judge: &'a Judge,
+    pub verdicts: Vec<Verdict>,
+    pub samples: Vec<Sample>,
+    pub peak_queue: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Latencies {
+    pub p50_ms: Option<u64>,
+    pub p99_ms: Option<u64>,
+    pub max_ms: Option<u64>,
+}
+
+/// The report. `seed`, `converged`, `events`, `events_per_sec`, `delivered`, `dropped`,
+/// `rejected`, `convergence_time_ms` and `properties` are the CLI contract.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub seed: u64,
+    pub dialect: kgroup::Dialect,
+    pub mode: &'static str,
+    pub converged: bool,
+    pub quiescent: bool,
+    pub events: u64,
+    pub events_per_sec: f64,
+    pub seconds: f64,
+    pub delivered: u64,
+    pub dropped: u64,
+    /// Rejections by reason, as the core reported them.
+    pub rejected: BTreeMap<&'static str, u64>,
+    /// From the last owner command until every group agreed for good.
+    pub convergence_time_ms: Option<u64>,
+    pub last_command_ms: u64,
+    pub end_ms: u64,
+    pub messages_sent: usize,
+    pub deliveries_expected: u64,
+    pub message_latency: Latencies,
+    pub gave_up: u64,
+    pub counters: Counters,
+    pub properties: Vec<Verdict>,
+    /// Largest number of events queued at once, and what one takes in the queue.
+    pub peak_queue: usize,
+    pub queue_entry_bytes: usize,
+    pub config: SimConfig,
+    #[serde(skip)]
+    pub samples: Vec<Sample>,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted.get(i).copied()
+}
+
+impl Report {
+    pub fn new(cfg: &SimConfig, o: Outcome<'_>) -> Report {
+        let mut lat = o.judge.latencies.clone();
+        lat.sort_unstable();
+        Report {
+            seed: cfg.seed,
+            dialect: cfg.dialect,
+            mode: cfg.mode.as_str(),
+            converged: o.converged,
+            quiescent: o.quiescent,
+            events: o.events,
+            events_per_sec: if o.seconds > 0.0 {
+                (o.events as f64 / o.seconds).round()
+            } else {
+                0.0
+            },
+            seconds: (o.seconds * 1000.0).round() / 1000.0,
+            delivered: o.counters.delivered,
+            dropped: o.counters.dropped(),
+            rejected: o
+                .judge
+                .rejected
+                .iter()
+                .map(|(r, n)| (r.as_str(), *n))
+                .collect(),
+            convergence_time_ms: o.convergence_time_ms,
+            last_command_ms: o.last_command_ms,
+            end_ms: o.end_ms,
+            messages_sent: o.judge.messages_sent(),
+            deliveries_expected: o.judge.expected_deliveries(),
+            message_latency: Latencies {
+                p50_ms: percentile(&lat, 0.5),
+                p99_ms: percentile(&lat, 0.99),
+                max_ms: lat.last().copied(),
+            },
+            gave_up: o.judge.gave_up,
+            counters: o.counters,
+            properties: o.verdicts,
+            peak_queue: o.peak_queue,
+            queue_entry_bytes: crate::engine::QUEUE_ENTRY_BYTES,
+            config: cfg.clone(),
+            samples: o.samples,
+        }
+    }
+
+    /// Whether every property held.
+    pub fn all_hold(&self) -> bool {
+        self.properties.iter().all(|v| v.holds)
+    }
+
+    /// The report as text: one line per figure, then the verdicts.
+    pub fn text(&self) -> String {
+        let c = &self.config;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "kgroup sim: {} dialect, {} mode, seed {}",
+            self.dialect.as_str(),
+            self.mode,
+            self.seed
+        );
+        let _ = writeln!(
+            s,
+            "  {} clients, {} groups of {} members; per group {} messages, {} owner commands, {} parts{}",
+            c.clients,
+            c.groups,
+            c.members,
+            c.messages,
+            c.churn,
+            c.parts,
+            if c.adversary { ", an adversary" } else { "" }
+        );
+        let _ =
+            writeln!(
+            s,
+            "  network: loss {}, dup {}, {}, latency {:?}; offline {}, crashes {}, partitions {}",
+            c.loss,
+            c.dup,
+            if c.reorder { "reordering" } else { "FIFO links" },
+            c.latency,
+            c.offline,
+            c.crashes,
+            c.partitions.len()
+        );
+        let _ = writeln!(
+            s,
+            "  {} events in {:.3} s ({:.0} events/s); simulated time {} ms",
+            self.events, self.seconds, self.events_per_sec, self.end_ms
+        );
+        let k = &self.counters;
+        let _ = writeln!(
+            s,
+            "  stanzas sent {}, delivered {}, dropped {} (uplink {}, downlink {}), duplicated {}, stored offline {}",
+            k.stanzas_sent, self.delivered, self.dropped, k.dropped_up, k.dropped_down, k.duplicated, k.stored
+        );
+        if k.bytes_up + k.bytes_down > 0 {
+            let _ = writeln!(
+                s,
+                "  bytes on the wire: {} up, {} down",
+                k.bytes_up, k.bytes_down
+            );
+        }
+        let rejected: Vec<String> = self
+            .rejected
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  rejected: {}",
+            if rejected.is_empty() {
+                "none".to_string()
+            } else {
+                rejected.join(", ")
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  messages: {} sent, {} deliveries expected; latency p50 {} ms, p99 {} ms; gave up {}",
+            self.messages_sent,
+            self.deliveries_expected,
+            fmt_opt(self.message_latency.p50_ms),
+            fmt_opt(self.message_latency.p99_ms),
+            self.gave_up
+        );
+        let _ = writeln!(
+            s,
+            "  converged: {} (quiescent: {}); convergence time {} ms after the last owner command at {} ms",
+            self.converged,
+            self.quiescent,
+            fmt_opt(self.convergence_time_ms),
+            self.last_command_ms
+        );
+        for v in &self.properties {
+            let _ = writeln!(
+                s,
+                "  {:<24} {}{}",
+                v.name,
+                if v.holds { "holds" } else { "FAILS" },
+                v.first
+                    .as_ref()
+                    .map(|f| format!(" ({} violations; first: {f})", v.violations))
+                    .unwrap_or_default()
+            );
+        }
+        s
+    }
+}
+
+fn fmt_opt(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}

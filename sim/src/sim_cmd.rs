@@ -1,0 +1,253 @@
+//! `kgroup sim`: a simulated run from flags and/or a TOML scenario (flags win).
+//!
+//! Exit codes: 0 when every property held, 1 when one failed, 2 on bad usage (a flag, a
+//! scenario file or a plot path the run cannot use).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use kgroup::Dialect;
+use kgroup_sim::{Latency, Mode, Partition, SimConfig};
+
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// A TOML scenario file: any field of the run (see the README); flags override it.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    #[arg(long)]
+    dialect: Option<Dialect>,
+    /// Clients in the run.
+    #[arg(long)]
+    clients: Option<u32>,
+    /// Members per group, the owner included.
+    #[arg(long)]
+    members: Option<u32>,
+    #[arg(long)]
+    groups: Option<u32>,
+    /// Messages per group.
+    #[arg(long)]
+    messages: Option<u32>,
+    /// Owner commands (add, remove, subject) per group after the create.
+    #[arg(long)]
+    churn: Option<u32>,
+    /// Members per group that leave.
+    #[arg(long)]
+    parts: Option<u32>,
+    /// The window over which the workload is spread.
+    #[arg(long)]
+    duration_ms: Option<u64>,
+    /// Probability that a hop (client→server or server→client) loses a stanza.
+    #[arg(long)]
+    loss: Option<f64>,
+    /// Probability that the server delivers a copy twice.
+    #[arg(long)]
+    dup: Option<f64>,
+    /// Independent latency per stanza (links are FIFO without it).
+    #[arg(long)]
+    reorder: bool,
+    /// One-way latency per hop, `A..B` milliseconds.
+    #[arg(long, value_parser = parse_range)]
+    latency_ms: Option<(u64, u64)>,
+    /// `uniform` over --latency-ms, or `exponential`: A plus a tail of mean B.
+    #[arg(long)]
+    latency_dist: Option<String>,
+    /// Fraction of clients that go offline once (the server stores their stanzas).
+    #[arg(long)]
+    offline: Option<f64>,
+    #[arg(long)]
+    offline_ms: Option<u64>,
+    /// Client crashes; each restarts from its persisted state after --crash-ms.
+    #[arg(long)]
+    crashes: Option<u32>,
+    #[arg(long)]
+    crash_ms: Option<u64>,
+    /// `START..END:FRACTION`: cuts that fraction of clients off, silently (repeatable).
+    #[arg(long, value_parser = parse_partition)]
+    partition: Vec<Partition>,
+    /// One member per group forges owner commands and messages and replays old owner
+    /// stanzas (and squats the group id at the start).
+    #[arg(long)]
+    adversary: bool,
+    #[arg(long)]
+    forgeries: Option<u32>,
+    /// Hardened retransmission: first timeout (doubling up to 64×).
+    #[arg(long)]
+    retransmit_ms: Option<u64>,
+    /// Attempts before giving up (0: never).
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    /// Stop this long after the workload even if the run has not drained.
+    #[arg(long)]
+    drain_ms: Option<u64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Every stanza through the XML codec.
+    #[arg(long, conflicts_with = "encrypt")]
+    wire: bool,
+    /// Every stanza through the codec and the OpenPGP envelope.
+    #[arg(long)]
+    encrypt: bool,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Print every stanza this client receives and every output of its core to stderr.
+    #[arg(long)]
+    trace: Option<u32>,
+    /// Draw agreement and delivered/dropped over time to this SVG file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("`{s}`: expected A..B"))?;
+    let n = |v: &str| v.trim().parse::<u64>().map_err(|e| format!("`{v}`: {e}"));
+    Ok((n(a)?, n(b)?))
+}
+
+fn parse_partition(s: &str) -> Result<Partition, String> {
+    let (range, fraction) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}`: expected START..END:FRACTION"))?;
+    let (start_ms, end_ms) = parse_range(range)?;
+    let fraction = fraction
+        .parse::<f64>()
+        .map_err(|e| format!("`{fraction}`: {e}"))?;
+    Ok(Partition {
+        start_ms,
+        end_ms,
+        fraction,
+    })
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("kgroup sim: {msg}");
+    ExitCode::from(2)
+}
+
+impl SimArgs {
+    fn config(&self) -> Result<SimConfig, String> {
+        let mut c = match &self.scenario {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                SimConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => SimConfig::default(),
+        };
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { c.$f = v; } )* };
+        }
+        set!(
+            dialect,
+            clients,
+            members,
+            groups,
+            messages,
+            churn,
+            parts,
+            duration_ms,
+            loss,
+            dup,
+            offline,
+            offline_ms,
+            crashes,
+            crash_ms,
+            forgeries,
+            retransmit_ms,
+            max_attempts,
+            drain_ms,
+            seed
+        );
+        if self.members.is_some() && self.clients.is_none() && self.scenario.is_none() {
+            // `--members 1000` alone: a run big enough for that group.
+            c.clients = c.clients.max(c.members);
+        }
+        c.reorder |= self.reorder;
+        c.adversary |= self.adversary;
+        if !self.partition.is_empty() {
+            c.partitions = self.partition.clone();
+        }
+        let dist = self.latency_dist.as_deref();
+        match (self.latency_ms, dist) {
+            (Some((min, max)), None | Some("uniform")) => c.latency = Latency::Uniform { min, max },
+            (Some((min, mean)), Some("exponential")) => {
+                c.latency = Latency::Exponential { min, mean }
+            }
+            (None, Some("uniform" | "exponential")) => {
+                return Err("--latency-dist needs --latency-ms".into())
+            }
+            (_, Some(other)) => {
+                return Err(format!(
+                    "--latency-dist `{other}`: expected uniform or exponential"
+                ))
+            }
+            (None, None) => {}
+        }
+        if self.wire {
+            c.mode = Mode::Wire;
+        }
+        if self.encrypt {
+            c.mode = Mode::Encrypt;
+        }
+        c.validate().map_err(|e| e.to_string())?;
+        Ok(c)
+    }
+}
+
+pub fn run(args: SimArgs) -> ExitCode {
+    let cfg = match args.config() {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    if let Some(path) = &args.plot {
+        // Fail before a long run, not after it.
+        if let Err(e) = std::fs::File::create(path) {
+            return usage(format!("--plot {}: {e}", path.display()));
+        }
+    }
+    let horizon = cfg.duration_ms;
+    let bar = indicatif::ProgressBar::new(horizon);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} simulated {pos}/{len} ms  {msg}  [{elapsed_precise}]",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let started = std::time::Instant::now();
+    let mut sim = kgroup_sim::Sim::new(cfg);
+    sim.trace = args.trace;
+    let report = sim.run(|now, events| {
+        bar.set_position(now.min(horizon));
+        let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!("{events} events, {rate:.0} events/s"));
+    });
+    bar.finish_and_clear();
+    if let Some(path) = &args.plot {
+        if let Err(e) = kgroup_sim::plot::svg(&report, path) {
+            eprintln!("kgroup sim: --plot {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("kgroup sim: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{}", report.text());
+        if let Some(path) = &args.plot {
+            println!("  plot: {}", path.display());
+        }
+    }
+    if report.all_hold() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,233 @@
+//! `--wire`: every stanza crosses the simulated network as the real XMPP `<message/>`.
+//!
+//! The sender encodes its stanza with the XEP-0033 address list; the server decodes it,
+//! reads the list, strips it (as the seed's server does) and re-encodes one copy for the
+//! recipients; every recipient decodes its copy and maps the JIDs back to the simulator's
+//! small client numbers. Client `n` is `c{n}@sim.kgroup`.
+
+use std::sync::Arc;
+
+use kgroup::codec::{Jid, Message};
+use kgroup::{Command, Ext, GroupKey, Outgoing, Roster, Stanza};
+
+use crate::judge::Id;
+
+pub const DOMAIN: &str = "sim.kgroup";
+
+pub fn jid(id: Id) -> Jid {
+    // Always valid: an ASCII node of letters and digits at a fixed domain.
+    match Jid::new_bare(&format!("c{id}@{DOMAIN}")) {
+        Ok(j) => j,
+        Err(_) => unreachable!("c<number>@{DOMAIN} is a valid bare JID"),
+    }
+}
+
+/// Why a stanza from the wire could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireError {
+    Decode(String),
+    NotGroup,
+    /// A JID that is no client of this run.
+    Stranger(String),
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WireError::Decode(e) => write!(f, "malformed stanza: {e}"),
+            WireError::NotGroup => f.write_str("not a group stanza"),
+            WireError::Stranger(j) => write!(f, "{j} is not a client of this run"),
+        }
+    }
+}
+
+pub fn id_of(j: &Jid) -> Result<Id, WireError> {
+    let stranger = || WireError::Stranger(j.as_str().to_string());
+    if j.domain() != DOMAIN || j.resource().is_some() {
+        return Err(stranger());
+    }
+    let node = j.node().ok_or_else(stranger)?;
+    let digits = node.strip_prefix('c').ok_or_else(stranger)?;
+    if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) {
+        return Err(stranger());
+    }
+    digits.parse().map_err(|_| stranger())
+}
+
+/// Maps every identity in a stanza.
+pub fn map_stanza<A, B: Ord, E>(
+    s: &Stanza<A>,
+    f: &mut impl FnMut(&A) -> Result<B, E>,
+) -> Result<Stanza<B>, E> {
+    let list = |v: &[A], f: &mut dyn FnMut(&A) -> Result<B, E>| -> Result<Vec<B>, E> {
+        v.iter().map(f).collect()
+    };
+    let command = match &s.command {
+        Command::Message => Command::Message,
+        Command::Part => Command::Part,
+        Command::Create { subject, members } => Command::Create {
+            subject: subject.clone(),
+            members: list(members, f)?,
+        },
+        Command::Set {
+            subject,
+            add,
+            remove,
+            members,
+        } => Command::Set {
+            subject: subject.clone(),
+            add: list(add, f)?,
+            remove: list(remove, f)?,
+            members: list(members, f)?,
+        },
+    };
+    let ext = match &s.ext {
+        None => None,
+        Some(Ext::Stamp { epoch, seq }) => Some(Ext::Stamp {
+            epoch: *epoch,
+            seq: *seq,
+        }),
+        Some(Ext::Ack { seq }) => Some(Ext::Ack { seq: *seq }),
+        Some(Ext::Resync { epoch }) => Some(Ext::Resync { epoch: *epoch }),
+        Some(Ext::Snapshot {
+            epoch,
+            seq,
+            subject,
+            roster,
+        }) => {
+            let mut spans = std::collections::BTreeMap::new();
+            for (m, s) in &roster.spans {
+                spans.insert(f(m)?, s.clone());
+            }
+            Some(Ext::Snapshot {
+                epoch: *epoch,
+                seq: *seq,
+                subject: subject.clone(),
+                roster: Roster { spans },
+            })
+        }
+    };
+    Ok(Stanza {
+        group: GroupKey::new(s.group.id.clone(), f(&s.group.owner)?),
+        command,
+        body: s.body.clone(),
+        ext,
+    })
+}
+
+/// The sender's side: the `<message/>` with its address list, as XML.
+pub fn encode_upload(out: &Outgoing<Id>, sender: Id) -> String {
+    let to: Vec<Jid> = out.to.iter().map(|r| jid(*r)).collect();
+    let stanza = map_stanza::<Id, Jid, ()>(&out.stanza, &mut |i| Ok(jid(*i)));
+    let stanza = match stanza {
+        Ok(s) => s,
+        Err(()) => unreachable!("mapping to JIDs cannot fail"),
+    };
+    let out = Outgoing {
+        to,
+        stanza: Arc::new(stanza),
+        resent: out.resent,
+    };
+    Message::from_outgoing(&out, &jid(sender)).encode()
+}
+
+/// The server's side: decodes what a client uploaded, returns the recipients and the copy
+/// to fan out (the same stanza without its address list).
+pub fn server_fanout(xml: &str) -> Result<(Vec<Id>, String), WireError> {
+    let mut m = Message::decode(xml.as_bytes()).map_err(|e| WireError::Decode(e.to_string()))?;
+    let recipients = m
+        .addresses
+        .take()
+        .map(|a| a.recipients().map(|j| id_of(&j.to_bare())).collect())
+        .transpose()?
+        .unwrap_or_default();
+    m.to = None;
+    Ok((recipients, m.encode()))
+}
+
+/// A recipient's side: the core stanza inside a copy.
+pub fn decode_copy(xml: &str) -> Result<Stanza<Id>, WireError> {
+    let m = Message::decode(xml.as_bytes()).map_err(|e| WireError::Decode(e.to_string()))?;
+    let (_, stanza) = m.to_core().map_err(|_| WireError::NotGroup)?;
+    map_stanza(&stanza, &mut |j: &Jid| id_of(j))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kgroup::{Span, Text};
+
+    #[test]
+    fn ids_round_trip_and_strangers_are_refused() {
+        for id in [0, 7, 123_456] {
+            assert_eq!(id_of(&jid(id)), Ok(id));
+        }
+        for bad in [
+            "c07@sim.kgroup",
+            "x1@sim.kgroup",
+            "c1@other",
+            "c@sim.kgroup",
+        ] {
+            let j = Jid::new_bare(bad).unwrap();
+            assert!(matches!(id_of(&j), Err(WireError::Stranger(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_survives_upload_fanout_and_decode() {
+        let mut roster = Roster::default();
+        roster.spans.insert(
+            0,
+            vec![Span {
+                since: 1,
+                until: None,
+            }],
+        );
+        roster.spans.insert(
+            5,
+            vec![Span {
+                since: 1,
+                until: Some(2),
+            }],
+        );
+        let stanza = Stanza {
+            group: GroupKey::new("g0", 0),
+            command: Command::Set {
+                subject: Some(Text::from("s")),
+                add: vec![],
+                remove: vec![5],
+                members: vec![],
+            },
+            body: Some("hi & <bye>".into()),
+            ext: Some(Ext::Snapshot {
+                epoch: 2,
+                seq: 3,
+                subject: Some("s".into()),
+                roster,
+            }),
+        };
+        let out = Outgoing {
+            to: vec![3, 5],
+            stanza: Arc::new(stanza.clone()),
+            resent: false,
+        };
+        let xml = encode_upload(&out, 0);
+        assert!(xml.contains("c3@sim.kgroup"));
+        let (to, copy) = server_fanout(&xml).unwrap();
+        assert_eq!(to, vec![3, 5]);
+        assert!(!copy.contains("addresses"), "{copy}");
+        assert_eq!(decode_copy(&copy).unwrap(), stanza);
+    }
+
+    #[test]
+    fn garbage_is_a_typed_error() {
+        assert!(matches!(
+            server_fanout("<message"),
+            Err(WireError::Decode(_))
+        ));
+        assert!(matches!(
+            decode_copy("<message xmlns='jabber:client'/>"),
+            Err(WireError::NotGroup)
+        ));
+    }
+}

@@ -1,0 +1,145 @@
+//! `kgroup sim` as a user runs it: exit codes, the JSON contract, scenario files, bad
+//! usage and the plot.
+
+use std::process::Command;
+
+fn kgroup(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kgroup"))
+        .args(args)
+        .output()
+        .expect("run kgroup")
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kgroup-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn hardened_exits_zero_and_kontalk_one_with_the_json_contract() {
+    let args = [
+        "sim",
+        "--json",
+        "--seed",
+        "4",
+        "--loss",
+        "0.1",
+        "--reorder",
+        "--dup",
+        "0.1",
+    ];
+    let out = kgroup(&args);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for field in [
+        "seed",
+        "converged",
+        "events",
+        "events_per_sec",
+        "delivered",
+        "dropped",
+        "rejected",
+        "convergence_time_ms",
+        "properties",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}: {v}");
+    }
+    assert_eq!(v["seed"], 4);
+    assert_eq!(v["properties"].as_array().unwrap().len(), 6);
+
+    let mut k = args.to_vec();
+    k.extend(["--dialect", "kontalk"]);
+    let out = kgroup(&k);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["converged"], false);
+}
+
+#[test]
+fn text_output_names_the_seed_and_every_property() {
+    let out = kgroup(&["sim", "--seed", "11"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("seed 11"), "{text}");
+    for p in [
+        "owner-authority",
+        "owner-binding",
+        "member-filter",
+        "removed-confidentiality",
+        "convergence",
+        "no-lost-messages",
+    ] {
+        assert!(text.contains(p), "{p}: {text}");
+    }
+}
+
+#[test]
+fn a_scenario_file_sets_the_run_and_flags_override_it() {
+    let path = tmp("scenario.toml");
+    std::fs::write(
+        &path,
+        "dialect = 'kontalk'\nseed = 77\nclients = 12\nmembers = 6\ngroups = 1\n\
+         messages = 10\nloss = 0.05\n\
+         [[partitions]]\nstart_ms = 500\nend_ms = 1500\nfraction = 0.2\n",
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    let out = kgroup(&["sim", "--scenario", p, "--dialect", "hardened", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["seed"], 77);
+    assert_eq!(v["dialect"], "hardened");
+    assert_eq!(v["config"]["clients"], 12);
+    assert_eq!(v["config"]["partitions"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_usage_exits_two_with_a_one_line_reason() {
+    let bad_file = tmp("bad.toml");
+    std::fs::write(&bad_file, "clients = 10\nmembrs = 4\n").unwrap();
+    let missing = tmp("missing.toml");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--loss", "1.5"], "loss"),
+        (vec!["--members", "50", "--clients", "10"], "members"),
+        (vec!["--latency-ms", "100..10"], "latency"),
+        (vec!["--latency-ms", "ten..20"], "ten"),
+        (vec!["--partition", "5..1:0.5"], "partitions"),
+        (vec!["--scenario", bad_file.to_str().unwrap()], "membrs"),
+        (
+            vec!["--scenario", missing.to_str().unwrap()],
+            "missing.toml",
+        ),
+        (vec!["--plot", "/nonexistent-dir/x.svg"], "--plot"),
+        (vec!["--wire", "--encrypt"], "cannot be used"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["sim"];
+        args.extend(extra.iter().copied());
+        let out = kgroup(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn plot_writes_an_svg_with_both_panels() {
+    let path = tmp("run.svg");
+    let out = kgroup(&[
+        "sim",
+        "--seed",
+        "3",
+        "--loss",
+        "0.1",
+        "--plot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
+    assert!(svg.contains("members in agreement"));
+    assert!(svg.contains("dropped"));
+    assert!(svg.contains("polyline"), "the curves are drawn");
+}

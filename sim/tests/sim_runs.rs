@@ -1,0 +1,227 @@
+//! The simulator's promises: determinism, the dialects' difference under a hostile
+//! network, no lost messages under loss with retransmission, and the same run through the
+//! XML codec as through typed stanzas.
+
+use kgroup::Dialect;
+use kgroup_sim::{run, Mode, Partition, SimConfig};
+use serde_json::Value;
+
+/// The report as JSON without the two wall-clock figures, which measure this machine.
+fn json(cfg: &SimConfig) -> Value {
+    let mut v = serde_json::to_value(run(cfg.clone())).unwrap();
+    let o = v.as_object_mut().unwrap();
+    for wall_clock in ["seconds", "events_per_sec"] {
+        assert!(o.remove(wall_clock).is_some(), "{wall_clock} is reported");
+    }
+    v
+}
+
+fn hostile(dialect: Dialect, seed: u64) -> SimConfig {
+    SimConfig {
+        dialect,
+        seed,
+        clients: 24,
+        members: 10,
+        groups: 3,
+        messages: 40,
+        churn: 8,
+        parts: 2,
+        loss: 0.1,
+        dup: 0.1,
+        reorder: true,
+        ..SimConfig::default()
+    }
+}
+
+fn verdict(report: &Value, name: &str) -> bool {
+    report["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no verdict for {name}"))["holds"]
+        .as_bool()
+        .unwrap()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_json_and_another_seed_does_not() {
+    let mut cfg = hostile(Dialect::Hardened, 42);
+    cfg.adversary = true;
+    cfg.crashes = 2;
+    cfg.offline = 0.2;
+    cfg.partitions = vec![Partition {
+        start_ms: 2_000,
+        end_ms: 4_000,
+        fraction: 0.25,
+    }];
+    let a = json(&cfg);
+    assert_eq!(a, json(&cfg));
+    for field in [
+        "seed",
+        "converged",
+        "events",
+        "delivered",
+        "dropped",
+        "rejected",
+        "convergence_time_ms",
+        "properties",
+    ] {
+        assert!(a.get(field).is_some(), "the contract's field {field}");
+    }
+    assert_eq!(a["seed"], 42);
+    cfg.seed = 43;
+    let b = json(&cfg);
+    assert_ne!(a["events"], b["events"], "another seed, another run");
+}
+
+#[test]
+fn kontalk_diverges_where_hardened_converges_on_the_same_seeds() {
+    let mut kontalk_diverged = 0;
+    for seed in 1..=5 {
+        let h = json(&hostile(Dialect::Hardened, seed));
+        assert_eq!(h["converged"], true, "hardened, seed {seed}: {h}");
+        for p in h["properties"].as_array().unwrap() {
+            assert_eq!(p["holds"], true, "hardened, seed {seed}: {p}");
+        }
+        let k = json(&hostile(Dialect::Kontalk, seed));
+        if k["converged"] == false {
+            kontalk_diverged += 1;
+            assert!(!verdict(&k, "convergence"));
+        }
+    }
+    assert!(
+        kontalk_diverged >= 4,
+        "kontalk diverged on only {kontalk_diverged} of 5 seeds"
+    );
+}
+
+#[test]
+fn hardened_loses_no_message_with_20_percent_loss() {
+    for seed in 1..=3 {
+        let cfg = SimConfig {
+            seed,
+            loss: 0.2,
+            reorder: true,
+            messages: 60,
+            ..SimConfig::default()
+        };
+        let r = json(&cfg);
+        assert!(
+            r["dropped"].as_u64().unwrap() > 100,
+            "the network did lose: {r}"
+        );
+        assert!(verdict(&r, "no-lost-messages"), "seed {seed}: {r}");
+        assert!(verdict(&r, "convergence"), "seed {seed}: {r}");
+        assert!(r["deliveries_expected"].as_u64().unwrap() > 500);
+    }
+}
+
+#[test]
+fn without_retransmission_loss_does_lose_messages() {
+    // The same network with retransmission cut to one attempt: the property must fail,
+    // so the test above is not passing by accident.
+    let cfg = SimConfig {
+        seed: 1,
+        loss: 0.2,
+        reorder: true,
+        messages: 60,
+        max_attempts: 1,
+        ..SimConfig::default()
+    };
+    let r = json(&cfg);
+    assert!(!verdict(&r, "no-lost-messages"), "{r}");
+}
+
+#[test]
+fn the_adversary_breaks_kontalk_and_not_hardened() {
+    for seed in 1..=3 {
+        let mut cfg = hostile(Dialect::Hardened, seed);
+        cfg.adversary = true;
+        let h = json(&cfg);
+        assert!(h["counters"]["forged"].as_u64().unwrap() > 0);
+        for p in h["properties"].as_array().unwrap() {
+            assert_eq!(p["holds"], true, "hardened, seed {seed}: {p}");
+        }
+        assert!(h["rejected"]["not-owner"].as_u64().unwrap_or(0) > 0, "{h}");
+        cfg.dialect = Dialect::Kontalk;
+        let k = json(&cfg);
+        let broken = ["owner-authority", "owner-binding", "member-filter"]
+            .iter()
+            .filter(|p| !verdict(&k, p))
+            .count();
+        assert!(broken >= 2, "kontalk, seed {seed}: {k}");
+    }
+}
+
+#[test]
+fn the_wire_mode_replays_the_core_run_exactly_and_counts_bytes() {
+    let mut cfg = hostile(Dialect::Hardened, 9);
+    cfg.adversary = true;
+    let core = json(&cfg);
+    cfg.mode = Mode::Wire;
+    let wire = json(&cfg);
+    for field in [
+        "events",
+        "delivered",
+        "dropped",
+        "rejected",
+        "properties",
+        "end_ms",
+    ] {
+        assert_eq!(core[field], wire[field], "{field}");
+    }
+    assert_eq!(core["counters"]["bytes_down"], 0);
+    assert!(wire["counters"]["bytes_down"].as_u64().unwrap() > 10_000);
+    assert!(wire["counters"]["bytes_up"].as_u64().unwrap() > 1_000);
+    assert_eq!(wire["counters"]["malformed"], 0);
+}
+
+#[test]
+fn offline_clients_get_what_the_server_stored_and_crashed_ones_recover() {
+    let cfg = SimConfig {
+        seed: 5,
+        offline: 0.5,
+        offline_ms: 3_000,
+        crashes: 4,
+        crash_ms: 2_000,
+        ..SimConfig::default()
+    };
+    let r = json(&cfg);
+    assert!(r["counters"]["stored"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["counters"]["crashes"].as_u64().unwrap() > 0, "{r}");
+    for p in r["properties"].as_array().unwrap() {
+        assert_eq!(p["holds"], true, "{p}");
+    }
+}
+
+#[test]
+fn a_partition_drops_and_the_run_still_converges() {
+    let cfg = SimConfig {
+        seed: 3,
+        partitions: vec![Partition {
+            start_ms: 1_000,
+            end_ms: 6_000,
+            fraction: 0.5,
+        }],
+        ..SimConfig::default()
+    };
+    let r = json(&cfg);
+    assert!(r["dropped"].as_u64().unwrap() > 0, "{r}");
+    assert!(verdict(&r, "convergence"), "{r}");
+    assert!(verdict(&r, "no-lost-messages"), "{r}");
+}
+
+#[test]
+fn a_run_that_cannot_drain_in_time_is_not_called_converged() {
+    let cfg = SimConfig {
+        seed: 2,
+        loss: 0.5,
+        drain_ms: 1,
+        ..SimConfig::default()
+    };
+    let r = json(&cfg);
+    assert_eq!(r["quiescent"], false, "{r}");
+    assert_eq!(r["converged"], false);
+    assert!(r["convergence_time_ms"].is_null());
+}
