@@ -2,7 +2,7 @@
 //! multicast stanzas (XEP-0033) and stores what arrives for offline clients, and links
 //! that lose, duplicate, delay and reorder.
 //!
-//! Time is simulated milliseconds. Events sit in one priority queue ordered by (time,
+//! Time is simulated milliseconds. Events sit in one calendar queue ordered by (time,
 //! insertion number), and every random draw comes from one ChaCha8 generator seeded by the
 //! run's seed, in event order: the same seed replays the same run exactly, on any machine.
 //!
@@ -10,8 +10,6 @@
 //! sender, time), so memory per in-flight copy does not grow with the group: a snapshot to
 //! a thousand members is stored once.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use kgroup::{
@@ -24,6 +22,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Latency, Mode, SimConfig};
 use crate::judge::{Id, Judge};
+use crate::queue::Calendar;
 use crate::report::{Counters, Report, Sample};
 use crate::wire;
 
@@ -81,33 +80,9 @@ enum Ev {
     PartitionClose,
 }
 
-struct Entry {
-    at: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    /// Reversed: the heap pops the earliest event first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 /// Bytes one in-flight copy occupies in the queue, whatever the group's size (its payload
 /// is shared).
-pub const QUEUE_ENTRY_BYTES: usize = std::mem::size_of::<Entry>();
+pub const QUEUE_ENTRY_BYTES: usize = std::mem::size_of::<Ev>();
 
 struct Node {
     client: Client<Id>,
@@ -145,8 +120,7 @@ pub struct Sim {
     cfg: SimConfig,
     rng: ChaCha8Rng,
     now: u64,
-    seq: u64,
-    queue: BinaryHeap<Entry>,
+    queue: Calendar<Ev>,
     nodes: Vec<Node>,
     plans: Vec<Plan>,
     judge: Judge,
@@ -225,8 +199,7 @@ impl Sim {
             cfg,
             rng,
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: Calendar::default(),
             nodes,
             plans,
             counters: Counters::default(),
@@ -244,12 +217,7 @@ impl Sim {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        self.seq += 1;
-        self.queue.push(Entry {
-            at,
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(at, ev);
     }
 
     fn schedule_workload(&mut self) {
@@ -321,15 +289,15 @@ impl Sim {
         let limit = self.workload_end.saturating_add(self.cfg.drain_ms);
         let mut events: u64 = 0;
         let mut timed_out = false;
-        while let Some(e) = self.queue.pop() {
-            if e.at > limit {
+        while let Some((at, ev)) = self.queue.pop() {
+            if at > limit {
                 timed_out = true;
                 break;
             }
-            self.sample_until(e.at);
-            self.now = e.at;
+            self.sample_until(at);
+            self.now = at;
             events += 1;
-            self.handle(e.ev);
+            self.handle(ev);
             self.peak_queue = self.peak_queue.max(self.queue.len());
             if events % 65_536 == 0 {
                 progress(self.now, events);

@@ -6,7 +6,9 @@
 //! Safety properties are judged on every transition; convergence and no-lost-messages at
 //! the end of the run, which the driver reaches only at quiescence or at its time limit.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::hash::{Hash, Hasher};
 
 use kgroup::{Client, Command, Ext, GroupKey, Output, Reason, Status, Text, View};
@@ -111,7 +113,7 @@ impl Judge {
         let mut j = Judge::default();
         for g in 0..groups {
             j.truth.push(Truth::default());
-            j.census.push(HashMap::new());
+            j.census.push(HashMap::default());
             j.by_id.insert(format!("g{g}").into(), g);
         }
         j

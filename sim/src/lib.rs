@@ -6,6 +6,7 @@ pub mod config;
 pub mod engine;
 pub mod judge;
 pub mod plot;
+pub mod queue;
 pub mod report;
 pub mod wire;
 

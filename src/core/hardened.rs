@@ -68,8 +68,19 @@ impl<I: Identity> Client<I> {
         let Some(p) = g.outbox.iter_mut().find(|p| p.seq == seq) else {
             return; // already fully acknowledged, or given up: nothing to do
         };
-        p.unacked.retain(|m| *m != from);
-        g.outbox.retain(|p| !p.unacked.is_empty());
+        // Recipient lists are sorted, so one ack costs a search, not a scan of the group;
+        // the linear fallback keeps this right for any list.
+        let at = p
+            .unacked
+            .binary_search(&from)
+            .ok()
+            .or_else(|| p.unacked.iter().position(|m| *m == from));
+        if let Some(i) = at {
+            p.unacked.remove(i);
+        }
+        if p.unacked.is_empty() {
+            g.outbox.retain(|p| !p.unacked.is_empty());
+        }
     }
 
     fn on_resync(
