@@ -318,7 +318,7 @@ impl Sim {
                 dropped: self.counters.dropped(),
             });
             self.next_sample += self.sample_every;
-            if self.samples.len() >= 4 * self.cfg.samples as usize {
+            if self.samples.len() >= (64 * self.cfg.samples as usize).max(20_000) {
                 // A long drain: halve the resolution rather than grow without end.
                 self.samples = self.samples.iter().step_by(2).cloned().collect();
                 self.sample_every *= 2;
@@ -898,16 +898,7 @@ impl Sim {
                     .iter()
                     .all(|(_, d): &(u32, Vec<Id>)| d.is_empty()),
             ) {
-                let show = |c: &Id| match views.get(c).cloned().flatten() {
-                    Some(v) => format!("{:?} {:?} {:?}", v.status, v.members, v.subject.as_deref()),
-                    None => "no view".to_string(),
-                };
-                self.example = Some(format!(
-                    "owner c{} holds {}; client c{first} holds {}",
-                    p.key.owner,
-                    show(&p.key.owner),
-                    show(first)
-                ));
+                self.example = Some(describe_split(&p.key.owner, *first, &views));
             }
             disagreeing.push((g as u32, split));
         }
@@ -948,4 +939,41 @@ impl Sim {
             },
         )
     }
+}
+
+/// How one participant's final view differs from the owner's, in a few words.
+fn describe_split(
+    owner: &Id,
+    who: Id,
+    views: &std::collections::BTreeMap<Id, Option<kgroup::View<Id>>>,
+) -> String {
+    let get = |c: &Id| views.get(c).cloned().flatten();
+    let (Some(o), Some(v)) = (get(owner), get(&who)) else {
+        return format!("client c{who} has no view of the group");
+    };
+    let extra: Vec<&Id> = v
+        .members
+        .iter()
+        .filter(|m| !o.members.contains(m))
+        .collect();
+    let missing: Vec<&Id> = o
+        .members
+        .iter()
+        .filter(|m| !v.members.contains(m))
+        .collect();
+    let mut parts = vec![format!("client c{who} ({:?})", v.status)];
+    if !extra.is_empty() {
+        parts.push(format!("lists {extra:?}, whom the owner c{owner} does not"));
+    }
+    if !missing.is_empty() {
+        parts.push(format!("lacks {missing:?}, whom the owner lists"));
+    }
+    if o.subject != v.subject {
+        parts.push(format!(
+            "has subject {:?} where the owner has {:?}",
+            v.subject.as_deref(),
+            o.subject.as_deref()
+        ));
+    }
+    parts.join(", ")
 }

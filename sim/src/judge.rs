@@ -45,7 +45,10 @@ struct Truth {
     members: BTreeSet<Id>,
     added_ever: HashSet<Id>,
     removed_ever: HashSet<Id>,
+    /// Members that left and were not added back since.
     parted: HashSet<Id>,
+    /// Members that ever left: losing one of them is never the owner's doing to judge.
+    parted_ever: HashSet<Id>,
     subjects: HashSet<Text>,
 }
 
@@ -153,6 +156,7 @@ impl Judge {
         let t = &mut self.truth[g as usize];
         t.members.remove(&who);
         t.parted.insert(who);
+        t.parted_ever.insert(who);
     }
 
     /// A member composes a message with this (unique) body; call before the client acts.
@@ -333,7 +337,7 @@ impl Judge {
             .collect();
         let wrongly_lost = lost
             .iter()
-            .find(|m| !t.removed_ever.contains(m) && !t.parted.contains(m));
+            .find(|m| !t.removed_ever.contains(m) && !t.parted_ever.contains(m));
         let bad_subject = view.subject.as_ref().filter(|s| !t.subjects.contains(*s));
         if gained.is_some() || wrongly_lost.is_some() || bad_subject.is_some() {
             let what = match (gained, wrongly_lost, bad_subject) {

@@ -21,9 +21,34 @@ fn draw<DB: DrawingBackend>(
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(340);
     let samples = &report.samples;
-    let t_max = samples.last().map_or(1, |s| s.t_ms.max(1)) as f64 / 1000.0;
+    // A lossy run may retransmit to a silent client for minutes after everything else has
+    // settled: draw the workload, 99% of the deliveries and the last change of agreement,
+    // and say how long the nearly flat tail is.
+    let end = samples.last().map_or(1, |s| s.t_ms.max(1));
+    let final_delivered = samples.last().map_or(0, |s| s.delivered);
+    let mostly_delivered = samples
+        .iter()
+        .find(|s| s.delivered * 100 >= final_delivered * 99)
+        .map_or(end, |s| s.t_ms);
+    let last_agreement_change = samples
+        .windows(2)
+        .filter(|w| w[0].agreement != w[1].agreement)
+        .map(|w| w[1].t_ms)
+        .max()
+        .unwrap_or(0);
+    let last_change = mostly_delivered
+        .max(last_agreement_change)
+        .max(report.config.duration_ms);
+    let shown = ((last_change as f64 * 1.15) as u64).clamp(1, end);
+    let samples: Vec<_> = samples.iter().filter(|s| s.t_ms <= shown).collect();
+    let t_max = shown as f64 / 1000.0;
+    let tail = if shown < end {
+        format!("; flat until {:.0} s", end as f64 / 1000.0)
+    } else {
+        String::new()
+    };
     let title = format!(
-        "{} dialect, {} clients, groups of {}, loss {}, seed {}",
+        "{} dialect, {} clients, groups of {}, loss {}, seed {}{tail}",
         report.dialect.as_str(),
         report.config.clients,
         report.config.members,
@@ -72,6 +97,7 @@ fn draw<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("simulated time (s)")
         .y_desc("stanza copies")
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
     chart
         .draw_series(LineSeries::new(
