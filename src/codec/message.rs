@@ -65,6 +65,8 @@ pub struct Message {
 }
 
 const EL: &str = "message";
+/// The root of an encrypted stanza's inside (Kontalk's `application/xmpp+xml` payload).
+const PAYLOAD_ROOT: &str = "xmpp";
 
 fn duplicate(pos: u64, child: &'static str) -> DecodeError {
     DecodeError::new(pos, ErrorKind::Duplicate { element: EL, child })
@@ -79,6 +81,25 @@ impl Message {
     /// Decodes one stanza: exactly one `<message/>` element (an XML declaration, comments
     /// and surrounding whitespace allowed).
     pub fn decode_with(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
+        Message::decode_rooted(input, limits, "message")
+    }
+
+    /// Decodes an encrypted stanza's inside, as [`Message::encode_payload`] writes it:
+    /// one `<xmpp xmlns='jabber:client'>` element whose children are decoded as a
+    /// `<message/>`'s (its attributes are ignored). Same rules and limits as [`decode`].
+    ///
+    /// [`decode`]: Message::decode
+    pub fn decode_payload(input: &[u8]) -> Result<Message, DecodeError> {
+        let mut m = Message::decode_rooted(input, Limits::default(), PAYLOAD_ROOT)?;
+        (m.from, m.to, m.id, m.kind) = (None, None, None, MessageType::Normal);
+        Ok(m)
+    }
+
+    fn decode_rooted(
+        input: &[u8],
+        limits: Limits,
+        root_name: &str,
+    ) -> Result<Message, DecodeError> {
         let mut cur = Cursor::new(input, limits)?;
         let root = match cur.next()? {
             Ev::Start(t) => t,
@@ -91,7 +112,7 @@ impl Message {
                 ))
             }
         };
-        if root.ns != Ns::Content || root.local() != "message" {
+        if root.ns != Ns::Content || root.local() != root_name {
             let found = match root.ns.clone() {
                 Ns::Other(ns) => format!("{} xmlns='{ns}'", root.local()),
                 _ => root.local().to_owned(),
@@ -222,6 +243,27 @@ impl Message {
         if let Some(a) = &self.addresses {
             a.encode(out);
         }
+        self.encode_children(out);
+        out.push_str("</message>");
+    }
+
+    /// The inside of an encrypted stanza: `<xmpp xmlns='jabber:client'>` around this
+    /// message's children except `<addresses/>` (the group element, the body, our hardened
+    /// element, unknown children), in the order [`Message::encode`] writes them. Kontalk
+    /// encrypts stanza content in this element (media type `application/xmpp+xml`).
+    pub fn encode_payload(&self) -> String {
+        let mut out = String::with_capacity(256);
+        out.push('<');
+        out.push_str(PAYLOAD_ROOT);
+        out.push_str(" xmlns='jabber:client'>");
+        self.encode_children(&mut out);
+        out.push_str("</");
+        out.push_str(PAYLOAD_ROOT);
+        out.push('>');
+        out
+    }
+
+    fn encode_children(&self, out: &mut String) {
         if let Some(g) = &self.group {
             g.encode(out);
         }
@@ -236,7 +278,6 @@ impl Message {
         for u in &self.unknown {
             out.push_str(&u.xml);
         }
-        out.push_str("</message>");
     }
 
     /// The core's view: the XEP-0033 recipients (`to`, `cc`, `bcc`; bare) and the group
