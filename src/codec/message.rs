@@ -13,7 +13,7 @@ use super::addresses::{Address, Addresses};
 use super::error::{DecodeError, ErrorKind, ToCoreError};
 use super::group::Group;
 use super::jid::Jid;
-use super::xml::{escape_text, is_ws, write_attr, Cursor, Ev, Ns, Tag};
+use super::xml::{duplicate, escape_text, write_attr, Cursor, Ev, Ns, Tag};
 use super::{hardened, Limits, RawElement, Text};
 use crate::core::{Ext, GroupKey, Outgoing, Stanza};
 
@@ -67,10 +67,6 @@ pub struct Message {
 const EL: &str = "message";
 /// The root of an encrypted stanza's inside (Kontalk's `application/xmpp+xml` payload).
 const PAYLOAD_ROOT: &str = "xmpp";
-
-fn duplicate(pos: u64, child: &'static str) -> DecodeError {
-    DecodeError::new(pos, ErrorKind::Duplicate { element: EL, child })
-}
 
 impl Message {
     /// Decodes one stanza with the default [`Limits`].
@@ -129,8 +125,8 @@ impl Message {
     fn decode_root<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Message, DecodeError> {
         let mut m = Message::default();
         tag.attrs(|k, v| {
-            let jid = |attribute| {
-                Jid::new(&v).map_err(|e| {
+            let mut jid = |attribute| {
+                cur.jid(&v).map_err(|e| {
                     DecodeError::new(
                         tag.pos,
                         ErrorKind::BadAttribute {
@@ -159,62 +155,41 @@ impl Message {
             }
             Ok(())
         })?;
-        if tag.empty {
-            return Ok(m);
-        }
-        loop {
-            let t = match cur.next()? {
-                Ev::End => return Ok(m),
-                Ev::Text(t) if is_ws(&t) => continue,
-                Ev::Text(_) => {
-                    return Err(DecodeError::new(
-                        cur.pos(),
-                        ErrorKind::UnexpectedText { element: EL },
-                    ))
-                }
-                Ev::Eof => return Err(cur.eof()),
-                Ev::Start(t) => t,
-            };
+        cur.children(tag, EL, |cur, t| {
             match (&t.ns, t.local()) {
                 (Ns::Address, "addresses") => {
                     if m.addresses.is_some() {
-                        return Err(duplicate(t.pos, "addresses"));
+                        return Err(duplicate(t.pos, EL, "addresses"));
                     }
                     m.addresses = Some(Addresses::decode(cur, &t)?);
                 }
                 (Ns::Group, "group") => {
                     if m.group.is_some() {
-                        return Err(duplicate(t.pos, "group"));
+                        return Err(duplicate(t.pos, EL, "group"));
                     }
                     m.group = Some(Group::decode(cur, &t)?);
                 }
                 (Ns::Content, "body") if t.xml_lang()?.is_none() => {
                     if m.body.is_some() {
-                        return Err(duplicate(t.pos, "body"));
+                        return Err(duplicate(t.pos, EL, "body"));
                     }
                     m.body = Some(Text::from(cur.leaf_text(&t, "body")?));
                 }
                 (Ns::Hardened, local) if hardened::is_known(local) => {
                     if m.hardened.is_some() {
-                        return Err(duplicate(t.pos, "hardened element"));
+                        return Err(duplicate(t.pos, EL, "hardened element"));
                     }
                     m.hardened = Some(hardened::decode(cur, &t)?);
                 }
                 _ => {
-                    if m.unknown.len() >= cur.limits.max_items {
-                        return Err(DecodeError::new(
-                            t.pos,
-                            ErrorKind::TooMany {
-                                what: "unknown children",
-                                limit: cur.limits.max_items,
-                            },
-                        ));
-                    }
+                    cur.room(m.unknown.len(), t.pos, "unknown children")?;
                     let raw = cur.capture(t)?;
                     m.unknown.push(raw);
                 }
             }
-        }
+            Ok(())
+        })?;
+        Ok(m)
     }
 
     /// Encodes the stanza (single-quoted attributes, no insignificant whitespace).
