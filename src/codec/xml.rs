@@ -154,6 +154,16 @@ fn attr_value<'a>(
     a: &quick_xml::events::attributes::Attribute<'a>,
     pos: u64,
 ) -> Result<Cow<'a, str>, DecodeError> {
+    // Nearly every value has no `&` (no entity to resolve), no control character (none
+    // to refuse, and no tab, newline or carriage return to normalise) and no 0xEF lead
+    // byte (no U+FFFE or U+FFFF): then the normalised, checked value is the raw one.
+    if !a
+        .value
+        .bytes()
+        .fold(false, |acc, c| acc | (c < 0x20) | (c == b'&') | (c == 0xEF))
+    {
+        return Ok(a.value.clone());
+    }
     let v = a
         .normalized_value(XmlVersion::Implicit1_0)
         .map_err(|e| DecodeError::new(pos, ErrorKind::Xml(e.to_string())))?;
