@@ -739,3 +739,89 @@ fn fuzz_artifacts_keep_to_the_contract() {
     }
     assert!(n >= 2, "the saved fuzz inputs are missing from {dir}");
 }
+
+#[test]
+fn duplicate_attributes_are_refused_on_every_element_however_many_there_are() {
+    let g = "xmlns='http://kontalk.org/extensions/message#group'";
+    let a = "xmlns='http://jabber.org/protocol/address'";
+    // Up to eight attributes, and past eight (the second detection path), first and last.
+    let many: String = (0..12).map(|i| format!(" x{i}='v'")).collect();
+    for xml in [
+        "<message type='chat' type='chat'/>".to_string(),
+        format!("<message><group {g} id='g' owner='o@x.org' id='h'/></message>"),
+        format!("<message><addresses {a}><address type='to' jid='a@x.org' jid='a@x.org'/></addresses></message>"),
+        format!("<message><addresses {a}><address type='to'{many} jid='a@x.org' x11='w'/></addresses></message>"),
+        format!("<message{many} x0='again'/>"),
+        "<message><unknown xmlns='urn:x' k='1' k='2'/></message>".to_string(),
+    ] {
+        let e = err(&xml);
+        assert!(
+            matches!(&e.kind, ErrorKind::Xml(m) if m.contains("duplicate")),
+            "{xml}: {e}"
+        );
+    }
+    // Many distinct attributes are fine.
+    let ok = format!("<message{many}><addresses {a}><address type='to'{many} jid='a@x.org'/></addresses></message>");
+    assert!(Message::decode(ok.as_bytes()).is_ok());
+}
+
+#[test]
+fn a_jid_repeated_in_one_stanza_decodes_as_the_first_time_in_every_spelling() {
+    let xml = "<message from='Alice@Example.org/Phone' to='example.org'>\
+        <addresses xmlns='http://jabber.org/protocol/address'>\
+        <address type='to' jid='alice@example.org'/>\
+        <address type='to' jid='Alice@Example.org'/>\
+        <address type='to' jid='alice@example.org/phone'/>\
+        <address type='to' jid='alice@example.org.'/>\
+        <address type='to' jid='alice@example.org'/>\
+        </addresses>\
+        <group xmlns='http://kontalk.org/extensions/message#group' id='g' owner='alice@example.org' type='create'>\
+        <member jid='ALICE@example.org'/><member jid='alice@example.org'/>\
+        </group></message>";
+    let m = Message::decode(xml.as_bytes()).expect("decode");
+    let addrs: Vec<&str> = m
+        .addresses
+        .as_ref()
+        .expect("addresses")
+        .0
+        .iter()
+        .map(|a| a.jid.as_ref().expect("jid").as_str())
+        .collect();
+    assert_eq!(
+        addrs,
+        [
+            "alice@example.org",
+            "alice@example.org",
+            "alice@example.org/phone",
+            "alice@example.org",
+            "alice@example.org"
+        ]
+    );
+    for a in &m.addresses.as_ref().expect("addresses").0 {
+        let jid = a.jid.as_ref().expect("jid");
+        assert_eq!(*jid, Jid::new(jid.as_str()).expect("jid"));
+    }
+    assert_eq!(
+        m.from.as_ref().map(Jid::as_str),
+        Some("alice@example.org/Phone")
+    );
+    let Some(g) = &m.group else { panic!("group") };
+    assert_eq!(
+        g.command,
+        Command::Create {
+            subject: None,
+            members: vec![j("alice@example.org"), j("alice@example.org")]
+        }
+    );
+    // A value seen as a full JID is still refused where a bare one is required.
+    let bad = "<message><addresses xmlns='http://jabber.org/protocol/address'>\
+        <address type='to' jid='bob@example.org/x'/></addresses>\
+        <group xmlns='http://kontalk.org/extensions/message#group' id='g' owner='bob@example.org/x'/></message>";
+    assert!(matches!(
+        err(bad).kind,
+        ErrorKind::BadAttribute {
+            attribute: "owner",
+            ..
+        }
+    ));
+}

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{DecodeError, ErrorKind};
 use super::jid::Jid;
-use super::xml::{is_ws, write_attr, Cursor, Ev, Ns, Tag};
+use super::xml::{write_attr, Cursor, Ns, Tag};
 use super::{Text, NS_ADDRESS};
 
 /// The `type` of an `<address/>`.
@@ -122,40 +122,16 @@ impl Addresses {
     /// Parses the element whose start tag is `tag` (namespace already checked).
     pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Self, DecodeError> {
         let mut list = Vec::new();
-        if tag.empty {
-            return Ok(Addresses(list));
-        }
-        loop {
-            match cur.next()? {
-                Ev::End => return Ok(Addresses(list)),
-                Ev::Text(t) if is_ws(&t) => {}
-                Ev::Text(_) => {
-                    return Err(DecodeError::new(
-                        cur.pos(),
-                        ErrorKind::UnexpectedText {
-                            element: "addresses",
-                        },
-                    ))
-                }
-                Ev::Start(t) if t.ns == Ns::Address && t.local() == "address" => {
-                    if list.len() >= cur.limits.max_items {
-                        return Err(DecodeError::new(
-                            t.pos,
-                            ErrorKind::TooMany {
-                                what: "addresses",
-                                limit: cur.limits.max_items,
-                            },
-                        ));
-                    }
-                    list.push(decode_address(&t)?);
-                    // XEP-0033 defines no children of <address/>; extensions are ignored.
-                    cur.skip(&t)?;
-                }
-                // Unknown children of a known element are ignored.
-                Ev::Start(t) => cur.skip(&t)?,
-                Ev::Eof => return Err(cur.eof()),
+        cur.children(tag, "addresses", |cur, t| {
+            if t.ns == Ns::Address && t.local() == "address" {
+                cur.room(list.len(), t.pos, "addresses")?;
+                list.push(decode_address(cur, &t)?);
             }
-        }
+            // XEP-0033 defines no children of <address/>, and unknown children of a known
+            // element are ignored.
+            cur.skip(&t)
+        })?;
+        Ok(Addresses(list))
     }
 
     pub(crate) fn encode(&self, out: &mut String) {
@@ -198,7 +174,7 @@ fn bad(tag: &Tag<'_>, attribute: &'static str, value: &str, reason: impl ToStrin
     )
 }
 
-fn decode_address(tag: &Tag<'_>) -> Result<Address, DecodeError> {
+fn decode_address<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Address, DecodeError> {
     let mut kind = None;
     let mut a = Address {
         kind: AddressType::To,
@@ -216,7 +192,7 @@ fn decode_address(tag: &Tag<'_>) -> Result<Address, DecodeError> {
                         .ok_or_else(|| bad(tag, "type", &v, "not an XEP-0033 address type"))?,
                 )
             }
-            "jid" => a.jid = Some(Jid::new(&v).map_err(|e| bad(tag, "jid", &v, e))?),
+            "jid" => a.jid = Some(cur.jid(&v).map_err(|e| bad(tag, "jid", &v, e))?),
             "uri" => a.uri = Some(v.as_ref().into()),
             "node" => a.node = Some(v.as_ref().into()),
             "desc" => a.desc = Some(v.as_ref().into()),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{DecodeError, ErrorKind};
 use super::jid::Jid;
-use super::xml::{escape_text, is_ws, write_attr, Cursor, Ev, Ns, Tag};
+use super::xml::{duplicate, escape_text, write_attr, Cursor, Ns, Tag};
 use super::{Text, NS_GROUP};
 use crate::core::Command;
 
@@ -34,33 +34,6 @@ fn err(pos: u64, reason: &'static str) -> DecodeError {
             reason,
         },
     )
-}
-
-fn jid_attr(tag: &Tag<'_>, element: &'static str) -> Result<Jid, DecodeError> {
-    let mut jid = None;
-    tag.attrs(|k, v| {
-        if k == "jid" {
-            jid = Some(Jid::new_bare(&v).map_err(|e| {
-                DecodeError::new(
-                    tag.pos,
-                    ErrorKind::BadAttribute {
-                        element,
-                        attribute: "jid",
-                        value: v.clone().into_owned(),
-                        reason: e.to_string(),
-                    },
-                )
-            })?);
-        }
-        Ok(())
-    })?;
-    jid.ok_or(DecodeError::new(
-        tag.pos,
-        ErrorKind::MissingAttribute {
-            element,
-            attribute: "jid",
-        },
-    ))
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -90,7 +63,7 @@ impl Group {
             };
             match k {
                 "id" => id = Some(Text::from(v.as_ref())),
-                "owner" => owner = Some(Jid::new_bare(&v).map_err(|e| bad(e.to_string()))?),
+                "owner" => owner = Some(cur.bare_jid(&v).map_err(|e| bad(e.to_string()))?),
                 "type" => {
                     kind = match v.as_ref() {
                         "create" => Kind::Create,
@@ -116,63 +89,31 @@ impl Group {
 
         let (mut subject, mut members, mut add, mut remove, mut part) =
             (None, Vec::new(), Vec::new(), Vec::new(), false);
-        if !tag.empty {
-            loop {
-                match cur.next()? {
-                    Ev::End => break,
-                    Ev::Text(t) if is_ws(&t) => {}
-                    Ev::Text(_) => {
-                        return Err(DecodeError::new(
-                            cur.pos(),
-                            ErrorKind::UnexpectedText { element: EL },
-                        ))
-                    }
-                    Ev::Start(t) if t.ns == Ns::Group => {
-                        let list = match t.local() {
-                            "subject" => {
-                                if subject.is_some() {
-                                    return Err(DecodeError::new(
-                                        t.pos,
-                                        ErrorKind::Duplicate {
-                                            element: EL,
-                                            child: "subject",
-                                        },
-                                    ));
-                                }
-                                subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
-                                continue;
-                            }
-                            "part" => {
-                                part = true;
-                                cur.expect_empty(&t, "part")?;
-                                continue;
-                            }
-                            "member" => (&mut members, "member", "members"),
-                            "add" => (&mut add, "add", "add"),
-                            "remove" => (&mut remove, "remove", "remove"),
-                            _ => {
-                                cur.skip(&t)?;
-                                continue;
-                            }
-                        };
-                        let (list, element, what) = list;
-                        if list.len() >= cur.limits.max_items {
-                            return Err(DecodeError::new(
-                                t.pos,
-                                ErrorKind::TooMany {
-                                    what,
-                                    limit: cur.limits.max_items,
-                                },
-                            ));
-                        }
-                        list.push(jid_attr(&t, element)?);
-                        cur.expect_empty(&t, element)?;
-                    }
-                    Ev::Start(t) => cur.skip(&t)?,
-                    Ev::Eof => return Err(cur.eof()),
-                }
+        cur.children(tag, EL, |cur, t| {
+            if t.ns != Ns::Group {
+                return cur.skip(&t);
             }
-        }
+            let (list, element, what) = match t.local() {
+                "subject" => {
+                    if subject.is_some() {
+                        return Err(duplicate(t.pos, EL, "subject"));
+                    }
+                    subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
+                    return Ok(());
+                }
+                "part" => {
+                    part = true;
+                    return cur.expect_empty(&t, "part");
+                }
+                "member" => (&mut members, "member", "members"),
+                "add" => (&mut add, "add", "add"),
+                "remove" => (&mut remove, "remove", "remove"),
+                _ => return cur.skip(&t),
+            };
+            cur.room(list.len(), t.pos, what)?;
+            list.push(cur.jid_attr(&t, element)?);
+            cur.expect_empty(&t, element)
+        })?;
         let p = tag.pos;
         let command = match kind {
             _ if part && kind != Kind::Message => {

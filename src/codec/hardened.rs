@@ -23,7 +23,7 @@
 
 use super::error::{DecodeError, ErrorKind};
 use super::jid::Jid;
-use super::xml::{escape_text, is_ws, write_attr, Cursor, Ev, Ns, Tag};
+use super::xml::{duplicate, escape_text, write_attr, Cursor, Ns, Tag};
 use super::{Text, NS_HARDENED};
 use crate::core::{Ext, Roster, Span};
 
@@ -133,49 +133,24 @@ fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, 
     let seq = required(tag, EL, "seq", s)?;
     let mut subject = None;
     let mut roster = Roster::default();
-    if !tag.empty {
-        loop {
-            match cur.next()? {
-                Ev::End => break,
-                Ev::Text(t) if is_ws(&t) => {}
-                Ev::Text(_) => {
-                    return Err(DecodeError::new(
-                        cur.pos(),
-                        ErrorKind::UnexpectedText { element: EL },
-                    ))
-                }
-                Ev::Start(t) if t.ns == Ns::Hardened && t.local() == "subject" => {
-                    if subject.is_some() {
-                        return Err(DecodeError::new(
-                            t.pos,
-                            ErrorKind::Duplicate {
-                                element: EL,
-                                child: "subject",
-                            },
-                        ));
-                    }
-                    subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
-                }
-                Ev::Start(t) if t.ns == Ns::Hardened && t.local() == "member" => {
-                    if roster.spans.len() >= cur.limits.max_items {
-                        return Err(DecodeError::new(
-                            t.pos,
-                            ErrorKind::TooMany {
-                                what: "snapshot members",
-                                limit: cur.limits.max_items,
-                            },
-                        ));
-                    }
-                    let (jid, spans) = decode_member(cur, &t)?;
-                    if roster.spans.insert(jid, spans).is_some() {
-                        return Err(invalid(t.pos, "member", "the same member appears twice"));
-                    }
-                }
-                Ev::Start(t) => cur.skip(&t)?,
-                Ev::Eof => return Err(cur.eof()),
+    cur.children(tag, EL, |cur, t| match (&t.ns, t.local()) {
+        (Ns::Hardened, "subject") => {
+            if subject.is_some() {
+                return Err(duplicate(t.pos, EL, "subject"));
             }
+            subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
+            Ok(())
         }
-    }
+        (Ns::Hardened, "member") => {
+            cur.room(roster.spans.len(), t.pos, "snapshot members")?;
+            let (jid, spans) = decode_member(cur, &t)?;
+            if roster.spans.insert(jid, spans).is_some() {
+                return Err(invalid(t.pos, "member", "the same member appears twice"));
+            }
+            Ok(())
+        }
+        _ => cur.skip(&t),
+    })?;
     Ok(Ext::Snapshot {
         epoch,
         seq,
@@ -186,68 +161,24 @@ fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, 
 
 fn decode_member<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<(Jid, Vec<Span>), DecodeError> {
     const EL: &str = "member";
-    let mut jid = None;
-    tag.attrs(|k, v| {
-        if k == "jid" {
-            jid = Some(Jid::new_bare(&v).map_err(|e| {
-                DecodeError::new(
-                    tag.pos,
-                    ErrorKind::BadAttribute {
-                        element: EL,
-                        attribute: "jid",
-                        value: v.to_string(),
-                        reason: e.to_string(),
-                    },
-                )
-            })?);
-        }
-        Ok(())
-    })?;
-    let jid = jid.ok_or(DecodeError::new(
-        tag.pos,
-        ErrorKind::MissingAttribute {
-            element: EL,
-            attribute: "jid",
-        },
-    ))?;
+    let jid = cur.jid_attr(tag, EL)?;
     let mut spans: Vec<Span> = Vec::new();
-    if !tag.empty {
-        loop {
-            match cur.next()? {
-                Ev::End => break,
-                Ev::Text(t) if is_ws(&t) => {}
-                Ev::Text(_) => {
-                    return Err(DecodeError::new(
-                        cur.pos(),
-                        ErrorKind::UnexpectedText { element: EL },
-                    ))
-                }
-                Ev::Start(t) if t.ns == Ns::Hardened && t.local() == "span" => {
-                    if spans.len() >= cur.limits.max_items {
-                        return Err(DecodeError::new(
-                            t.pos,
-                            ErrorKind::TooMany {
-                                what: "spans",
-                                limit: cur.limits.max_items,
-                            },
-                        ));
-                    }
-                    let [since, until] = numbers(&t, "span", ["since", "until"])?;
-                    let since = required(&t, "span", "since", since)?;
-                    if until.is_some_and(|u| u < since) {
-                        return Err(invalid(t.pos, "span", "`until` is before `since`"));
-                    }
-                    if spans.last().is_some_and(|s| s.until.is_none()) {
-                        return Err(invalid(t.pos, "span", "only the last interval may be open"));
-                    }
-                    spans.push(Span { since, until });
-                    cur.expect_empty(&t, "span")?;
-                }
-                Ev::Start(t) => cur.skip(&t)?,
-                Ev::Eof => return Err(cur.eof()),
-            }
+    cur.children(tag, EL, |cur, t| {
+        if t.ns != Ns::Hardened || t.local() != "span" {
+            return cur.skip(&t);
         }
-    }
+        cur.room(spans.len(), t.pos, "spans")?;
+        let [since, until] = numbers(&t, "span", ["since", "until"])?;
+        let since = required(&t, "span", "since", since)?;
+        if until.is_some_and(|u| u < since) {
+            return Err(invalid(t.pos, "span", "`until` is before `since`"));
+        }
+        if spans.last().is_some_and(|s| s.until.is_none()) {
+            return Err(invalid(t.pos, "span", "only the last interval may be open"));
+        }
+        spans.push(Span { since, until });
+        cur.expect_empty(&t, "span")
+    })?;
     if spans.is_empty() {
         return Err(invalid(tag.pos, EL, "a member needs at least one <span/>"));
     }

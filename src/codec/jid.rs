@@ -134,28 +134,58 @@ impl Jid {
     /// normalisation. Anything else, valid or not, goes to the `jid` crate; a property test
     /// checks that both agree wherever this accepts.
     fn fast(s: &str) -> Option<Jid> {
+        // One pass, byte by byte: this runs for every JID of every stanza.
         let b = s.as_bytes();
-        let first = b.iter().position(|&c| c == b'@' || c == b'/');
-        let at = first.filter(|&i| b[i] == b'@');
-        let dom_start = at.map_or(0, |a| a + 1);
-        let slash = b[dom_start..]
-            .iter()
-            .position(|&c| c == b'/')
-            .map(|i| dom_start + i);
+        let n = b.len();
+        let mut i = 0;
+        let mut node_ok = true;
+        while i < n && b[i] != b'@' && b[i] != b'/' {
+            node_ok &= node_byte_ok(b[i]);
+            i += 1;
+        }
+        let at = (i < n && b[i] == b'@').then_some(i);
         if let Some(a) = at {
-            if a == 0 || a > 1023 || !b[..a].iter().all(|&c| node_byte_ok(c)) {
+            if a == 0 || a > 1023 || !node_ok {
                 return None;
             }
         }
-        if !domain_ok(&s[dom_start..slash.unwrap_or(s.len())]) {
+        // The domain, up to the first '/': what `domain_ok` accepts, label by label.
+        let dom_start = at.map_or(0, |a| a + 1);
+        let (mut j, mut label) = (dom_start, dom_start);
+        loop {
+            let c = if j < n { b[j] } else { b'/' };
+            match c {
+                b'a'..=b'z' | b'0'..=b'9' | b'-' => {}
+                b'.' | b'/' => {
+                    let len = j - label;
+                    if len == 0
+                        || len > 63
+                        || b[label] == b'-'
+                        || b[j - 1] == b'-'
+                        || (len >= 4 && b[label + 2] == b'-' && b[label + 3] == b'-')
+                    {
+                        return None;
+                    }
+                    if c == b'/' {
+                        break;
+                    }
+                    label = j + 1;
+                }
+                _ => return None,
+            }
+            j += 1;
+        }
+        if j - dom_start > 253 {
             return None;
         }
+        let slash = (j < n).then_some(j);
         if let Some(p) = slash {
             let r = &b[p + 1..];
             if r.is_empty() || r.len() > 1023 || !r.iter().all(|&c| (0x20..=0x7e).contains(&c)) {
                 return None;
             }
         }
+        debug_assert!(domain_ok(&s[dom_start..j]));
         Some(Jid {
             s: Arc::from(s),
             at,
@@ -313,8 +343,43 @@ mod tests {
         }
     }
 
+    /// The fast path's rules written plainly, part by part (what the single pass must
+    /// accept, with the same separator positions).
+    fn reference(s: &str) -> Option<(Option<usize>, Option<usize>)> {
+        let b = s.as_bytes();
+        let first = b.iter().position(|&c| c == b'@' || c == b'/');
+        let at = first.filter(|&i| b[i] == b'@');
+        let dom_start = at.map_or(0, |a| a + 1);
+        let slash = b[dom_start..]
+            .iter()
+            .position(|&c| c == b'/')
+            .map(|i| dom_start + i);
+        if let Some(a) = at {
+            if a == 0 || a > 1023 || !b[..a].iter().all(|&c| node_byte_ok(c)) {
+                return None;
+            }
+        }
+        if !domain_ok(&s[dom_start..slash.unwrap_or(s.len())]) {
+            return None;
+        }
+        if let Some(p) = slash {
+            let r = &b[p + 1..];
+            if r.is_empty() || r.len() > 1023 || !r.iter().all(|&c| (0x20..=0x7e).contains(&c)) {
+                return None;
+            }
+        }
+        Some((at, slash))
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// The single-pass fast path accepts exactly what the plain rules accept.
+        #[test]
+        fn fast_path_is_the_reference_rules(s in "[a-dA-Dx0-9@/._ !#%'-]{0,14}|[a-z-]{0,5}@[a-z0-9-]{0,6}(\\.[a-z0-9-]{0,6}){0,3}\\.?(/[ -~]{0,4})?|[a-z0-9.-]{60,70}") {
+            let fast = Jid::fast(&s).map(|j| (j.at, j.slash));
+            proptest::prop_assert_eq!(fast, reference(&s), "{:?}", s);
+        }
 
         /// Wherever the fast path accepts, the `jid` crate accepts too, with the same
         /// normalised form and the same parts.

@@ -13,7 +13,7 @@ use super::addresses::{Address, Addresses};
 use super::error::{DecodeError, ErrorKind, ToCoreError};
 use super::group::Group;
 use super::jid::Jid;
-use super::xml::{escape_text, is_ws, write_attr, Cursor, Ev, Ns, Tag};
+use super::xml::{duplicate, escape_text, write_attr, Cursor, Ev, Ns, Tag};
 use super::{hardened, Limits, RawElement, Text};
 use crate::core::{Ext, GroupKey, Outgoing, Stanza};
 
@@ -65,10 +65,8 @@ pub struct Message {
 }
 
 const EL: &str = "message";
-
-fn duplicate(pos: u64, child: &'static str) -> DecodeError {
-    DecodeError::new(pos, ErrorKind::Duplicate { element: EL, child })
-}
+/// The root of an encrypted stanza's inside (Kontalk's `application/xmpp+xml` payload).
+const PAYLOAD_ROOT: &str = "xmpp";
 
 impl Message {
     /// Decodes one stanza with the default [`Limits`].
@@ -79,6 +77,25 @@ impl Message {
     /// Decodes one stanza: exactly one `<message/>` element (an XML declaration, comments
     /// and surrounding whitespace allowed).
     pub fn decode_with(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
+        Message::decode_rooted(input, limits, "message")
+    }
+
+    /// Decodes an encrypted stanza's inside, as [`Message::encode_payload`] writes it:
+    /// one `<xmpp xmlns='jabber:client'>` element whose children are decoded as a
+    /// `<message/>`'s (its attributes are ignored). Same rules and limits as [`decode`].
+    ///
+    /// [`decode`]: Message::decode
+    pub fn decode_payload(input: &[u8]) -> Result<Message, DecodeError> {
+        let mut m = Message::decode_rooted(input, Limits::default(), PAYLOAD_ROOT)?;
+        (m.from, m.to, m.id, m.kind) = (None, None, None, MessageType::Normal);
+        Ok(m)
+    }
+
+    fn decode_rooted(
+        input: &[u8],
+        limits: Limits,
+        root_name: &str,
+    ) -> Result<Message, DecodeError> {
         let mut cur = Cursor::new(input, limits)?;
         let root = match cur.next()? {
             Ev::Start(t) => t,
@@ -91,7 +108,7 @@ impl Message {
                 ))
             }
         };
-        if root.ns != Ns::Content || root.local() != "message" {
+        if root.ns != Ns::Content || root.local() != root_name {
             let found = match root.ns.clone() {
                 Ns::Other(ns) => format!("{} xmlns='{ns}'", root.local()),
                 _ => root.local().to_owned(),
@@ -108,8 +125,8 @@ impl Message {
     fn decode_root<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Message, DecodeError> {
         let mut m = Message::default();
         tag.attrs(|k, v| {
-            let jid = |attribute| {
-                Jid::new(&v).map_err(|e| {
+            let mut jid = |attribute| {
+                cur.jid(&v).map_err(|e| {
                     DecodeError::new(
                         tag.pos,
                         ErrorKind::BadAttribute {
@@ -138,62 +155,41 @@ impl Message {
             }
             Ok(())
         })?;
-        if tag.empty {
-            return Ok(m);
-        }
-        loop {
-            let t = match cur.next()? {
-                Ev::End => return Ok(m),
-                Ev::Text(t) if is_ws(&t) => continue,
-                Ev::Text(_) => {
-                    return Err(DecodeError::new(
-                        cur.pos(),
-                        ErrorKind::UnexpectedText { element: EL },
-                    ))
-                }
-                Ev::Eof => return Err(cur.eof()),
-                Ev::Start(t) => t,
-            };
+        cur.children(tag, EL, |cur, t| {
             match (&t.ns, t.local()) {
                 (Ns::Address, "addresses") => {
                     if m.addresses.is_some() {
-                        return Err(duplicate(t.pos, "addresses"));
+                        return Err(duplicate(t.pos, EL, "addresses"));
                     }
                     m.addresses = Some(Addresses::decode(cur, &t)?);
                 }
                 (Ns::Group, "group") => {
                     if m.group.is_some() {
-                        return Err(duplicate(t.pos, "group"));
+                        return Err(duplicate(t.pos, EL, "group"));
                     }
                     m.group = Some(Group::decode(cur, &t)?);
                 }
                 (Ns::Content, "body") if t.xml_lang()?.is_none() => {
                     if m.body.is_some() {
-                        return Err(duplicate(t.pos, "body"));
+                        return Err(duplicate(t.pos, EL, "body"));
                     }
                     m.body = Some(Text::from(cur.leaf_text(&t, "body")?));
                 }
                 (Ns::Hardened, local) if hardened::is_known(local) => {
                     if m.hardened.is_some() {
-                        return Err(duplicate(t.pos, "hardened element"));
+                        return Err(duplicate(t.pos, EL, "hardened element"));
                     }
                     m.hardened = Some(hardened::decode(cur, &t)?);
                 }
                 _ => {
-                    if m.unknown.len() >= cur.limits.max_items {
-                        return Err(DecodeError::new(
-                            t.pos,
-                            ErrorKind::TooMany {
-                                what: "unknown children",
-                                limit: cur.limits.max_items,
-                            },
-                        ));
-                    }
+                    cur.room(m.unknown.len(), t.pos, "unknown children")?;
                     let raw = cur.capture(t)?;
                     m.unknown.push(raw);
                 }
             }
-        }
+            Ok(())
+        })?;
+        Ok(m)
     }
 
     /// Encodes the stanza (single-quoted attributes, no insignificant whitespace).
@@ -222,6 +218,27 @@ impl Message {
         if let Some(a) = &self.addresses {
             a.encode(out);
         }
+        self.encode_children(out);
+        out.push_str("</message>");
+    }
+
+    /// The inside of an encrypted stanza: `<xmpp xmlns='jabber:client'>` around this
+    /// message's children except `<addresses/>` (the group element, the body, our hardened
+    /// element, unknown children), in the order [`Message::encode`] writes them. Kontalk
+    /// encrypts stanza content in this element (media type `application/xmpp+xml`).
+    pub fn encode_payload(&self) -> String {
+        let mut out = String::with_capacity(256);
+        out.push('<');
+        out.push_str(PAYLOAD_ROOT);
+        out.push_str(" xmlns='jabber:client'>");
+        self.encode_children(&mut out);
+        out.push_str("</");
+        out.push_str(PAYLOAD_ROOT);
+        out.push('>');
+        out
+    }
+
+    fn encode_children(&self, out: &mut String) {
         if let Some(g) = &self.group {
             g.encode(out);
         }
@@ -236,7 +253,6 @@ impl Message {
         for u in &self.unknown {
             out.push_str(&u.xml);
         }
-        out.push_str("</message>");
     }
 
     /// The core's view: the XEP-0033 recipients (`to`, `cc`, `bcc`; bare) and the group

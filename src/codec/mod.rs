@@ -118,6 +118,34 @@ impl RawElement {
     pub fn xml(&self) -> &str {
         &self.xml
     }
+
+    /// A text-only element `<name xmlns='ns'>text</name>` (text escaped).
+    pub fn leaf(ns: &str, name: &str, text: &str) -> RawElement {
+        let mut xml = String::with_capacity(text.len() + name.len() * 2 + ns.len() + 16);
+        xml.push('<');
+        xml.push_str(name);
+        xml::write_attr(&mut xml, "xmlns", ns);
+        xml.push('>');
+        xml::escape_text(&mut xml, text);
+        xml.push_str("</");
+        xml.push_str(name);
+        xml.push('>');
+        RawElement {
+            ns: Some(ns.into()),
+            name: name.into(),
+            xml: xml.into(),
+        }
+    }
+
+    /// The text content of this element; a child element is an error (its text, entities
+    /// and CDATA joined, as for `<body/>`).
+    pub fn text(&self) -> Result<String, DecodeError> {
+        let mut cur = xml::Cursor::new(self.xml.as_bytes(), Limits::default())?;
+        match cur.next()? {
+            xml::Ev::Start(tag) => cur.leaf_text(&tag, "unknown element"),
+            _ => Err(cur.eof()),
+        }
+    }
 }
 
 /// The JSON form, checked by re-parsing its `xml`.

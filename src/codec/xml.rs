@@ -9,6 +9,7 @@
 //! context they were declared in.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
@@ -16,6 +17,7 @@ use quick_xml::NsReader;
 use quick_xml::XmlVersion;
 
 use super::error::{DecodeError, ErrorKind};
+use super::jid::{Jid, JidError};
 use super::{Limits, RawElement, Text, NS_ADDRESS, NS_GROUP, NS_HARDENED};
 
 /// The namespace of an element, classified.
@@ -90,13 +92,32 @@ impl<'i> Tag<'i> {
     /// Calls `f(name, value)` for every attribute without a prefix (the only ones our
     /// elements define); namespace declarations and attributes of other namespaces are
     /// ignored, as XMPP asks. Values come normalised and entity-resolved.
+    ///
+    /// Duplicate attribute names are refused, as XML requires. They are detected here
+    /// without allocating (quick-xml's own check keeps a vector per tag); a duplicate is
+    /// then reported through quick-xml's checked iterator, so the error is quick-xml's.
     pub fn attrs(
         &self,
         mut f: impl FnMut(&str, Cow<'_, str>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
-        for a in self.start.attributes() {
+        let mut few: [&str; 8] = [""; 8];
+        let mut many: HashSet<&str> = HashSet::new();
+        for (i, a) in self.start.attributes().with_checks(false).enumerate() {
             let a = a.map_err(|e| DecodeError::new(self.pos, ErrorKind::Xml(e.to_string())))?;
             let key = a.key.0;
+            let seen = if i < few.len() {
+                let dup = few[..i].contains(&key);
+                few[i] = key;
+                dup
+            } else {
+                if many.is_empty() {
+                    many.extend(few);
+                }
+                !many.insert(key)
+            };
+            if seen {
+                return Err(self.duplicate_attribute());
+            }
             if key.as_bytes().contains(&b':') || key == "xmlns" {
                 continue;
             }
@@ -104,6 +125,17 @@ impl<'i> Tag<'i> {
             f(key, v)?;
         }
         Ok(())
+    }
+
+    /// The error quick-xml's checked attribute iterator gives for this tag's duplicate.
+    #[cold]
+    fn duplicate_attribute(&self) -> DecodeError {
+        for a in self.start.attributes() {
+            if let Err(e) = a {
+                return DecodeError::new(self.pos, ErrorKind::Xml(e.to_string()));
+            }
+        }
+        DecodeError::new(self.pos, ErrorKind::Xml("duplicated attribute".into()))
     }
 
     /// The `xml:lang` attribute, if any (literal `xml` prefix: it is bound by definition).
@@ -122,6 +154,16 @@ fn attr_value<'a>(
     a: &quick_xml::events::attributes::Attribute<'a>,
     pos: u64,
 ) -> Result<Cow<'a, str>, DecodeError> {
+    // Nearly every value has no `&` (no entity to resolve), no control character (none
+    // to refuse, and no tab, newline or carriage return to normalise) and no 0xEF lead
+    // byte (no U+FFFE or U+FFFF): then the normalised, checked value is the raw one.
+    if !a
+        .value
+        .bytes()
+        .fold(false, |acc, c| acc | (c < 0x20) | (c == b'&') | (c == 0xEF))
+    {
+        return Ok(a.value.clone());
+    }
     let v = a
         .normalized_value(XmlVersion::Implicit1_0)
         .map_err(|e| DecodeError::new(pos, ErrorKind::Xml(e.to_string())))?;
@@ -161,6 +203,22 @@ pub(crate) fn check_chars(s: &str, pos: u64) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// The error for a child element where none is allowed.
+fn unexpected_child(t: &Tag<'_>, element: &'static str) -> DecodeError {
+    DecodeError::new(
+        t.pos,
+        ErrorKind::UnexpectedElement {
+            element,
+            child: t.local().to_owned(),
+        },
+    )
+}
+
+/// `<child>` twice in `element`.
+pub(crate) fn duplicate(pos: u64, element: &'static str, child: &'static str) -> DecodeError {
+    DecodeError::new(pos, ErrorKind::Duplicate { element, child })
+}
+
 /// The reader: one stanza, with depth and size limits.
 pub(crate) struct Cursor<'i> {
     r: NsReader<&'i [u8]>,
@@ -196,6 +254,94 @@ impl<'i> Cursor<'i> {
             root_seen: false,
             limits,
         })
+    }
+
+    /// Parses a JID attribute value ([`Jid::new`]). (Remembering the JIDs already seen in
+    /// the stanza, to skip validating and allocating repeats, was measured: the hashing
+    /// cost more than it saved.)
+    pub fn jid(&mut self, v: &str) -> Result<Jid, JidError> {
+        Jid::new(v)
+    }
+
+    /// [`Cursor::jid`] for a JID that must be bare ([`Jid::new_bare`]).
+    pub fn bare_jid(&mut self, v: &str) -> Result<Jid, JidError> {
+        let j = self.jid(v)?;
+        if j.is_bare() {
+            Ok(j)
+        } else {
+            Err(JidError::NotBare)
+        }
+    }
+
+    /// The required bare `jid` attribute of `tag` (`<member/>`, `<add/>`, `<remove/>`).
+    pub fn jid_attr(&mut self, tag: &Tag<'i>, element: &'static str) -> Result<Jid, DecodeError> {
+        let mut jid = None;
+        tag.attrs(|k, v| {
+            if k == "jid" {
+                jid = Some(self.bare_jid(&v).map_err(|e| {
+                    DecodeError::new(
+                        tag.pos,
+                        ErrorKind::BadAttribute {
+                            element,
+                            attribute: "jid",
+                            value: v.to_string(),
+                            reason: e.to_string(),
+                        },
+                    )
+                })?);
+            }
+            Ok(())
+        })?;
+        jid.ok_or(DecodeError::new(
+            tag.pos,
+            ErrorKind::MissingAttribute {
+                element,
+                attribute: "jid",
+            },
+        ))
+    }
+
+    /// Fails with `TooMany` when a list of `len` entries may not take one more.
+    pub fn room(&self, len: usize, pos: u64, what: &'static str) -> Result<(), DecodeError> {
+        if len >= self.limits.max_items {
+            return Err(DecodeError::new(
+                pos,
+                ErrorKind::TooMany {
+                    what,
+                    limit: self.limits.max_items,
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Walks the children of the element `tag` opened, up to its end tag: whitespace is
+    /// skipped, any other text is an error, and each child's start tag goes to `child`,
+    /// which must consume that child (decode it, [`Cursor::skip`] it, ...). The one child
+    /// loop of every element with element children.
+    pub fn children(
+        &mut self,
+        tag: &Tag<'i>,
+        element: &'static str,
+        mut child: impl FnMut(&mut Self, Tag<'i>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        if tag.empty {
+            return Ok(());
+        }
+        loop {
+            match self.next()? {
+                Ev::End => return Ok(()),
+                Ev::Text(t) if is_ws(&t) => {}
+                Ev::Text(_) => {
+                    return Err(DecodeError::new(
+                        self.pos(),
+                        ErrorKind::UnexpectedText { element },
+                    ))
+                }
+                Ev::Start(t) => child(self, t)?,
+                Ev::Eof => return Err(self.eof()),
+            }
+        }
     }
 
     pub fn pos(&self) -> u64 {
@@ -382,15 +528,7 @@ impl<'i> Cursor<'i> {
             match self.next()? {
                 Ev::Text(t) => out.push_str(&t),
                 Ev::End => return Ok(out),
-                Ev::Start(t) => {
-                    return Err(DecodeError::new(
-                        t.pos,
-                        ErrorKind::UnexpectedElement {
-                            element,
-                            child: t.local().to_owned(),
-                        },
-                    ))
-                }
+                Ev::Start(t) => return Err(unexpected_child(&t, element)),
                 Ev::Eof => return Err(self.eof()),
             }
         }
@@ -420,31 +558,7 @@ impl<'i> Cursor<'i> {
         tag: &Tag<'i>,
         element: &'static str,
     ) -> Result<(), DecodeError> {
-        if tag.empty {
-            return Ok(());
-        }
-        loop {
-            match self.next()? {
-                Ev::End => return Ok(()),
-                Ev::Text(t) if is_ws(&t) => {}
-                Ev::Text(_) => {
-                    return Err(DecodeError::new(
-                        self.pos(),
-                        ErrorKind::UnexpectedText { element },
-                    ))
-                }
-                Ev::Start(t) => {
-                    return Err(DecodeError::new(
-                        t.pos,
-                        ErrorKind::UnexpectedElement {
-                            element,
-                            child: t.local().to_owned(),
-                        },
-                    ))
-                }
-                Ev::Eof => return Err(self.eof()),
-            }
-        }
+        self.children(tag, element, |_, t| Err(unexpected_child(&t, element)))
     }
 
     pub fn eof(&self) -> DecodeError {
