@@ -25,14 +25,14 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for members in [10u32, 50, 200] {
         let cfg = config(members);
-        let probe = run(cfg.clone());
+        let probe = run(cfg.clone()).expect("core mode needs no keys");
         assert!(
             probe.converged && probe.all_hold(),
             "the benchmarked run is sound"
         );
         g.throughput(Throughput::Elements(probe.delivered));
         g.bench_with_input(BenchmarkId::new("delivered", members), &cfg, |b, cfg| {
-            b.iter(|| run(cfg.clone()).delivered)
+            b.iter(|| run(cfg.clone()).map(|r| r.delivered))
         });
         let events = probe.events;
         g.bench_with_input(

@@ -175,6 +175,7 @@ fn probability(field: &'static str, p: f64) -> Result<(), ConfigError> {
 pub const MAX_CLIENTS: u32 = 1_000_000;
 pub const MAX_MEMBERS: u32 = 100_000;
 pub const MAX_TIME_MS: u64 = 1_000_000_000;
+pub const MAX_ENCRYPT_CLIENTS: u32 = 300;
 
 impl SimConfig {
     /// Parses a TOML scenario; unknown keys are errors.
@@ -267,16 +268,10 @@ impl SimConfig {
         if self.samples == 0 || self.samples > 100_000 {
             return Err(bad("samples", "must be in 1..=100000"));
         }
-        if self.mode == Mode::Encrypt {
-            return Err(bad(
-                "mode",
-                "the OpenPGP mode of the simulator is not built yet",
-            ));
-        }
-        if self.mode == Mode::Encrypt && self.clients > 5_000 {
+        if self.mode == Mode::Encrypt && self.clients > MAX_ENCRYPT_CLIENTS {
             return Err(bad(
                 "clients",
-                "--encrypt generates one key per client: at most 5000",
+                format!("--encrypt gives every client a keyring of every certificate: at most {MAX_ENCRYPT_CLIENTS} clients"),
             ));
         }
         Ok(())

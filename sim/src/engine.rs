@@ -101,8 +101,9 @@ struct Node {
     /// FIFO links: the last arrival time on each direction.
     up_last: u64,
     down_last: u64,
-    /// Owner stanzas this client received (an adversary replays them).
-    heard: Vec<Arc<Stanza<Id>>>,
+    /// Owner stanzas this client received, with the copy as it arrived (an adversary
+    /// replays them).
+    heard: Vec<(Arc<Stanza<Id>>, Payload)>,
 }
 
 struct Plan {
@@ -138,6 +139,8 @@ pub struct Sim {
     example: Option<String>,
     /// Print every transition of this client to stderr.
     pub trace: Option<Id>,
+    /// `--encrypt`: every client's keyring (its key and every other client's certificate).
+    keyrings: Option<Vec<kgroup::envelope::Keyring>>,
 }
 
 fn config_of(cfg: &SimConfig) -> Config {
@@ -148,8 +151,13 @@ fn config_of(cfg: &SimConfig) -> Config {
 }
 
 impl Sim {
-    /// Sets up the run: draws the groups and schedules the whole workload.
-    pub fn new(cfg: SimConfig) -> Self {
+    /// Sets up the run: draws the groups and schedules the whole workload; in `--encrypt`
+    /// mode, generates every client's key first.
+    pub fn new(cfg: SimConfig) -> Result<Self, String> {
+        let keyrings = match cfg.mode {
+            Mode::Encrypt => Some(wire::keyrings(cfg.clients)?),
+            _ => None,
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let config = config_of(&cfg);
         let nodes = (0..cfg.clients)
@@ -211,9 +219,10 @@ impl Sim {
             pending: Vec::new(),
             example: None,
             trace: None,
+            keyrings,
         };
         sim.schedule_workload();
-        sim
+        Ok(sim)
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
@@ -507,21 +516,35 @@ impl Sim {
             self.nodes[to as usize].stored.push((src, claimed, payload));
             return;
         }
-        let stanza = match payload {
-            Payload::Core(s) => s,
-            Payload::Xml(xml) => match wire::decode_copy(&xml) {
-                Ok(s) => Arc::new(s),
-                Err(_) => {
-                    self.counters.malformed += 1;
-                    return;
-                }
+        let mut signer = src;
+        let stanza = match &payload {
+            Payload::Core(s) => s.clone(),
+            Payload::Xml(xml) => match &self.keyrings {
+                None => match wire::decode_copy(xml) {
+                    Ok(s) => Arc::new(s),
+                    Err(_) => {
+                        self.counters.malformed += 1;
+                        return;
+                    }
+                },
+                Some(rings) => match wire::open_copy(xml, &rings[to as usize]) {
+                    Ok((verified, s)) => {
+                        signer = verified;
+                        Arc::new(s)
+                    }
+                    Err(_) => {
+                        self.counters.malformed += 1;
+                        return;
+                    }
+                },
             },
         };
         self.counters.delivered += 1;
-        // kontalk trusts the `from` the server shows; hardened acts on the signer.
+        // kontalk trusts the `from` the server shows; hardened acts on the signer (the
+        // verified OpenPGP signer in `--encrypt` mode).
         let from = match self.cfg.dialect {
             Dialect::Kontalk => claimed,
-            Dialect::Hardened => src,
+            Dialect::Hardened => signer,
         };
         let key = stanza.group.clone();
         if src == key.owner
@@ -529,7 +552,7 @@ impl Sim {
         {
             let heard = &mut self.nodes[to as usize].heard;
             if heard.len() < 64 {
-                heard.push(stanza.clone());
+                heard.push((stanza.clone(), payload.clone()));
             }
         }
         if self.trace == Some(to) {
@@ -558,8 +581,9 @@ impl Sim {
         for o in out {
             match o {
                 Output::Send(s) => {
-                    let payload = self.payload(c, &s);
-                    self.send_up(c, c, s.to.into(), payload);
+                    if let Some(payload) = self.payload(c, c, &s) {
+                        self.send_up(c, c, s.to.into(), payload);
+                    }
                 }
                 Output::Changed { .. } => view_changed = true,
                 _ => {}
@@ -571,10 +595,18 @@ impl Sim {
         self.rearm(c);
     }
 
-    fn payload(&self, c: Id, s: &Outgoing<Id>) -> Payload {
-        match self.cfg.mode {
-            Mode::Core => Payload::Core(s.stanza.clone()),
-            Mode::Wire | Mode::Encrypt => Payload::Xml(wire::encode_upload(s, c).into()),
+    /// What `src` puts on its uplink for `s`, with `from_attr` as the stanza's `from`.
+    fn payload(&mut self, src: Id, from_attr: Id, s: &Outgoing<Id>) -> Option<Payload> {
+        match (&self.keyrings, self.cfg.mode) {
+            (_, Mode::Core) => Some(Payload::Core(s.stanza.clone())),
+            (Some(rings), _) => match wire::seal_upload(s, from_attr, &rings[src as usize]) {
+                Ok(xml) => Some(Payload::Xml(xml.into())),
+                Err(_) => {
+                    self.counters.seal_failed += 1;
+                    None
+                }
+            },
+            (None, _) => Some(Payload::Xml(wire::encode_upload(s, from_attr).into())),
         }
     }
 
@@ -795,12 +827,10 @@ impl Sim {
             stanza: Arc::new(stanza),
             resent: false,
         };
-        let payload = match self.cfg.mode {
-            Mode::Core => Payload::Core(out.stanza.clone()),
-            // A forger writes the XML itself; the server shows the `from` it claims.
-            Mode::Wire | Mode::Encrypt => Payload::Xml(wire::encode_upload(&out, claimed).into()),
-        };
-        self.send_up(src, claimed, to, payload);
+        // A forger writes the XML itself (the `from` it claims) and signs with its own key.
+        if let Some(payload) = self.payload(src, claimed, &out) {
+            self.send_up(src, claimed, to, payload);
+        }
     }
 
     /// The adversary takes the group's id first, as its own group.
@@ -833,11 +863,21 @@ impl Sim {
         let heard = self.nodes[adv as usize].heard.clone();
         match roll {
             0 if !heard.is_empty() => {
-                if let Some(old) = heard.choose(&mut self.rng) {
-                    // A genuine owner signature: the replay is the owner's own stanza.
+                if let Some((_, copy)) = heard.choose(&mut self.rng) {
+                    // The owner's own stanza, as it arrived (its genuine signature and
+                    // all), addressed again to the whole group.
                     self.counters.replayed += 1;
-                    let stanza = (**old).clone();
-                    self.inject(g, key.owner, key.owner, stanza);
+                    self.counters.forged += 1;
+                    let to = self.audience(g, adv);
+                    let payload = match copy {
+                        Payload::Core(s) => Some(Payload::Core(s.clone())),
+                        Payload::Xml(xml) => wire::readdress(xml, &to)
+                            .ok()
+                            .map(|x| Payload::Xml(x.into())),
+                    };
+                    if let Some(payload) = payload {
+                        self.send_up(adv, key.owner, to, payload);
+                    }
                 }
             }
             1 => {

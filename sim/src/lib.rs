@@ -14,7 +14,7 @@ pub use config::{Latency, Mode, Partition, SimConfig};
 pub use engine::Sim;
 pub use report::Report;
 
-/// Runs one simulation to its end.
-pub fn run(cfg: SimConfig) -> Report {
-    Sim::new(cfg).run(|_, _| {})
+/// Runs one simulation to its end; fails only when `--encrypt` cannot make its keys.
+pub fn run(cfg: SimConfig) -> Result<Report, String> {
+    Ok(Sim::new(cfg)?.run(|_, _| {}))
 }

@@ -22,8 +22,10 @@ pub struct Counters {
     pub stored: u64,
     /// Uploads or recipients the server could not use.
     pub server_refused: u64,
-    /// Copies a receiver could not decode.
+    /// Copies a receiver could not decode (or, in `--encrypt` mode, open and verify).
     pub malformed: u64,
+    /// `--encrypt`: stanzas the sender could not seal.
+    pub seal_failed: u64,
     pub bytes_up: u64,
     pub bytes_down: u64,
     pub crashes: u64,

@@ -217,7 +217,13 @@ pub fn run(args: SimArgs) -> ExitCode {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     let started = std::time::Instant::now();
-    let mut sim = kgroup_sim::Sim::new(cfg);
+    let mut sim = match kgroup_sim::Sim::new(cfg) {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("kgroup sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
     sim.trace = args.trace;
     let report = sim.run(|now, events| {
         bar.set_position(now.min(horizon));

@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use kgroup::codec::{Jid, Message};
+use kgroup::codec::{Address, Addresses, Jid, Message};
+use kgroup::envelope::{Keyring, Suite};
 use kgroup::{Command, Ext, GroupKey, Outgoing, Roster, Stanza};
 
 use crate::judge::Id;
@@ -117,18 +118,7 @@ pub fn map_stanza<A, B: Ord, E>(
 
 /// The sender's side: the `<message/>` with its address list, as XML.
 pub fn encode_upload(out: &Outgoing<Id>, sender: Id) -> String {
-    let to: Vec<Jid> = out.to.iter().map(|r| jid(*r)).collect();
-    let stanza = map_stanza::<Id, Jid, ()>(&out.stanza, &mut |i| Ok(jid(*i)));
-    let stanza = match stanza {
-        Ok(s) => s,
-        Err(()) => unreachable!("mapping to JIDs cannot fail"),
-    };
-    let out = Outgoing {
-        to,
-        stanza: Arc::new(stanza),
-        resent: out.resent,
-    };
-    Message::from_outgoing(&out, &jid(sender)).encode()
+    Message::from_outgoing(&to_jids(out), &jid(sender)).encode()
 }
 
 /// The server's side: decodes what a client uploaded, returns the recipients and the copy
@@ -143,6 +133,62 @@ pub fn server_fanout(xml: &str) -> Result<(Vec<Id>, String), WireError> {
         .unwrap_or_default();
     m.to = None;
     Ok((recipients, m.encode()))
+}
+
+/// An adversary's side: a copy as it arrived, addressed again to `to` for the server.
+pub fn readdress(xml: &str, to: &[Id]) -> Result<String, WireError> {
+    let mut m = Message::decode(xml.as_bytes()).map_err(|e| WireError::Decode(e.to_string()))?;
+    m.addresses = Some(Addresses(to.iter().map(|r| Address::to(jid(*r))).collect()));
+    Ok(m.encode())
+}
+
+/// `--encrypt`: one key per client (Cv25519), and a keyring per client holding its key
+/// and every other client's certificate.
+pub fn keyrings(clients: u32) -> Result<Vec<Keyring>, String> {
+    let mut rings = Vec::with_capacity(clients as usize);
+    for c in 0..clients {
+        let j = jid(c);
+        rings.push(
+            Keyring::generate(j.as_str(), Suite::Cv25519)
+                .map_err(|e| format!("key for {j}: {e}"))?,
+        );
+    }
+    let certs: Vec<_> = rings.iter().map(|r| r.me().cert.clone()).collect();
+    for (i, ring) in rings.iter_mut().enumerate() {
+        for (k, cert) in certs.iter().enumerate() {
+            if k != i {
+                ring.add(cert.clone())
+                    .map_err(|e| format!("certificate of c{k}: {e}"))?;
+            }
+        }
+    }
+    Ok(rings)
+}
+
+/// `--encrypt`, the sender's side: the `<message/>` with its address list in clear and the
+/// group stanza sealed (signed by `ring`'s key, one PKESK per recipient) inside `<e2e/>`.
+pub fn seal_upload(out: &Outgoing<Id>, from_attr: Id, ring: &Keyring) -> Result<String, String> {
+    kgroup::wire::seal_outgoing(&to_jids(out), &jid(from_attr), ring).map_err(|e| e.to_string())
+}
+
+/// `--encrypt`, a recipient's side: the verified signer and the stanza.
+pub fn open_copy(xml: &str, ring: &Keyring) -> Result<(Id, Stanza<Id>), WireError> {
+    let r = kgroup::wire::open_stanza(xml.as_bytes(), ring)
+        .map_err(|e| WireError::Decode(e.to_string()))?;
+    let signer = id_of(&r.sender)?;
+    Ok((signer, map_stanza(&r.stanza, &mut |j: &Jid| id_of(j))?))
+}
+
+fn to_jids(out: &Outgoing<Id>) -> Outgoing<Jid> {
+    let stanza = match map_stanza::<Id, Jid, ()>(&out.stanza, &mut |i| Ok(jid(*i))) {
+        Ok(s) => s,
+        Err(()) => unreachable!("mapping to JIDs cannot fail"),
+    };
+    Outgoing {
+        to: out.to.iter().map(|r| jid(*r)).collect(),
+        stanza: Arc::new(stanza),
+        resent: out.resent,
+    }
 }
 
 /// A recipient's side: the core stanza inside a copy.
