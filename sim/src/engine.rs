@@ -1017,3 +1017,57 @@ fn describe_split(
     }
     parts.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fans out the create of one group of `members` and returns the queued copies.
+    fn copies_of_create(members: u32) -> Vec<Payload> {
+        let cfg = SimConfig {
+            clients: members,
+            members,
+            groups: 1,
+            messages: 0,
+            churn: 0,
+            parts: 0,
+            ..SimConfig::default()
+        };
+        let mut sim = Sim::new(cfg).unwrap();
+        // Create, upload, fan-out: stop once the server has queued every copy.
+        while let Some((at, ev)) = sim.queue.pop() {
+            sim.now = at;
+            let fanout = matches!(ev, Ev::Upload { .. });
+            sim.handle(ev);
+            if fanout {
+                break;
+            }
+        }
+        let mut copies = Vec::new();
+        while let Some((_, ev)) = sim.queue.pop() {
+            if let Ev::Deliver { payload, .. } = ev {
+                copies.push(payload);
+            }
+        }
+        copies
+    }
+
+    #[test]
+    fn an_in_flight_copy_costs_the_same_whatever_the_group_size() {
+        for members in [10, 1_000] {
+            let copies = copies_of_create(members);
+            assert_eq!(copies.len(), members as usize - 1);
+            let Payload::Core(first) = &copies[0] else {
+                panic!("core mode carries typed stanzas")
+            };
+            assert!(matches!(first.command, Command::Create { .. }));
+            for c in &copies {
+                let Payload::Core(s) = c else { panic!() };
+                assert!(Arc::ptr_eq(s, first), "every copy shares one payload");
+            }
+            // The queue's copies plus the one shared stanza are all there is.
+            assert_eq!(Arc::strong_count(first), copies.len());
+        }
+        assert!(QUEUE_ENTRY_BYTES <= 64, "{QUEUE_ENTRY_BYTES}");
+    }
+}
