@@ -379,7 +379,8 @@ impl GroupModel {
         });
     }
 
-    fn forged(&self, kind: Forgery, to: Id) -> Envelope {
+    /// The envelope a forgery of this kind puts on the adversary's channel to `to`.
+    pub fn forged(&self, kind: Forgery, to: Id) -> Envelope {
         let a = self.adversary_id();
         let (claimed, stanza) = match kind {
             Forgery::AddMe => {

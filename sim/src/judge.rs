@@ -41,6 +41,8 @@ struct Sent {
 /// The truth about one group.
 #[derive(Default)]
 struct Truth {
+    /// The group's id, for messages.
+    name: Text,
     key: Option<GroupKey<Id>>,
     members: BTreeSet<Id>,
     added_ever: HashSet<Id>,
@@ -76,7 +78,8 @@ impl Tally {
     }
 }
 
-/// Judges a run. Group `g` of the workload has id `format!("g{g}")`.
+/// Judges a run. Group `g` of the workload has id `format!("g{g}")` (or the `g`-th id
+/// given to [`Judge::named`]).
 #[derive(Default)]
 pub struct Judge {
     truth: Vec<Truth>,
@@ -113,11 +116,19 @@ fn fingerprint(v: &View<Id>) -> u64 {
 
 impl Judge {
     pub fn new(groups: u32) -> Self {
+        Self::named((0..groups).map(|g| Text::from(format!("g{g}"))))
+    }
+
+    /// A judge of groups with these ids (group `g` is the `g`-th).
+    pub fn named(ids: impl IntoIterator<Item = Text>) -> Self {
         let mut j = Judge::default();
-        for g in 0..groups {
-            j.truth.push(Truth::default());
+        for (g, id) in ids.into_iter().enumerate() {
+            j.truth.push(Truth {
+                name: id.clone(),
+                ..Truth::default()
+            });
             j.census.push(HashMap::default());
-            j.by_id.insert(format!("g{g}").into(), g);
+            j.by_id.insert(id, g as u32);
         }
         j
     }
@@ -186,8 +197,9 @@ impl Judge {
 
     /// The owner could not create its group: its id was bound to another owner first.
     pub fn locked_out(&mut self, g: u32, owner: Id, now: u64) {
+        let name = self.truth[g as usize].name.clone();
         self.binding.hit(|| {
-            format!("at {now} ms owner c{owner} could not create g{g}: a squatter's create had bound the id to another owner")
+            format!("at {now} ms owner c{owner} could not create {name}: a squatter's create had bound the id to another owner")
         });
     }
 
@@ -234,9 +246,10 @@ impl Judge {
                     if let Some(x) = s.to.iter().find(|r| {
                         local.gone.contains(r) && !notice.contains(r) && !readd.contains(r)
                     }) {
+                        let name = self.truth[g as usize].name.clone();
                         self.confidentiality.hit(|| {
                             format!(
-                                "at {now} ms client {c} sent a new {} stanza of group g{g} to {x}, whose removal it had applied",
+                                "at {now} ms client {c} sent a new {} stanza of group {name} to {x}, whose removal it had applied",
                                 command_name(&s.stanza.command)
                             )
                         });
@@ -347,7 +360,7 @@ impl Judge {
                 _ => String::new(),
             };
             self.authority
-                .hit(|| format!("at {now} ms client {c}'s view of g{g} {what}"));
+                .hit(|| format!("at {now} ms client {c}'s view of {} {what}", t.name));
         }
         for m in &lost {
             if t.removed_ever.contains(m) && !t.members.contains(m) {
@@ -453,7 +466,7 @@ impl Judge {
         let split: Vec<&(u32, Vec<Id>)> =
             disagreeing.iter().filter(|(_, d)| !d.is_empty()).collect();
         let not_quiet =
-            (!quiescent).then(|| "the run did not drain before its time limit".to_string());
+            (!quiescent).then(|| "the run ended with stanzas in flight or unacknowledged (not quiescent)".to_string());
         v.push(Verdict {
             name: "convergence",
             holds: quiescent && split.is_empty(),
@@ -461,7 +474,8 @@ impl Judge {
             first: not_quiet.clone().or_else(|| {
                 split.first().map(|(g, d)| {
                     format!(
-                        "group g{g}: {} participants disagree with the owner, e.g. client {}",
+                        "group {}: {} participants disagree with the owner, e.g. client {}",
+                        self.truth.get(*g as usize).map_or("?", |t| &*t.name),
                         d.len(),
                         d[0]
                     )
@@ -478,8 +492,8 @@ impl Judge {
                 .map(|(i, r)| {
                     let m = &self.sent[*i as usize];
                     format!(
-                        "client {r} never delivered the message client {} sent to g{} at {} ms",
-                        m.sender, m.group, m.at
+                        "client {r} never delivered the message client {} sent to {} at {} ms",
+                        m.sender, self.truth[m.group as usize].name, m.at
                     )
                 })
                 .or(not_quiet),

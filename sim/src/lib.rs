@@ -7,6 +7,7 @@ pub mod engine;
 pub mod judge;
 pub mod plot;
 pub mod queue;
+pub mod replay;
 pub mod report;
 pub mod wire;
 

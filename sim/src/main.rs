@@ -3,6 +3,7 @@
 mod check_cmd;
 mod demo;
 mod fanout_cmd;
+mod replay_cmd;
 mod sim_cmd;
 mod stanza_cmd;
 
@@ -77,6 +78,10 @@ enum Cmd {
     /// and judges every property over the run. Exits 0 when all hold, 1 when one fails,
     /// 2 on bad usage.
     Sim(Box<sim_cmd::SimArgs>),
+    /// Finds the shortest counterexample of every failing property (the flags of `check`)
+    /// and replays each through the simulator's clients and judge (`--wire`, `--encrypt`).
+    /// Exits 0 when every one breaks the same property there, 1 otherwise, 2 on bad usage.
+    Replay(Box<replay_cmd::ReplayArgs>),
 }
 
 fn parse_suite(s: &str) -> Result<Suite, String> {
@@ -111,5 +116,6 @@ fn main() -> ExitCode {
         } => fanout_cmd::run(recipients, size, suite, json),
         Cmd::Stanza { action } => stanza_cmd::run(action),
         Cmd::Sim(args) => sim_cmd::run(*args),
+        Cmd::Replay(args) => replay_cmd::run(*args),
     }
 }

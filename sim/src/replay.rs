@@ -1,0 +1,407 @@
+//! A counterexample of `kgroup check`, replayed by the simulator's clients, server path and
+//! judge: every step of the model's path (an owner command, a message, a delivery of one
+//! exact copy, a loss, a timeout, a crash, a forgery, a replay) is done again here, in core,
+//! wire or encrypted mode, and the simulator's own judge says which property broke.
+//!
+//! The model abstracts time and applies acknowledgements at once; the replay does the same
+//! (an acknowledgement is delivered as soon as it is sent, unless the model's step lost
+//! it), so the replay is the same run, seen through the adapter the mode selects.
+
+use std::sync::Arc;
+
+use kgroup::{Client, Config, Dialect, Ext, GroupKey, Intent, Output, Stanza, Text};
+use kgroup_model::model::{Action, Forgery, GROUP, OWNER};
+use kgroup_model::script::Step;
+use kgroup_model::{GroupModel, Network};
+use serde::Serialize;
+
+use crate::config::Mode;
+use crate::engine::Payload;
+use crate::judge::{Id, Judge, Verdict};
+use crate::wire;
+
+/// One copy on its way, with the model's description of it.
+#[derive(Clone)]
+struct Copy {
+    via: Id,
+    src: Id,
+    claimed: Id,
+    dst: Id,
+    stanza: Arc<Stanza<Id>>,
+    payload: Payload,
+    /// The duplicating network keeps a delivered copy, to deliver it again.
+    delivered: bool,
+}
+
+/// What a replay found.
+#[derive(Debug, Serialize)]
+pub struct Replayed {
+    pub mode: &'static str,
+    pub steps: usize,
+    /// Steps whose copy the replay did not have in flight (should be none).
+    pub missing: usize,
+    /// Copies the receiver could not decode or open.
+    pub malformed: usize,
+    pub quiescent: bool,
+    pub properties: Vec<Verdict>,
+    /// For each property that broke during the replay, the step (1-based) where it broke.
+    pub broke_at: Vec<(&'static str, usize)>,
+}
+
+impl Replayed {
+    pub fn fails(&self, property: &str) -> bool {
+        self.properties
+            .iter()
+            .any(|v| v.name == property && !v.holds)
+    }
+}
+
+struct Replay<'a> {
+    model: &'a GroupModel,
+    mode: Mode,
+    clients: Vec<Client<Id>>,
+    rings: Option<Vec<kgroup::envelope::Keyring>>,
+    inflight: Vec<Copy>,
+    judge: Judge,
+    sent_messages: Vec<u32>,
+    malformed: usize,
+    now: u64,
+}
+
+fn id(m: u8) -> Id {
+    Id::from(m)
+}
+
+/// Replays `actions` (a path of `model`) in `mode`.
+pub fn replay(model: &GroupModel, actions: &[Action], mode: Mode) -> Result<Replayed, String> {
+    let mut config = Config::new(model.dialect);
+    // The model's abstract time: every timer is due when it fires; retry forever.
+    config.retransmit_ms = 0;
+    config.max_attempts = None;
+    let n = u32::from(model.clients);
+    let rings = match mode {
+        Mode::Encrypt => Some(wire::keyrings(n + 1)?),
+        _ => None,
+    };
+    let mut r = Replay {
+        model,
+        mode,
+        clients: (0..n).map(|c| Client::new(c, config)).collect(),
+        rings,
+        inflight: Vec::new(),
+        judge: Judge::named([Text::from(GROUP)]),
+        sent_messages: vec![0; n as usize],
+        malformed: 0,
+        now: 0,
+    };
+    let mut missing = 0;
+    let mut broke_at = Vec::new();
+    for (i, a) in actions.iter().enumerate() {
+        r.now = i as u64 + 1;
+        if !r.step(a) {
+            missing += 1;
+        }
+        for v in r.judge.verdicts(true, &[]) {
+            if !v.holds
+                && matches!(
+                    v.name,
+                    "owner-authority"
+                        | "owner-binding"
+                        | "member-filter"
+                        | "removed-confidentiality"
+                )
+                && !broke_at.iter().any(|(n, _)| *n == v.name)
+            {
+                broke_at.push((v.name, i + 1));
+            }
+        }
+    }
+    let quiescent = r.inflight.iter().all(|c| c.delivered) && r.clients.iter().all(|c| c.is_idle());
+    let key = GroupModel::key();
+    let key = GroupKey::new(key.id.clone(), id(key.owner));
+    let views = r
+        .clients
+        .iter()
+        .enumerate()
+        .map(|(c, cl)| (c as Id, cl.view(&key)))
+        .collect();
+    let split = kgroup::core::agreement::disagreeing(&key.owner, &views);
+    let properties = r.judge.verdicts(quiescent, &[(0, split)]);
+    for v in &properties {
+        if !v.holds && !broke_at.iter().any(|(n, _)| *n == v.name) {
+            broke_at.push((v.name, actions.len()));
+        }
+    }
+    Ok(Replayed {
+        mode: mode.as_str(),
+        steps: actions.len(),
+        missing,
+        malformed: r.malformed,
+        quiescent,
+        properties,
+        broke_at,
+    })
+}
+
+impl Replay<'_> {
+    fn key(&self) -> GroupKey<Id> {
+        GroupKey::new(GROUP, id(OWNER))
+    }
+
+    /// Does one step; false when the step's copy was not in flight.
+    fn step(&mut self, action: &Action) -> bool {
+        match action {
+            Action::Owner(step) => self.owner(step),
+            Action::Message(c) => {
+                let c = id(*c);
+                let k = self.sent_messages[c as usize];
+                self.sent_messages[c as usize] += 1;
+                let body: Text = format!("m{c}.{k}").into();
+                if let Some(view) = self.clients[c as usize].view(&self.key()) {
+                    self.judge.message(0, c, &view, body.clone(), self.now);
+                }
+                let intent = Intent::Message {
+                    group: self.key(),
+                    body,
+                };
+                self.act(c, intent);
+            }
+            Action::Part(c) => {
+                let c = id(*c);
+                self.judge.parted(0, c);
+                let intent = Intent::Part {
+                    group: self.key(),
+                    body: None,
+                };
+                self.act(c, intent);
+            }
+            Action::Deliver(env, ack_lost) => {
+                let Some(i) = self.find(env) else {
+                    return false;
+                };
+                let copy = if self.model.network == Network::Duplicating {
+                    self.inflight[i].delivered = true;
+                    self.inflight[i].clone()
+                } else {
+                    self.inflight.remove(i)
+                };
+                self.deliver(copy, *ack_lost);
+            }
+            Action::Drop(env) => {
+                let Some(i) = self.find(env) else {
+                    return false;
+                };
+                self.inflight.remove(i);
+            }
+            Action::Timeout(c) => {
+                let c = id(*c);
+                let mut out = Vec::new();
+                self.clients[c as usize].handle_timeout(0, &mut out);
+                self.absorb(c, None, out, false);
+            }
+            Action::Crash(c) => {
+                let c = id(*c);
+                let cl = &self.clients[c as usize];
+                let restored = Client::restore(c, *cl.config(), cl.durable());
+                self.clients[c as usize] = restored;
+            }
+            Action::Forge(kind, to) => {
+                let env = self.model.forged(*kind, *to);
+                let adversary = id(self.model.adversary_id());
+                if *kind == Forgery::Impersonate {
+                    if let Some(body) = &env.stanza.body {
+                        self.judge.forged(body.clone(), adversary);
+                    }
+                }
+                let stanza = to_ids(&env.stanza);
+                self.put(adversary, adversary, id(env.claimed), id(env.dst), stanza);
+            }
+            Action::Replay(stanza, to) => {
+                // The owner's genuine stanza, on the adversary's channel.
+                let adversary = id(self.model.adversary_id());
+                self.put(adversary, id(OWNER), id(OWNER), id(*to), to_ids(stanza));
+            }
+        }
+        true
+    }
+
+    fn owner(&mut self, step: &Step) {
+        let key = self.key();
+        let set = |change: kgroup::Change<Id>| Intent::Set {
+            id: GROUP.into(),
+            change,
+            body: None,
+        };
+        let intent = match step {
+            Step::Create(members) => {
+                let members: Vec<Id> = members.iter().map(|m| id(*m)).collect();
+                self.judge.created(0, key, &members, None);
+                Intent::Create {
+                    id: GROUP.into(),
+                    members,
+                    subject: None,
+                    body: None,
+                }
+            }
+            Step::Add(m) => {
+                self.judge.changed(0, &[id(*m)], &[], None);
+                set(kgroup::Change {
+                    add: vec![id(*m)],
+                    ..Default::default()
+                })
+            }
+            Step::Remove(m) => {
+                self.judge.changed(0, &[], &[id(*m)], None);
+                set(kgroup::Change {
+                    remove: vec![id(*m)],
+                    ..Default::default()
+                })
+            }
+            Step::Subject(n) => {
+                let s: Text = format!("s{n}").into();
+                self.judge.changed(0, &[], &[], Some(s.clone()));
+                set(kgroup::Change {
+                    subject: Some(s),
+                    ..Default::default()
+                })
+            }
+        };
+        self.act(id(OWNER), intent);
+    }
+
+    fn act(&mut self, c: Id, intent: Intent<Id>) {
+        let mut out = Vec::new();
+        // A refused intent (e.g. removing someone who left) is a no-op, as in the model.
+        let _ = self.clients[c as usize].act(intent, 0, &mut out);
+        self.absorb(c, None, out, false);
+    }
+
+    fn find(&self, env: &kgroup_model::network::Envelope) -> Option<usize> {
+        let stanza = to_ids(&env.stanza);
+        self.inflight.iter().position(|c| {
+            c.via == id(env.via)
+                && c.src == id(env.src)
+                && c.claimed == id(env.claimed)
+                && c.dst == id(env.dst)
+                && *c.stanza == stanza
+        })
+    }
+
+    /// Puts a copy in flight, encoded (and sealed by `src`) as the mode asks.
+    fn put(&mut self, via: Id, src: Id, claimed: Id, dst: Id, stanza: Stanza<Id>) {
+        let stanza = Arc::new(stanza);
+        let out = kgroup::Outgoing {
+            to: vec![dst],
+            stanza: stanza.clone(),
+            resent: false,
+        };
+        let payload = match (&self.rings, self.mode) {
+            (_, Mode::Core) => Payload::Core(stanza.clone()),
+            (Some(rings), _) => match wire::seal_upload(&out, claimed, &rings[src as usize]) {
+                Ok(xml) => match wire::server_fanout(&xml) {
+                    Ok((_, copy)) => Payload::Xml(copy.into()),
+                    Err(_) => {
+                        self.malformed += 1;
+                        return;
+                    }
+                },
+                Err(_) => {
+                    self.malformed += 1;
+                    return;
+                }
+            },
+            (None, _) => match wire::server_fanout(&wire::encode_upload(&out, claimed)) {
+                Ok((_, copy)) => Payload::Xml(copy.into()),
+                Err(_) => {
+                    self.malformed += 1;
+                    return;
+                }
+            },
+        };
+        // As in the model, one identical copy in flight stands for any number.
+        if self.inflight.iter().any(|c| {
+            !c.delivered
+                && (c.via, c.src, c.claimed, c.dst) == (via, src, claimed, dst)
+                && c.stanza == stanza
+        }) {
+            return;
+        }
+        self.inflight.push(Copy {
+            via,
+            src,
+            claimed,
+            dst,
+            stanza,
+            payload,
+            delivered: false,
+        });
+    }
+
+    fn deliver(&mut self, copy: Copy, ack_lost: bool) {
+        let mut signer = copy.src;
+        let stanza = match &copy.payload {
+            Payload::Core(s) => s.clone(),
+            Payload::Xml(xml) => {
+                let opened = match &self.rings {
+                    None => wire::decode_copy(xml).map(|s| (copy.src, s)),
+                    Some(rings) => wire::open_copy(xml, &rings[copy.dst as usize]),
+                };
+                match opened {
+                    Ok((who, s)) => {
+                        signer = who;
+                        Arc::new(s)
+                    }
+                    Err(_) => {
+                        self.malformed += 1;
+                        return;
+                    }
+                }
+            }
+        };
+        let from = match self.model.dialect {
+            Dialect::Kontalk => copy.claimed,
+            Dialect::Hardened => signer,
+        };
+        let key = stanza.group.clone();
+        let mut out = Vec::new();
+        self.clients[copy.dst as usize].receive(from, stanza, 0, &mut out);
+        self.absorb(copy.dst, Some((&key, copy.src)), out, ack_lost);
+    }
+
+    fn absorb(
+        &mut self,
+        c: Id,
+        received: Option<(&GroupKey<Id>, Id)>,
+        out: Vec<Output<Id>>,
+        ack_lost: bool,
+    ) {
+        self.judge
+            .observe(c, &self.clients[c as usize], received, &out, self.now);
+        for o in out {
+            let Output::Send(s) = o else { continue };
+            if matches!(s.stanza.ext, Some(Ext::Ack { .. })) {
+                // Applied at once, as in the model, unless this step lost it.
+                if ack_lost {
+                    continue;
+                }
+                for r in &s.to {
+                    let mut ignored = Vec::new();
+                    if let Some(target) = self.clients.get_mut(*r as usize) {
+                        target.receive(c, s.stanza.clone(), 0, &mut ignored);
+                    }
+                }
+                continue;
+            }
+            for r in &s.to {
+                self.put(c, c, c, *r, (*s.stanza).clone());
+            }
+        }
+    }
+}
+
+fn to_ids(s: &Stanza<u8>) -> Stanza<Id> {
+    match wire::map_stanza::<u8, Id, ()>(s, &mut |m| Ok(id(*m))) {
+        Ok(s) => s,
+        Err(()) => unreachable!("widening ids cannot fail"),
+    }
+}
