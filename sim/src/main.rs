@@ -3,6 +3,7 @@
 mod check_cmd;
 mod demo;
 mod fanout_cmd;
+mod live_cmd;
 mod stanza_cmd;
 
 use std::process::ExitCode;
@@ -72,6 +73,8 @@ enum Cmd {
         #[command(subcommand)]
         action: stanza_cmd::StanzaCmd,
     },
+    /// Runs a group through a running XMPP server (see `scripts/e2e`): multicast and per recipient.
+    Live(live_cmd::LiveArgs),
 }
 
 fn parse_suite(s: &str) -> Result<Suite, String> {
@@ -105,5 +108,6 @@ fn main() -> ExitCode {
             json,
         } => fanout_cmd::run(recipients, size, suite, json),
         Cmd::Stanza { action } => stanza_cmd::run(action),
+        Cmd::Live(args) => live_cmd::run(args),
     }
 }
