@@ -105,8 +105,7 @@ fn until_delivered(run: &mut Run, group: &GroupKey<Jid>, who: &[usize], body: &s
     let want = body.to_owned();
     ok(
         run.pump_until(STEP, &format!("waiting for {body:?}"), move |r| {
-            who.iter()
-                .all(|&i| r.nodes[i].bodies(&g).iter().any(|b| *b == want))
+            who.iter().all(|&i| r.nodes[i].bodies(&g).contains(&want))
         }),
         "delivery",
     );
