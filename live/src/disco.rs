@@ -52,11 +52,21 @@ pub fn find_multicast(
     domain: &str,
     max_items: usize,
 ) -> Result<Option<String>, LiveError> {
+    discover(|to, payload| neg.query(to, payload), domain, max_items)
+}
+
+/// The discovery walk over any request/response function (`query(to, payload)` returns
+/// the `<iq/>` answer).
+pub fn discover(
+    mut query: impl FnMut(&str, &str) -> Result<Element, LiveError>,
+    domain: &str,
+    max_items: usize,
+) -> Result<Option<String>, LiveError> {
     let info = format!("<query xmlns='{NS_DISCO_INFO}'/>");
-    if has_address_feature(&neg.query(domain, &info)?) {
+    if has_address_feature(&query(domain, &info)?) {
         return Ok(Some(domain.to_owned()));
     }
-    let items = neg.query(domain, &format!("<query xmlns='{NS_DISCO_ITEMS}'/>"))?;
+    let items = query(domain, &format!("<query xmlns='{NS_DISCO_ITEMS}'/>"))?;
     let jids: Vec<String> = items
         .child("query", NS_DISCO_ITEMS)
         .map(|q| {
@@ -70,7 +80,7 @@ pub fn find_multicast(
         })
         .unwrap_or_default();
     for jid in jids {
-        if has_address_feature(&neg.query(&jid, &info)?) {
+        if has_address_feature(&query(&jid, &info)?) {
             return Ok(Some(jid));
         }
     }
@@ -107,5 +117,83 @@ impl DiscoCache {
         let found = find_multicast(neg, domain, 64)?;
         self.put(domain, found.clone());
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server described by (entity, disco#info features, disco#items).
+    fn server(
+        entities: &'static [(
+            &'static str,
+            &'static [&'static str],
+            &'static [&'static str],
+        )],
+    ) -> impl FnMut(&str, &str) -> Result<Element, LiveError> {
+        move |to: &str, payload: &str| {
+            let Some((_, features, items)) = entities.iter().find(|(e, _, _)| *e == to) else {
+                return Element::parse(
+                    b"<iq type='error'><error type='cancel'><item-not-found \
+                      xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+                )
+                .map_err(LiveError::from);
+            };
+            let xml = if payload.contains(NS_DISCO_INFO) {
+                let f: String = features
+                    .iter()
+                    .map(|v| format!("<feature var='{v}'/>"))
+                    .collect();
+                format!("<iq type='result'><query xmlns='{NS_DISCO_INFO}'>{f}</query></iq>")
+            } else {
+                let i: String = items.iter().map(|j| format!("<item jid='{j}'/>")).collect();
+                format!("<iq type='result'><query xmlns='{NS_DISCO_ITEMS}'>{i}</query></iq>")
+            };
+            Element::parse(xml.as_bytes()).map_err(LiveError::from)
+        }
+    }
+
+    #[test]
+    fn finds_the_service_among_the_items() {
+        let s = server(&[
+            (
+                "example.org",
+                &[NS_DISCO_INFO],
+                &["pubsub.example.org", "multicast.example.org"],
+            ),
+            (
+                "pubsub.example.org",
+                &["http://jabber.org/protocol/pubsub"],
+                &[],
+            ),
+            ("multicast.example.org", &[NS_ADDRESS], &[]),
+        ]);
+        assert_eq!(
+            discover(s, "example.org", 64),
+            Ok(Some("multicast.example.org".into()))
+        );
+    }
+
+    #[test]
+    fn the_server_itself_may_be_the_service() {
+        let s = server(&[("example.org", &[NS_ADDRESS], &["multicast.example.org"])]);
+        assert_eq!(
+            discover(s, "example.org", 64),
+            Ok(Some("example.org".into()))
+        );
+    }
+
+    #[test]
+    fn no_service_means_per_recipient() {
+        let s = server(&[
+            (
+                "example.org",
+                &[NS_DISCO_INFO],
+                &["gone.example.org", "muc.example.org"],
+            ),
+            ("muc.example.org", &["http://jabber.org/protocol/muc"], &[]),
+        ]);
+        assert_eq!(discover(s, "example.org", 64), Ok(None));
     }
 }
