@@ -103,6 +103,8 @@ pub struct Traffic {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Captured {
     pub signer: Jid,
+    /// The `from` the server stamped (reported, never trusted).
+    pub claimed_from: Option<Jid>,
     pub stanza: Stanza<Jid>,
     pub envelope: Vec<u8>,
 }
@@ -539,6 +541,7 @@ impl Run {
         }
         node.captured.push(Captured {
             signer: signer.clone(),
+            claimed_from: received.from,
             stanza: stanza.clone(),
             envelope: received.envelope,
         });

@@ -259,6 +259,18 @@ fn seed_scenario(dialect: Dialect) {
         "{:?}",
         &run.nodes[charlie].captured[charlie_seen..]
     );
+    // Every stanza came from the multicast service's fan-out with the sender's own full
+    // JID as `from`, as the server stamped it; the core was given the signer, which agrees.
+    for n in &run.nodes {
+        for x in &n.captured {
+            assert_eq!(
+                x.claimed_from.as_ref().map(Jid::to_bare).as_ref(),
+                Some(&x.signer),
+                "at {}",
+                n.jid
+            );
+        }
+    }
     // Each group stanza left its sender once: one multicast stanza per composed stanza.
     let composed_by_david = 6;
     match dialect {
