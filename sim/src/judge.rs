@@ -465,8 +465,9 @@ impl Judge {
         ];
         let split: Vec<&(u32, Vec<Id>)> =
             disagreeing.iter().filter(|(_, d)| !d.is_empty()).collect();
-        let not_quiet =
-            (!quiescent).then(|| "the run ended with stanzas in flight or unacknowledged (not quiescent)".to_string());
+        let not_quiet = (!quiescent).then(|| {
+            "the run ended with stanzas in flight or unacknowledged (not quiescent)".to_string()
+        });
         v.push(Verdict {
             name: "convergence",
             holds: quiescent && split.is_empty(),

@@ -3,6 +3,7 @@
 mod check_cmd;
 mod demo;
 mod fanout_cmd;
+mod live_cmd;
 mod replay_cmd;
 mod sim_cmd;
 mod stanza_cmd;
@@ -82,6 +83,8 @@ enum Cmd {
     /// and replays each through the simulator's clients and judge (`--wire`, `--encrypt`).
     /// Exits 0 when every one breaks the same property there, 1 otherwise, 2 on bad usage.
     Replay(Box<replay_cmd::ReplayArgs>),
+    /// Runs a group through a running XMPP server (see `scripts/e2e`): multicast and per recipient.
+    Live(live_cmd::LiveArgs),
 }
 
 fn parse_suite(s: &str) -> Result<Suite, String> {
@@ -117,5 +120,6 @@ fn main() -> ExitCode {
         Cmd::Stanza { action } => stanza_cmd::run(action),
         Cmd::Sim(args) => sim_cmd::run(*args),
         Cmd::Replay(args) => replay_cmd::run(*args),
+        Cmd::Live(args) => live_cmd::run(args),
     }
 }

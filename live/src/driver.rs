@@ -1,0 +1,759 @@
+//! The live driver: N clients of the core, each over its own XMPP connection, exchanging
+//! group stanzas through a real server.
+//!
+//! One thread drives every client: it runs the core's transitions, seals what the core
+//! sends and writes it once to the multicast service (or once per recipient), and feeds
+//! every received envelope to the core with the **verified OpenPGP signer** as sender (the
+//! `from` the server stamps is reported, never trusted). Reader threads only cut the
+//! sockets' bytes into stanzas. The core stays pure: the driver owns the clock (milliseconds
+//! since the run started), the sockets and the keys.
+//!
+//! The core's durable state ([`kgroup::Client::durable`]) stays in memory: a client that
+//! goes offline here disconnects from the server but keeps its state, as a phone that loses
+//! its network does. Crash and restart are covered by the simulator and the model.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kgroup::codec::Jid;
+use kgroup::envelope::{self, EnvelopeError, Keyring, Suite};
+use kgroup::{Client, Config, Dialect, GroupKey, Intent, Output, Reason, Stanza, Text, View};
+
+use crate::c2s::{Account, Connection, Incoming};
+use crate::disco::{DiscoCache, Route};
+use crate::error::LiveError;
+use crate::wire::{self, WireReject};
+
+/// How to reach the server and whom to log in as.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `host:port` of the c2s listener.
+    pub server: String,
+    /// The XMPP domain of the accounts.
+    pub domain: String,
+    /// Account `user` has the password `password_prefix` + `user` (what `scripts/e2e`
+    /// registers).
+    pub password_prefix: String,
+    pub dialect: Dialect,
+    /// Use the multicast service when discovery finds one (`false`: always per recipient).
+    pub multicast: bool,
+    /// Bound on connecting and on each step a test waits for.
+    pub timeout: Duration,
+    /// The core's settings (retransmission).
+    pub config: Config,
+}
+
+impl Options {
+    pub fn new(server: impl Into<String>, domain: impl Into<String>, dialect: Dialect) -> Self {
+        Options {
+            server: server.into(),
+            domain: domain.into(),
+            password_prefix: "kgroup-".into(),
+            dialect,
+            multicast: true,
+            timeout: Duration::from_secs(10),
+            config: Config::new(dialect),
+        }
+    }
+}
+
+/// Why a received stanza was not acted on: the core's typed reason, or the wire's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectReason {
+    Core(Reason),
+    Wire(WireReject),
+}
+
+impl RejectReason {
+    pub fn label(&self) -> String {
+        match self {
+            RejectReason::Core(r) => r.as_str().to_owned(),
+            RejectReason::Wire(w) => w.label(),
+        }
+    }
+}
+
+/// A rejection at one client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// The verified signer, when the envelope opened.
+    pub from: Option<Jid>,
+    pub reason: RejectReason,
+}
+
+/// A message delivered to a client's user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub group: GroupKey<Jid>,
+    pub from: Jid,
+    pub body: Text,
+    pub at: Instant,
+}
+
+/// What one client put on the wire (group stanzas only; negotiation not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Traffic {
+    pub stanzas: u64,
+    pub bytes: u64,
+}
+
+/// An envelope a client received, kept so a test can replay it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Captured {
+    pub signer: Jid,
+    /// The `from` the server stamped (reported, never trusted).
+    pub claimed_from: Option<Jid>,
+    pub stanza: Stanza<Jid>,
+    pub envelope: Vec<u8>,
+}
+
+/// How many received envelopes each client keeps for [`Captured`].
+const CAPTURE: usize = 256;
+
+/// One client: core, keys, connection, and what happened to it.
+pub struct Node {
+    pub jid: Jid,
+    account: Account,
+    pub client: Client<Jid>,
+    keyring: Keyring,
+    conn: Option<Connection>,
+    generation: u32,
+    pub sent: Traffic,
+    pub delivered: Vec<Delivery>,
+    pub rejected: Vec<Rejection>,
+    pub captured: Vec<Captured>,
+    /// Stanzas the core gave up retransmitting.
+    pub gave_up: usize,
+    next_id: u64,
+}
+
+impl Node {
+    pub fn is_online(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// The bodies delivered in `group`, in order.
+    pub fn bodies(&self, group: &GroupKey<Jid>) -> Vec<String> {
+        self.delivered
+            .iter()
+            .filter(|d| d.group == *group)
+            .map(|d| d.body.to_string())
+            .collect()
+    }
+
+    /// Core rejection reasons, in order.
+    pub fn core_rejections(&self) -> Vec<Reason> {
+        self.rejected
+            .iter()
+            .filter_map(|r| match r.reason {
+                RejectReason::Core(c) => Some(c),
+                RejectReason::Wire(_) => None,
+            })
+            .collect()
+    }
+
+    pub fn view(&self, group: &GroupKey<Jid>) -> Option<View<Jid>> {
+        self.client.view(group)
+    }
+}
+
+/// Tags events with the node and the connection generation, so a late event of a closed
+/// connection is not taken for the new one's.
+#[derive(Clone, Copy, Debug)]
+struct Tag {
+    node: usize,
+    generation: u32,
+}
+
+/// A group of clients on a live server.
+pub struct Run {
+    pub opts: Options,
+    start: Instant,
+    tx: Sender<(Tag, Incoming)>,
+    rx: Receiver<(Tag, Incoming)>,
+    pub nodes: Vec<Node>,
+    disco: DiscoCache,
+    /// The multicast service discovery found (whether or not this run uses it).
+    pub discovered: Option<String>,
+    /// What this run uses.
+    pub route: Route,
+    /// When each (sender, body) was handed to the core, for latencies.
+    sent_at: HashMap<(Jid, Text), Instant>,
+    /// Stanzas that arrived at connection time from earlier runs (offline storage), dropped.
+    pub stale_at_start: usize,
+}
+
+fn envelope_label(e: &EnvelopeError) -> &'static str {
+    match e {
+        EnvelopeError::Malformed(_) => "malformed",
+        EnvelopeError::NotEncrypted => "not-encrypted",
+        EnvelopeError::NotForMe => "not-for-me",
+        EnvelopeError::Integrity => "integrity",
+        EnvelopeError::Unsigned => "unsigned",
+        EnvelopeError::MultipleSignatures => "multiple-signatures",
+        EnvelopeError::UnknownSigner { .. } => "unknown-signer",
+        EnvelopeError::BadSignature { .. } => "bad-signature",
+        EnvelopeError::NoRecipients => "no-recipients",
+        EnvelopeError::UnknownRecipient(_) => "unknown-recipient",
+        EnvelopeError::Key(_) => "key",
+    }
+}
+
+impl Run {
+    /// Generates a key per user, gives every client every other's certificate (the out of
+    /// band exchange a real deployment does through its key server), connects them all,
+    /// discovers the multicast service on the first connection, and drops whatever the
+    /// server had stored for these accounts from earlier runs.
+    pub fn connect(opts: Options, users: &[&str]) -> Result<Run, LiveError> {
+        if users.is_empty() {
+            return Err(LiveError::Usage("a run needs at least one client".into()));
+        }
+        let (tx, rx) = channel();
+        let mut nodes = Vec::with_capacity(users.len());
+        for user in users {
+            let bare = format!("{user}@{}", opts.domain);
+            let jid = Jid::new(&bare)
+                .map_err(|e| LiveError::Usage(format!("bad account {bare}: {e}")))?;
+            let keyring = Keyring::generate(jid.as_str(), Suite::Cv25519)?;
+            nodes.push(Node {
+                jid,
+                account: Account {
+                    server: opts.server.clone(),
+                    user: (*user).to_owned(),
+                    domain: opts.domain.clone(),
+                    password: format!("{}{user}", opts.password_prefix),
+                    resource: "kgroup".into(),
+                },
+                client: Client::new(
+                    Jid::new(&bare).map_err(|e| LiveError::Usage(e.to_string()))?,
+                    opts.config,
+                ),
+                keyring,
+                conn: None,
+                generation: 0,
+                sent: Traffic::default(),
+                delivered: Vec::new(),
+                rejected: Vec::new(),
+                captured: Vec::new(),
+                gave_up: 0,
+                next_id: 0,
+            });
+        }
+        let certs: Vec<_> = nodes.iter().map(|n| n.keyring.me().cert.clone()).collect();
+        for (i, n) in nodes.iter_mut().enumerate() {
+            for (j, c) in certs.iter().enumerate() {
+                if i != j {
+                    n.keyring.add(c.clone())?;
+                }
+            }
+        }
+        let mut run = Run {
+            opts,
+            start: Instant::now(),
+            tx,
+            rx,
+            nodes,
+            disco: DiscoCache::default(),
+            discovered: None,
+            route: Route::PerRecipient,
+            sent_at: HashMap::new(),
+            stale_at_start: 0,
+        };
+        for i in 0..run.nodes.len() {
+            run.reconnect(i)?;
+        }
+        run.discovered = run.disco.get(&run.opts.domain).flatten();
+        run.route = match (&run.discovered, run.opts.multicast) {
+            (Some(s), true) => Route::Multicast(s.clone()),
+            _ => Route::PerRecipient,
+        };
+        // Leftovers from earlier runs arrive right after presence; let them in and drop them.
+        let quiet = Duration::from_millis(300);
+        let mut last = Instant::now();
+        let until = Instant::now() + run.opts.timeout;
+        while last.elapsed() < quiet && Instant::now() < until {
+            match run.rx.recv_timeout(quiet) {
+                Ok((_, Incoming::Stanza(b, _))) => {
+                    if b.starts_with(b"<message") {
+                        run.stale_at_start += 1;
+                    }
+                    last = Instant::now();
+                }
+                Ok((tag, Incoming::Closed(e))) => {
+                    return Err(LiveError::Stream(format!(
+                        "{} lost its connection: {}",
+                        run.nodes[tag.node].jid,
+                        e.map(|e| e.to_string()).unwrap_or_default()
+                    )))
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(run)
+    }
+
+    /// The driver's clock: milliseconds since the run started.
+    pub fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn node(&self, i: usize) -> Result<&Node, LiveError> {
+        self.nodes
+            .get(i)
+            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))
+    }
+
+    /// The index of the client with this bare JID's localpart.
+    pub fn index(&self, user: &str) -> Result<usize, LiveError> {
+        self.nodes
+            .iter()
+            .position(|n| n.account.user == user)
+            .ok_or_else(|| LiveError::Usage(format!("no client {user}")))
+    }
+
+    pub fn jid(&self, user: &str) -> Result<Jid, LiveError> {
+        Ok(self.node(self.index(user)?)?.jid.clone())
+    }
+
+    /// Connects (again) client `i`; what the server stored for it arrives afterwards.
+    pub fn reconnect(&mut self, i: usize) -> Result<(), LiveError> {
+        let timeout = self.opts.timeout;
+        let domain = self.opts.domain.clone();
+        let disco = self.disco.clone();
+        let node = self
+            .nodes
+            .get_mut(i)
+            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))?;
+        if let Some(old) = node.conn.take() {
+            old.close();
+        }
+        node.generation += 1;
+        let tag = Tag {
+            node: i,
+            generation: node.generation,
+        };
+        let conn = Connection::connect(
+            &node.account,
+            timeout,
+            |neg| disco.resolve(neg, &domain).map(|_| ()),
+            tag,
+            self.tx.clone(),
+        )?;
+        node.conn = Some(conn);
+        Ok(())
+    }
+
+    /// Closes client `i`'s stream: the server then stores what is sent to it.
+    pub fn disconnect(&mut self, i: usize) -> Result<(), LiveError> {
+        let node = self
+            .nodes
+            .get_mut(i)
+            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))?;
+        if let Some(c) = node.conn.take() {
+            c.close();
+        }
+        Ok(())
+    }
+
+    /// Client `i`'s user acts.
+    pub fn act(&mut self, i: usize, intent: Intent<Jid>) -> Result<(), LiveError> {
+        let now = self.now();
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        self.nodes
+            .get_mut(i)
+            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))?
+            .client
+            .act(intent, now, &mut out)?;
+        self.absorb(i, out, t0)
+    }
+
+    /// Seals `stanza` with client `i`'s key and sends it to `to`, bypassing its core: what
+    /// a misbehaving member's client can do.
+    pub fn send_stanza(
+        &mut self,
+        i: usize,
+        to: Vec<Jid>,
+        stanza: Stanza<Jid>,
+    ) -> Result<(), LiveError> {
+        let out = kgroup::Outgoing {
+            to,
+            stanza: Arc::new(stanza),
+            resent: false,
+        };
+        self.transmit(i, &out)
+    }
+
+    /// Sends an envelope as it is (a replay) from client `i` to `to`.
+    pub fn send_envelope(
+        &mut self,
+        i: usize,
+        to: &[Jid],
+        envelope: &[u8],
+    ) -> Result<(), LiveError> {
+        self.write_envelope(i, to, envelope)
+    }
+
+    fn transmit(&mut self, i: usize, out: &kgroup::Outgoing<Jid>) -> Result<(), LiveError> {
+        if out.to.is_empty() {
+            return Ok(());
+        }
+        let node = self.node(i)?;
+        let plain = wire::inner(out, &node.jid);
+        let to: Vec<&str> = out.to.iter().map(Jid::as_str).collect();
+        let sealed = envelope::seal_to(&node.keyring, &to, plain.as_bytes())?;
+        self.write_envelope(i, &out.to, &sealed)
+    }
+
+    fn write_envelope(&mut self, i: usize, to: &[Jid], sealed: &[u8]) -> Result<(), LiveError> {
+        let route = self.route.clone();
+        let node = self
+            .nodes
+            .get_mut(i)
+            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))?;
+        let Some(conn) = node.conn.as_mut() else {
+            // Offline: the stanza is lost, as it would be for a phone without network; a
+            // hardened core retransmits it later.
+            return Ok(());
+        };
+        let mut write = |dest: &Jid, addresses: Option<&[Jid]>| -> Result<(), LiveError> {
+            node.next_id += 1;
+            let id = format!("{}-{}", node.account.user, node.next_id);
+            let xml = wire::outer(dest, addresses, sealed, &id)?;
+            conn.send(xml.as_bytes())?;
+            node.sent.stanzas += 1;
+            node.sent.bytes += xml.len() as u64;
+            Ok(())
+        };
+        match &route {
+            Route::Multicast(service) => {
+                let service = Jid::new(service)
+                    .map_err(|e| LiveError::Stream(format!("bad service JID: {e}")))?;
+                write(&service, Some(to))?;
+            }
+            Route::PerRecipient => {
+                for dest in to {
+                    write(dest, None)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn absorb(&mut self, i: usize, out: Vec<Output<Jid>>, t0: Instant) -> Result<(), LiveError> {
+        for o in out {
+            match o {
+                Output::Send(s) => {
+                    if !s.resent {
+                        if let Some(body) = &s.stanza.body {
+                            let me = self.node(i)?.jid.clone();
+                            self.sent_at.entry((me, body.clone())).or_insert(t0);
+                        }
+                    }
+                    self.transmit(i, &s)?;
+                }
+                Output::Deliver { group, from, body } => {
+                    if let Some(n) = self.nodes.get_mut(i) {
+                        n.delivered.push(Delivery {
+                            group,
+                            from,
+                            body,
+                            at: Instant::now(),
+                        });
+                    }
+                }
+                Output::Reject { from, reason, .. } => {
+                    if let Some(n) = self.nodes.get_mut(i) {
+                        n.rejected.push(Rejection {
+                            from: Some(from),
+                            reason: RejectReason::Core(reason),
+                        });
+                    }
+                }
+                Output::GaveUp { .. } => {
+                    if let Some(n) = self.nodes.get_mut(i) {
+                        n.gave_up += 1;
+                    }
+                }
+                Output::Changed { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, i: usize, from: Option<Jid>, reason: WireReject) {
+        if let Some(n) = self.nodes.get_mut(i) {
+            n.rejected.push(Rejection {
+                from,
+                reason: RejectReason::Wire(reason),
+            });
+        }
+    }
+
+    /// One stanza from the server for client `i`.
+    fn on_stanza(&mut self, i: usize, bytes: &[u8]) -> Result<(), LiveError> {
+        let name_end = bytes
+            .iter()
+            .position(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/')
+            .unwrap_or(bytes.len());
+        match bytes.get(1..name_end) {
+            Some(b"message") => {}
+            Some(b"iq") => return self.on_iq(i, bytes),
+            // Presence and anything else: nothing for the group protocol.
+            _ => return Ok(()),
+        }
+        let received = match wire::unwrap(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                self.reject(i, None, e);
+                return Ok(());
+            }
+        };
+        let node = self.node(i)?;
+        let opened = match envelope::open(&node.keyring, &received.envelope) {
+            Ok(o) => o,
+            Err(e) => {
+                let label = envelope_label(&e).to_owned();
+                self.reject(i, None, WireReject::Envelope(label));
+                return Ok(());
+            }
+        };
+        let Ok(signer) = Jid::new(&opened.signer.jid) else {
+            self.reject(i, None, WireReject::Envelope("bad-signer-jid".into()));
+            return Ok(());
+        };
+        let stanza = match wire::stanza_of(&opened.plaintext) {
+            Ok(s) => s,
+            Err(e) => {
+                self.reject(i, Some(signer), e);
+                return Ok(());
+            }
+        };
+        let now = self.now();
+        let node = self
+            .nodes
+            .get_mut(i)
+            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))?;
+        if node.captured.len() >= CAPTURE {
+            node.captured.remove(0);
+        }
+        node.captured.push(Captured {
+            signer: signer.clone(),
+            claimed_from: received.from,
+            stanza: stanza.clone(),
+            envelope: received.envelope,
+        });
+        let mut out = Vec::new();
+        node.client.receive(signer, Arc::new(stanza), now, &mut out);
+        self.absorb(i, out, Instant::now())
+    }
+
+    /// Answers the server's requests: pings get a result, anything else
+    /// `service-unavailable` (RFC 6120 §8.2.3).
+    fn on_iq(&mut self, i: usize, bytes: &[u8]) -> Result<(), LiveError> {
+        let Ok(iq) = crate::xml::Element::parse(bytes) else {
+            return Ok(());
+        };
+        let kind = iq.attr("type").unwrap_or("");
+        if kind != "get" && kind != "set" {
+            return Ok(());
+        }
+        let id = wire::escape_attr(iq.attr("id").unwrap_or(""));
+        let to = iq
+            .attr("from")
+            .map(|f| format!(" to='{}'", wire::escape_attr(f)))
+            .unwrap_or_default();
+        let reply = if iq.child("ping", "urn:xmpp:ping").is_some() {
+            format!("<iq type='result' id='{id}'{to}/>")
+        } else {
+            format!(
+                "<iq type='error' id='{id}'{to}><error type='cancel'><service-unavailable \
+                 xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+            )
+        };
+        if let Some(conn) = self.nodes.get_mut(i).and_then(|n| n.conn.as_mut()) {
+            conn.send(reply.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Processes events until `done` holds; an error if `timeout` passes first or a
+    /// connection breaks.
+    pub fn pump_until(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        mut done: impl FnMut(&Run) -> bool,
+    ) -> Result<(), LiveError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.timers()?;
+            if done(self) {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(LiveError::Timeout(what.to_owned()));
+            }
+            let mut wait = deadline - now;
+            if let Some(next) = self.next_timer() {
+                let due = Duration::from_millis(next.saturating_sub(self.now()));
+                wait = wait.min(due.max(Duration::from_millis(1)));
+            }
+            match self.rx.recv_timeout(wait.min(Duration::from_millis(100))) {
+                Ok((tag, ev)) => self.on_event(tag, ev)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(LiveError::Stream("event channel closed".into()))
+                }
+            }
+        }
+    }
+
+    /// Processes events until nothing has arrived for `quiet` and no online client waits
+    /// for an acknowledgement (quiescence); an error after `timeout`.
+    pub fn settle(&mut self, quiet: Duration, timeout: Duration) -> Result<(), LiveError> {
+        let deadline = Instant::now() + timeout;
+        let mut last = Instant::now();
+        loop {
+            self.timers()?;
+            let idle = self
+                .nodes
+                .iter()
+                .filter(|n| n.is_online())
+                .all(|n| n.client.is_idle());
+            if idle && last.elapsed() >= quiet {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(LiveError::Timeout("waiting for the group to settle".into()));
+            }
+            match self.rx.recv_timeout(Duration::from_millis(20)) {
+                Ok((tag, ev)) => {
+                    last = Instant::now();
+                    self.on_event(tag, ev)?;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(LiveError::Stream("event channel closed".into()))
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, tag: Tag, ev: Incoming) -> Result<(), LiveError> {
+        let current = self
+            .nodes
+            .get(tag.node)
+            .is_some_and(|n| n.generation == tag.generation && n.is_online());
+        if !current {
+            return Ok(());
+        }
+        match ev {
+            Incoming::Stanza(bytes, _) => self.on_stanza(tag.node, &bytes),
+            Incoming::Closed(e) => {
+                let who = self.nodes[tag.node].jid.clone();
+                self.nodes[tag.node].conn = None;
+                Err(LiveError::Stream(format!(
+                    "{who} lost its connection{}",
+                    e.map(|e| format!(": {e}")).unwrap_or_default()
+                )))
+            }
+        }
+    }
+
+    fn next_timer(&self) -> Option<u64> {
+        self.nodes
+            .iter()
+            .filter(|n| n.is_online())
+            .filter_map(|n| n.client.poll_timeout())
+            .min()
+    }
+
+    /// Lets every online client retransmit what is due.
+    fn timers(&mut self) -> Result<(), LiveError> {
+        let now = self.now();
+        for i in 0..self.nodes.len() {
+            let due = self.nodes[i].is_online()
+                && self.nodes[i]
+                    .client
+                    .poll_timeout()
+                    .is_some_and(|t| t <= now);
+            if due {
+                let mut out = Vec::new();
+                self.nodes[i].client.handle_timeout(now, &mut out);
+                self.absorb(i, out, Instant::now())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Send-to-delivery latencies of every delivery whose send this run saw.
+    pub fn latencies(&self) -> Vec<Duration> {
+        let mut l: Vec<Duration> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.delivered.iter())
+            .filter_map(|d| {
+                let sent = self.sent_at.get(&(d.from.clone(), d.body.clone()))?;
+                Some(d.at.saturating_duration_since(*sent))
+            })
+            .collect();
+        l.sort();
+        l
+    }
+
+    /// Rejections of every client, counted by reason label.
+    pub fn rejections(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for n in &self.nodes {
+            for r in &n.rejected {
+                *m.entry(r.reason.label()).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+
+    /// Whether every listed client holds the same view of `group` as the owner (members
+    /// and subject).
+    pub fn agree(&self, group: &GroupKey<Jid>, users: &[usize]) -> bool {
+        let Some(owner) = self.nodes.iter().find(|n| n.jid == group.owner) else {
+            return false;
+        };
+        let Some(reference) = owner.view(group) else {
+            return false;
+        };
+        users.iter().all(|&i| {
+            self.nodes
+                .get(i)
+                .and_then(|n| n.view(group))
+                .is_some_and(|v| v.agrees_with(&reference))
+        })
+    }
+}
+
+/// The `q`-th quantile (0..=1) of sorted durations, nearest rank.
+pub fn quantile(sorted: &[Duration], q: f64) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let d: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(quantile(&d, 0.5), Some(Duration::from_millis(50)));
+        assert_eq!(quantile(&d, 0.99), Some(Duration::from_millis(99)));
+        assert_eq!(quantile(&d, 1.0), Some(Duration::from_millis(100)));
+        assert_eq!(quantile(&d[..1], 0.99), Some(Duration::from_millis(1)));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+}
