@@ -148,7 +148,10 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError>
                 }
             }
             Packet::SEIP(s) => {
-                if inside || pp.recursion_depth() != 0 {
+                if inside {
+                    return Err(EnvelopeError::Integrity);
+                }
+                if pp.recursion_depth() != 0 {
                     return Err(EnvelopeError::Malformed(
                         "nested or repeated encryption container".into(),
                     ));
@@ -183,9 +186,10 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError>
                     return Err(EnvelopeError::NotEncrypted);
                 }
                 if plaintext.is_some() {
-                    return Err(EnvelopeError::Malformed(
-                        "more than one literal packet".into(),
-                    ));
+                    // Inside the container nothing is authenticated until the end: a
+                    // second literal packet is what a flipped ciphertext bit can make
+                    // of the next block, so it is an integrity failure like any other.
+                    return Err(EnvelopeError::Integrity);
                 }
                 let mut body = Vec::new();
                 pp.read_to_end(&mut body)
@@ -236,8 +240,8 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError>
         return Err(EnvelopeError::Integrity);
     }
     if let PacketParserResult::EOF(eof) = &ppr {
-        eof.is_message()
-            .map_err(|e| EnvelopeError::Malformed(one_line(&e)))?;
+        // The decrypted grammar is only as good as the ciphertext.
+        eof.is_message().map_err(|_| EnvelopeError::Integrity)?;
     }
     let plaintext =
         plaintext.ok_or_else(|| EnvelopeError::Malformed("no literal data packet".into()))?;
