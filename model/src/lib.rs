@@ -8,6 +8,7 @@ pub mod model;
 pub mod network;
 pub mod properties;
 pub mod script;
+pub mod shared;
 pub mod trace;
 
 pub use check::{check, Report, Verdict};

@@ -17,6 +17,7 @@ use stateright::{Model, Property};
 use crate::network::{Envelope, Id, Net, Network};
 use crate::properties::Property as Prop;
 use crate::script::Step;
+use crate::shared::Hashed;
 
 /// The group's id in the model.
 pub const GROUP: &str = "g";
@@ -90,7 +91,7 @@ pub struct Ghost {
 /// A state of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
-    pub clients: Vec<Client<Id>>,
+    pub clients: Vec<Hashed<Client<Id>>>,
     pub net: Net,
     pub script_pos: u8,
     pub messages_sent: Vec<u8>,
@@ -101,7 +102,7 @@ pub struct State {
     /// at once loses nothing: the replay travels on the adversary's own channel and can be
     /// delivered at any later point, so every replay timing is still explored.
     pub fresh: Vec<Arc<Stanza<Id>>>,
-    pub ghost: Ghost,
+    pub ghost: Hashed<Ghost>,
 }
 
 /// The model's parameters.
@@ -191,14 +192,16 @@ impl GroupModel {
         f: impl FnOnce(&mut Client<Id>, &mut Vec<Output<Id>>),
     ) {
         let key = Self::key();
-        let before = Self::view(state, c);
-        let group_before = state.clients[c as usize].group(&key).cloned();
-        let gone_before = state.ghost.gone[c as usize].clone();
+        let ci = c as usize;
+        // The parent state keeps the old client and ghost: holding them costs a count.
+        let old = state.clients[ci].clone();
+        let old_ghost = state.ghost.clone();
         let mut out = Vec::new();
-        f(&mut state.clients[c as usize], &mut out);
-        let after = Self::view(state, c);
-        let client = &state.clients[c as usize];
-        let ghost = &mut state.ghost;
+        state.clients[ci].update(|cl| f(cl, &mut out));
+        let client = &state.clients[ci];
+        let (before, after) = (old.view(&key), client.view(&key));
+        let ghost = &*old_ghost;
+        let mut violated: Vec<Prop> = Vec::new();
 
         // owner-authority: every member and subject a view gains was issued by the owner;
         // every member it loses was removed by the owner or left.
@@ -219,13 +222,13 @@ impl GroupModel {
             .and_then(|v| v.subject.as_ref())
             .is_none_or(|s| ghost.subjects.contains(s));
         if !(gained_ok && lost_ok && subject_ok) {
-            ghost.violated.insert(Prop::OwnerAuthority);
+            violated.push(Prop::OwnerAuthority);
         }
 
         // owner-binding: a stanza naming another owner never touches the owner's group.
         if let Some(env) = delivered {
-            if env.stanza.group.owner != OWNER && client.group(&key) != group_before.as_ref() {
-                ghost.violated.insert(Prop::OwnerBinding);
+            if env.stanza.group.owner != OWNER && client.group(&key) != old.group(&key) {
+                violated.push(Prop::OwnerBinding);
             }
         }
         for o in &out {
@@ -237,13 +240,14 @@ impl GroupModel {
             {
                 // The bound owner's own stanza refused: the id was taken from it.
                 if group.owner == OWNER && delivered.is_some_and(|e| e.src == OWNER) {
-                    ghost.violated.insert(Prop::OwnerBinding);
+                    violated.push(Prop::OwnerBinding);
                 }
             }
         }
 
         // removed-confidentiality bookkeeping: removals really issued, applied here.
-        let gone = &mut ghost.gone[c as usize];
+        let gone_before = &ghost.gone[ci];
+        let mut gone = gone_before.clone();
         for m in mb.difference(&ma) {
             if ghost.removed_ever.contains(m) && !ghost.truth.contains(m) {
                 gone.insert(*m);
@@ -251,8 +255,9 @@ impl GroupModel {
         }
         gone.retain(|m| !ghost.truth.contains(m));
 
-        let roster: Option<Roster<Id>> = client.group(&key).map(|g| g.roster().clone());
+        let roster: Option<&Roster<Id>> = client.group(&key).map(|g| g.roster());
         let mut sends = Vec::new();
+        let mut deliveries = Vec::new();
         for o in out {
             match o {
                 Output::Send(s) => sends.push(s),
@@ -262,18 +267,18 @@ impl GroupModel {
                     let genuine = record.is_some_and(|m| m.sender == from);
                     let member = mb.contains(&from)
                         || record.is_some_and(|m| {
-                            roster
-                                .as_ref()
-                                .is_some_and(|r| r.was_member_at(&from, m.epoch))
+                            roster.is_some_and(|r| r.was_member_at(&from, m.epoch))
                         });
                     if !(genuine && member) {
-                        ghost.violated.insert(Prop::MemberFilter);
+                        violated.push(Prop::MemberFilter);
                     }
-                    ghost.delivered[c as usize].insert((from, body));
+                    deliveries.push((from, body));
                 }
                 _ => {}
             }
         }
+        let mut fresh = Vec::new();
+        let mut acks = Vec::new();
         for s in sends {
             let control = matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Resync { .. }));
             if !s.resent && !control {
@@ -285,7 +290,7 @@ impl GroupModel {
                     .iter()
                     .any(|r| gone_before.contains(r) && !notice.contains(r))
                 {
-                    state.ghost.violated.insert(Prop::RemovedConfidentiality);
+                    violated.push(Prop::RemovedConfidentiality);
                 }
             }
             if self.adversary
@@ -296,7 +301,7 @@ impl GroupModel {
                     Command::Create { .. } | Command::Set { .. }
                 )
             {
-                state.fresh.push(s.stanza.clone());
+                fresh.push(s.stanza.clone());
             }
             if control_ack(&s.stanza) {
                 // Acknowledgements only clear the sender's retransmission queue, so they are
@@ -304,16 +309,12 @@ impl GroupModel {
                 // delivery that causes one may lose it instead; an ack still in flight while
                 // the sender retransmits only yields a duplicate, which the duplicating
                 // network covers.
-                if ack_lost {
-                    continue;
-                }
-                for r in &s.to {
-                    if let Some(target) = state.clients.get_mut(*r as usize) {
-                        target.receive(c, s.stanza.clone(), 0, &mut Vec::new());
-                    }
+                if !ack_lost {
+                    acks.push(s);
                 }
                 continue;
             }
+            let stanza = Hashed::from_arc(s.stanza);
             for r in s.to {
                 state.net.send(
                     self.network,
@@ -322,10 +323,31 @@ impl GroupModel {
                         src: c,
                         claimed: c,
                         dst: r,
-                        stanza: s.stanza.clone(),
+                        stanza: stanza.clone(),
                     },
                 );
             }
+        }
+        for s in acks {
+            for r in &s.to {
+                if let Some(target) = state.clients.get_mut(*r as usize) {
+                    target.update(|t| t.receive(c, s.stanza.clone(), 0, &mut Vec::new()));
+                }
+            }
+        }
+        state.fresh.extend(fresh);
+
+        // The ghost is copied only when this step changes it.
+        let new_violation = violated.iter().any(|p| !ghost.violated.contains(p));
+        let new_delivery = deliveries
+            .iter()
+            .any(|d| !ghost.delivered[ci].contains(d));
+        if new_violation || new_delivery || gone != *gone_before {
+            state.ghost.update(|g| {
+                g.violated.extend(violated);
+                g.delivered[ci].extend(deliveries);
+                g.gone[ci] = gone;
+            });
         }
     }
 
@@ -335,7 +357,7 @@ impl GroupModel {
             change,
             body: None,
         };
-        let g = &mut state.ghost;
+        let mut g = (*state.ghost).clone();
         let intent = match step {
             Step::Create(members) => {
                 g.truth = members.iter().copied().chain([OWNER]).collect();
@@ -373,6 +395,7 @@ impl GroupModel {
                 })
             }
         };
+        state.ghost = Hashed::new(g);
         self.step_client(state, OWNER, None, false, |c, out| {
             // A refused step (e.g. removing someone who already left) is a no-op.
             let _ = c.act(intent, 0, out);
@@ -431,7 +454,7 @@ impl GroupModel {
             src: a,
             claimed,
             dst: to,
-            stanza: Arc::new(stanza),
+            stanza: Hashed::new(stanza),
         }
     }
 
@@ -461,7 +484,7 @@ impl Model for GroupModel {
         let n = self.clients as usize;
         vec![State {
             clients: (0..self.clients)
-                .map(|i| Client::new(i, self.config()))
+                .map(|i| Hashed::new(Client::new(i, self.config())))
                 .collect(),
             net: Net::default(),
             script_pos: 0,
@@ -470,11 +493,11 @@ impl Model for GroupModel {
             losses: 0,
             adversary_moves: 0,
             fresh: Vec::new(),
-            ghost: Ghost {
+            ghost: Hashed::new(Ghost {
                 gone: vec![BTreeSet::new(); n],
                 delivered: vec![BTreeSet::new(); n],
                 ..Ghost::default()
-            },
+            }),
         }]
     }
 
@@ -556,12 +579,12 @@ impl Model for GroupModel {
                     .copied()
                     .filter(|m| *m != c && g.truth.contains(m) && !g.parted.contains(m))
                     .collect();
-                state.ghost.messages.push(Sent {
+                state.ghost.update(|g| g.messages.push(Sent {
                     sender: c,
                     body: body.clone(),
                     epoch: view.epoch,
                     expected,
-                });
+                }));
                 self.step_client(&mut state, c, None, false, |cl, out| {
                     let _ = cl.act(
                         Intent::Message {
@@ -574,8 +597,10 @@ impl Model for GroupModel {
                 });
             }
             Action::Part(c) => {
-                state.ghost.parted.insert(c);
-                state.ghost.truth.remove(&c);
+                state.ghost.update(|g| {
+                    g.parted.insert(c);
+                    g.truth.remove(&c);
+                });
                 self.step_client(&mut state, c, None, false, |cl, out| {
                     let _ = cl.act(
                         Intent::Part {
@@ -601,7 +626,7 @@ impl Model for GroupModel {
                 };
                 let dst = env.dst;
                 if (dst as usize) < state.clients.len() {
-                    let stanza = env.stanza.clone();
+                    let stanza = env.stanza.arc().clone();
                     self.step_client(&mut state, dst, Some(&env), ack_lost, |cl, out| {
                         cl.receive(from, stanza, 0, out)
                     });
@@ -630,11 +655,13 @@ impl Model for GroupModel {
                 let env = self.forged(kind, to);
                 if kind == Forgery::Impersonate {
                     // Recorded as the adversary's, so a delivery in member 1's name is caught.
-                    state.ghost.messages.push(Sent {
-                        sender: self.adversary_id(),
-                        body: "forged".into(),
-                        epoch: 1,
-                        expected: BTreeSet::new(),
+                    state.ghost.update(|g| {
+                        g.messages.push(Sent {
+                            sender: self.adversary_id(),
+                            body: "forged".into(),
+                            epoch: 1,
+                            expected: BTreeSet::new(),
+                        })
                     });
                 }
                 state.net.send(self.network, env);
@@ -648,7 +675,7 @@ impl Model for GroupModel {
                         src: OWNER,
                         claimed: OWNER,
                         dst: to,
-                        stanza,
+                        stanza: Hashed::from_arc(stanza),
                     },
                 );
             }

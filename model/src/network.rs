@@ -4,10 +4,10 @@
 //! (the unordered networks are multisets, the duplicating one a set). The ordered network
 //! keeps send order within each (sender, recipient) pair and delivers only each pair's head.
 
-use std::sync::Arc;
-
 use kgroup::Stanza;
 use serde::Serialize;
+
+use crate::shared::Hashed;
 
 /// Identities in the model are small integers: 0 is the owner.
 pub type Id = u8;
@@ -73,7 +73,8 @@ pub struct Envelope {
     /// The `from` the server shows (forged by the adversary where it differs from `src`).
     pub claimed: Id,
     pub dst: Id,
-    pub stanza: Arc<Stanza<Id>>,
+    /// Hashed once when composed: every copy in flight shares it.
+    pub stanza: Hashed<Stanza<Id>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -195,6 +196,7 @@ impl Net {
 mod tests {
     use super::*;
     use kgroup::{Command, GroupKey};
+    use std::sync::Arc;
 
     fn env(src: Id, dst: Id, body: &str) -> Envelope {
         Envelope {
@@ -202,12 +204,12 @@ mod tests {
             src,
             claimed: src,
             dst,
-            stanza: Arc::new(Stanza {
+            stanza: Hashed::from_arc(Arc::new(Stanza {
                 group: GroupKey::new("g", 0),
                 command: Command::Message,
                 body: Some(body.into()),
                 ext: None,
-            }),
+            })),
         }
     }
 
