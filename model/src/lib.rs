@@ -3,6 +3,7 @@
 //! optional forging/replaying adversary; the property catalogue of the brief, checked by name.
 
 pub mod check;
+pub mod effect;
 pub mod findings;
 pub mod model;
 pub mod network;

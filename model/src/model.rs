@@ -14,6 +14,7 @@ use kgroup::{
 };
 use stateright::{Model, Property};
 
+use crate::effect::Effect;
 use crate::network::{Envelope, Id, Net, Network};
 use crate::properties::Property as Prop;
 use crate::script::Step;
@@ -135,7 +136,9 @@ impl GroupModel {
     }
 
     pub fn key() -> GroupKey<Id> {
-        GroupKey::new(GROUP, OWNER)
+        // Built once: the id is shared text, so a key costs a reference count.
+        static KEY: std::sync::OnceLock<GroupKey<Id>> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| GroupKey::new(GROUP, OWNER)).clone()
     }
 
     fn config(&self) -> Config {
@@ -191,31 +194,47 @@ impl GroupModel {
         ack_lost: bool,
         f: impl FnOnce(&mut Client<Id>, &mut Vec<Output<Id>>),
     ) {
+        let effect = Effect::of(&state.clients[c as usize], f);
+        self.apply(state, c, delivered, ack_lost, &effect);
+    }
+
+    /// Client `c` receives the stanza `env` carries, from `from`: the same client receiving
+    /// the same stanza recurs in many states, so its effect is computed once (per thread).
+    fn deliver(&self, state: &mut State, from: Id, env: &Envelope, ack_lost: bool) {
+        let c = env.dst;
+        let effect = Effect::received(&state.clients[c as usize], from, &env.stanza);
+        self.apply(state, c, Some(env), ack_lost, &effect);
+    }
+
+    /// Installs the effect of a transition of client `c` and judges it against the
+    /// always-properties.
+    fn apply(
+        &self,
+        state: &mut State,
+        c: Id,
+        delivered: Option<&Envelope>,
+        ack_lost: bool,
+        effect: &Effect,
+    ) {
         let key = Self::key();
         let ci = c as usize;
-        // The parent state keeps the old client and ghost: holding them costs a count.
-        let old = state.clients[ci].clone();
+        state.clients[ci] = effect.client.clone();
+        // The parent state keeps the old ghost: holding it costs a count.
         let old_ghost = state.ghost.clone();
-        let mut out = Vec::new();
-        state.clients[ci].update(|cl| f(cl, &mut out));
         let client = &state.clients[ci];
-        let (before, after) = (old.view(&key), client.view(&key));
+        let after = &effect.after;
         let ghost = &*old_ghost;
         let mut violated: Vec<Prop> = Vec::new();
 
         // owner-authority: every member and subject a view gains was issued by the owner;
         // every member it loses was removed by the owner or left.
-        let members = |v: &Option<View<Id>>| -> BTreeSet<Id> {
-            v.as_ref()
-                .map(|v| v.members.iter().copied().collect())
-                .unwrap_or_default()
-        };
-        let (mb, ma) = (members(&before), members(&after));
-        let gained_ok = ma
-            .difference(&mb)
+        let gained_ok = effect
+            .gained
+            .iter()
             .all(|m| *m == OWNER || ghost.added_ever.contains(m));
-        let lost_ok = mb
-            .difference(&ma)
+        let lost_ok = effect
+            .lost
+            .iter()
             .all(|m| ghost.removed_ever.contains(m) || ghost.parted.contains(m));
         let subject_ok = after
             .as_ref()
@@ -227,59 +246,40 @@ impl GroupModel {
 
         // owner-binding: a stanza naming another owner never touches the owner's group.
         if let Some(env) = delivered {
-            if env.stanza.group.owner != OWNER && client.group(&key) != old.group(&key) {
+            if env.stanza.group.owner != OWNER && effect.group_changed {
                 violated.push(Prop::OwnerBinding);
             }
         }
-        for o in &out {
-            if let Output::Reject {
-                group,
-                reason: kgroup::Reason::WrongOwner,
-                ..
-            } = o
-            {
-                // The bound owner's own stanza refused: the id was taken from it.
-                if group.owner == OWNER && delivered.is_some_and(|e| e.src == OWNER) {
-                    violated.push(Prop::OwnerBinding);
-                }
-            }
+        // The bound owner's own stanza refused: the id was taken from it.
+        if effect.refused_owner && delivered.is_some_and(|e| e.src == OWNER) {
+            violated.push(Prop::OwnerBinding);
         }
 
-        // removed-confidentiality bookkeeping: removals really issued, applied here.
+        // removed-confidentiality bookkeeping: removals really issued, applied here, and
+        // not undone by the owner since.
         let gone_before = &ghost.gone[ci];
-        let mut gone = gone_before.clone();
-        for m in mb.difference(&ma) {
-            if ghost.removed_ever.contains(m) && !ghost.truth.contains(m) {
-                gone.insert(*m);
-            }
-        }
-        gone.retain(|m| !ghost.truth.contains(m));
-
+        let newly_gone = |m: &Id| ghost.removed_ever.contains(m) && !ghost.truth.contains(m);
+        let gone_changes = effect
+            .lost
+            .iter()
+            .any(|m| newly_gone(m) && !gone_before.contains(m))
+            || gone_before.iter().any(|m| ghost.truth.contains(m));
         let roster: Option<&Roster<Id>> = client.group(&key).map(|g| g.roster());
-        let mut sends = Vec::new();
         let mut deliveries = Vec::new();
-        for o in out {
-            match o {
-                Output::Send(s) => sends.push(s),
-                Output::Deliver { from, body, group } if group == key => {
-                    // member-filter: the sender is who it claims, and a member in this view.
-                    let record = ghost.messages.iter().find(|m| m.body == body);
-                    let genuine = record.is_some_and(|m| m.sender == from);
-                    let member = mb.contains(&from)
-                        || record.is_some_and(|m| {
-                            roster.is_some_and(|r| r.was_member_at(&from, m.epoch))
-                        });
-                    if !(genuine && member) {
-                        violated.push(Prop::MemberFilter);
-                    }
-                    deliveries.push((from, body));
-                }
-                _ => {}
+        for (from, body) in &effect.delivered {
+            // member-filter: the sender is who it claims, and a member in this view.
+            let record = ghost.messages.iter().find(|m| m.body == *body);
+            let genuine = record.is_some_and(|m| m.sender == *from);
+            let member = effect.before_members.binary_search(from).is_ok()
+                || record.is_some_and(|m| roster.is_some_and(|r| r.was_member_at(from, m.epoch)));
+            if !(genuine && member) {
+                violated.push(Prop::MemberFilter);
             }
+            deliveries.push((*from, body.clone()));
         }
         let mut fresh = Vec::new();
         let mut acks = Vec::new();
-        for s in sends {
+        for s in &effect.sends {
             let control = matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Resync { .. }));
             if !s.resent && !control {
                 let notice = match &s.stanza.command {
@@ -301,7 +301,7 @@ impl GroupModel {
                     Command::Create { .. } | Command::Set { .. }
                 )
             {
-                fresh.push(s.stanza.clone());
+                fresh.push(s.stanza.arc().clone());
             }
             if control_ack(&s.stanza) {
                 // Acknowledgements only clear the sender's retransmission queue, so they are
@@ -314,8 +314,7 @@ impl GroupModel {
                 }
                 continue;
             }
-            let stanza = Hashed::from_arc(s.stanza);
-            for r in s.to {
+            for &r in &s.to {
                 state.net.send(
                     self.network,
                     Envelope {
@@ -323,7 +322,7 @@ impl GroupModel {
                         src: c,
                         claimed: c,
                         dst: r,
-                        stanza: stanza.clone(),
+                        stanza: s.stanza.clone(),
                     },
                 );
             }
@@ -331,7 +330,7 @@ impl GroupModel {
         for s in acks {
             for r in &s.to {
                 if let Some(target) = state.clients.get_mut(*r as usize) {
-                    target.update(|t| t.receive(c, s.stanza.clone(), 0, &mut Vec::new()));
+                    *target = Effect::received(target, c, &s.stanza).client.clone();
                 }
             }
         }
@@ -339,14 +338,19 @@ impl GroupModel {
 
         // The ghost is copied only when this step changes it.
         let new_violation = violated.iter().any(|p| !ghost.violated.contains(p));
-        let new_delivery = deliveries
-            .iter()
-            .any(|d| !ghost.delivered[ci].contains(d));
-        if new_violation || new_delivery || gone != *gone_before {
+        let new_delivery = deliveries.iter().any(|d| !ghost.delivered[ci].contains(d));
+        if new_violation || new_delivery || gone_changes {
+            let lost = &effect.lost;
             state.ghost.update(|g| {
                 g.violated.extend(violated);
                 g.delivered[ci].extend(deliveries);
-                g.gone[ci] = gone;
+                for m in lost {
+                    if g.removed_ever.contains(m) && !g.truth.contains(m) {
+                        g.gone[ci].insert(*m);
+                    }
+                }
+                let truth = &g.truth;
+                g.gone[ci].retain(|m| !truth.contains(m));
             });
         }
     }
@@ -507,15 +511,15 @@ impl Model for GroupModel {
         }
         let created = state.script_pos > 0;
         for c in 0..self.clients {
+            let (sends, parts) = (self.senders.contains(&c), self.parting.contains(&c));
+            if !(sends || parts) {
+                continue;
+            }
             let member = Self::view(state, c).is_some_and(|v| v.status == kgroup::Status::Member);
-            if created
-                && member
-                && self.senders.contains(&c)
-                && state.messages_sent[c as usize] < self.messages
-            {
+            if created && member && sends && state.messages_sent[c as usize] < self.messages {
                 actions.push(Action::Message(c));
             }
-            if member && self.parting.contains(&c) {
+            if member && parts {
                 actions.push(Action::Part(c));
             }
         }
@@ -579,12 +583,14 @@ impl Model for GroupModel {
                     .copied()
                     .filter(|m| *m != c && g.truth.contains(m) && !g.parted.contains(m))
                     .collect();
-                state.ghost.update(|g| g.messages.push(Sent {
-                    sender: c,
-                    body: body.clone(),
-                    epoch: view.epoch,
-                    expected,
-                }));
+                state.ghost.update(|g| {
+                    g.messages.push(Sent {
+                        sender: c,
+                        body: body.clone(),
+                        epoch: view.epoch,
+                        expected,
+                    })
+                });
                 self.step_client(&mut state, c, None, false, |cl, out| {
                     let _ = cl.act(
                         Intent::Message {
@@ -624,12 +630,8 @@ impl Model for GroupModel {
                     Dialect::Kontalk => env.claimed,
                     Dialect::Hardened => env.src,
                 };
-                let dst = env.dst;
-                if (dst as usize) < state.clients.len() {
-                    let stanza = env.stanza.arc().clone();
-                    self.step_client(&mut state, dst, Some(&env), ack_lost, |cl, out| {
-                        cl.receive(from, stanza, 0, out)
-                    });
+                if (env.dst as usize) < state.clients.len() {
+                    self.deliver(&mut state, from, &env, ack_lost);
                 }
             }
             Action::Drop(env) => {

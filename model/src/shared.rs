@@ -43,6 +43,11 @@ impl<T: Hash> Hashed<T> {
         }
     }
 
+    /// The value's hash.
+    pub fn fingerprint(&self) -> u64 {
+        self.hash
+    }
+
     /// The shared allocation.
     pub fn arc(&self) -> &Arc<T> {
         &self.value
@@ -83,7 +88,8 @@ impl<T> Hash for Hashed<T> {
 
 impl<T: PartialEq> PartialEq for Hashed<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && (Arc::ptr_eq(&self.value, &other.value) || self.value == other.value)
+        self.hash == other.hash
+            && (Arc::ptr_eq(&self.value, &other.value) || self.value == other.value)
     }
 }
 
