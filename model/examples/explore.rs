@@ -12,7 +12,11 @@ use stateright::{Checker, Model};
 fn main() {
     let c = churn_adversary(Dialect::Hardened, Network::Unordered)
         .checker()
-        .threads(1)
+        .threads(
+            std::env::args()
+                .nth(1)
+                .map_or(1, |t| t.parse().expect("threads")),
+        )
         .spawn_bfs()
         .join();
     println!(

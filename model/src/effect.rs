@@ -46,14 +46,36 @@ pub struct Effect {
 }
 
 /// Entries a thread keeps before it starts afresh (bounds the memory the cache holds on to).
-const CAPACITY: usize = 1 << 18;
+const CAPACITY: usize = 1 << 16;
 
 type Key = (u64, u64, Id);
 type Entry = (Hashed<Client<Id>>, Hashed<Stanza<Id>>, Rc<Effect>);
 
 thread_local! {
     static RECEIVED: RefCell<HashMap<Key, Entry, ahash::RandomState>> =
-        RefCell::new(HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)));
+        const { RefCell::new(HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))) };
+    /// One allocation per distinct client state reached by a delivery, so that the cache's
+    /// comparisons mostly find the very same allocation.
+    static CLIENTS: RefCell<HashMap<u64, Hashed<Client<Id>>, ahash::RandomState>> =
+        const { RefCell::new(HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))) };
+}
+
+/// The shared copy of `client` (interned per thread).
+fn intern(client: Hashed<Client<Id>>) -> Hashed<Client<Id>> {
+    CLIENTS.with(|clients| {
+        let mut clients = clients.borrow_mut();
+        if clients.len() >= CAPACITY {
+            clients.clear();
+        }
+        match clients.entry(client.fingerprint()) {
+            std::collections::hash_map::Entry::Occupied(e) if *e.get() == client => e.get().clone(),
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                e.insert(client.clone());
+                client
+            }
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(client).clone(),
+        }
+    })
 }
 
 impl Effect {
@@ -123,9 +145,11 @@ impl Effect {
                     return e.clone();
                 }
             }
-            let effect = Rc::new(Effect::of(old, |cl, out| {
+            let mut effect = Effect::of(old, |cl, out| {
                 cl.receive(from, stanza.arc().clone(), 0, out)
-            }));
+            });
+            effect.client = intern(effect.client);
+            let effect = Rc::new(effect);
             let mut cache = cache.borrow_mut();
             if cache.len() >= CAPACITY {
                 cache.clear();

@@ -85,9 +85,18 @@ struct Slot {
 }
 
 /// What is in flight.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct Net {
     slots: Vec<Slot>,
+}
+
+/// A copy has room for a few more envelopes: a successor state usually sends some.
+impl Clone for Net {
+    fn clone(&self) -> Self {
+        let mut slots = Vec::with_capacity(self.slots.len() + 4);
+        slots.extend_from_slice(&self.slots);
+        Net { slots }
+    }
 }
 
 impl Net {

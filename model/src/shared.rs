@@ -7,7 +7,7 @@
 //! every client's groups, rosters and queues.
 
 use std::cmp::Ordering;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -19,9 +19,7 @@ pub fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
         0xa409_3822_299f_31d0,
         0x082e_fa98_ec4e_6c89,
     );
-    let mut h = ahash::RandomState::with_seeds(KEYS.0, KEYS.1, KEYS.2, KEYS.3).build_hasher();
-    value.hash(&mut h);
-    h.finish()
+    ahash::RandomState::with_seeds(KEYS.0, KEYS.1, KEYS.2, KEYS.3).hash_one(value)
 }
 
 /// An immutable, shared value with its hash. Hashing it writes only that hash; equality
