@@ -61,7 +61,7 @@ thread_local! {
 }
 
 /// The shared copy of `client` (interned per thread).
-fn intern(client: Hashed<Client<Id>>) -> Hashed<Client<Id>> {
+pub(crate) fn intern(client: Hashed<Client<Id>>) -> Hashed<Client<Id>> {
     CLIENTS.with(|clients| {
         let mut clients = clients.borrow_mut();
         if clients.len() >= CAPACITY {

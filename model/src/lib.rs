@@ -10,6 +10,7 @@ pub mod network;
 pub mod properties;
 pub mod script;
 pub mod shared;
+pub mod symmetry;
 pub mod trace;
 
 pub use check::{check, Report, Verdict};

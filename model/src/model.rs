@@ -167,6 +167,15 @@ impl GroupModel {
             .collect()
     }
 
+    /// Does `state` satisfy property `p`?
+    pub fn holds(p: Prop, state: &State) -> bool {
+        match p {
+            Prop::Convergence => !Self::is_quiescent(state) || Self::disagreeing(state).is_empty(),
+            Prop::NoLostMessages => !Self::is_quiescent(state) || Self::lost(state).is_empty(),
+            always => !state.ghost.violated.contains(&always),
+        }
+    }
+
     /// Participants that disagree at quiescence.
     pub fn disagreeing(state: &State) -> Vec<Id> {
         disagreeing(&OWNER, &Self::views(state))
@@ -688,22 +697,22 @@ impl Model for GroupModel {
     fn properties(&self) -> Vec<Property<Self>> {
         vec![
             Property::always("owner-authority", |_, s: &State| {
-                !s.ghost.violated.contains(&Prop::OwnerAuthority)
+                GroupModel::holds(Prop::OwnerAuthority, s)
             }),
             Property::always("owner-binding", |_, s: &State| {
-                !s.ghost.violated.contains(&Prop::OwnerBinding)
+                GroupModel::holds(Prop::OwnerBinding, s)
             }),
             Property::always("member-filter", |_, s: &State| {
-                !s.ghost.violated.contains(&Prop::MemberFilter)
+                GroupModel::holds(Prop::MemberFilter, s)
             }),
             Property::always("removed-confidentiality", |_, s: &State| {
-                !s.ghost.violated.contains(&Prop::RemovedConfidentiality)
+                GroupModel::holds(Prop::RemovedConfidentiality, s)
             }),
             Property::always("convergence", |_, s: &State| {
-                !GroupModel::is_quiescent(s) || GroupModel::disagreeing(s).is_empty()
+                GroupModel::holds(Prop::Convergence, s)
             }),
             Property::always("no-lost-messages", |_, s: &State| {
-                !GroupModel::is_quiescent(s) || GroupModel::lost(s).is_empty()
+                GroupModel::holds(Prop::NoLostMessages, s)
             }),
         ]
     }

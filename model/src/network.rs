@@ -192,6 +192,36 @@ impl Net {
             .any(|s| !s.delivered && s.env.src == src && s.env.dst == dst && pred(&s.env.stanza))
     }
 
+    /// The network with every identity renamed by the bijection `f` and every stanza by
+    /// `stanza`, kept canonical: the ordered network keeps send order within each renamed
+    /// pair, the others are sorted again.
+    pub fn renamed(
+        &self,
+        kind: Network,
+        f: impl Fn(Id) -> Id,
+        mut stanza: impl FnMut(&Hashed<Stanza<Id>>) -> Hashed<Stanza<Id>>,
+    ) -> Net {
+        let mut slots: Vec<Slot> = self
+            .slots
+            .iter()
+            .map(|s| Slot {
+                env: Envelope {
+                    via: f(s.env.via),
+                    src: f(s.env.src),
+                    claimed: f(s.env.claimed),
+                    dst: f(s.env.dst),
+                    stanza: stanza(&s.env.stanza),
+                },
+                delivered: s.delivered,
+            })
+            .collect();
+        match kind {
+            Network::Ordered => slots.sort_by_key(|s| (s.env.via, s.env.dst)),
+            _ => slots.sort(),
+        }
+        Net { slots }
+    }
+
     pub fn len(&self) -> usize {
         self.slots.len()
     }
