@@ -4,7 +4,8 @@
 //! JSON line. Run it under `/usr/bin/time -v` for the peak memory.
 //!
 //! `cargo run --release -p kgroup-model --example scale -- MEMBERS [--symmetry] [--dialect D]
-//! [--network N] [--threads T]`
+//! [--network N] [--threads T] [--max-states N]` (with `--max-states` the search stops after
+//! that many unique states and says `"complete": false`).
 
 use kgroup::Dialect;
 use kgroup_model::check::check_with;
@@ -22,13 +23,14 @@ fn main() {
     let members: u8 = args
         .first()
         .and_then(|a| a.parse().ok())
-        .expect("usage: scale MEMBERS [--symmetry] [--dialect D] [--network N] [--threads T]");
+        .expect("usage: scale MEMBERS [--symmetry] [--dialect D] [--network N] [--threads T] [--max-states N]");
     let symmetry = args.iter().any(|a| a == "--symmetry");
     let dialect: Dialect = value("--dialect").map_or(Dialect::Hardened, |d| d.parse().unwrap());
     let network: Network = value("--network").map_or(Network::Unordered, |n| n.parse().unwrap());
     let threads: usize = value("--threads").map_or(2, |t| t.parse().unwrap());
+    let max_states: Option<usize> = value("--max-states").map(|n| n.parse().unwrap());
     let model = scale(dialect, network, members);
-    let r = check_with(&model, threads, None, symmetry, |_| {});
+    let r = check_with(&model, threads, max_states, symmetry, |_| {});
     let verdicts: Vec<String> = r
         .properties
         .iter()
@@ -38,13 +40,14 @@ fn main() {
         })
         .collect();
     println!(
-        "{{\"members\": {members}, \"dialect\": \"{}\", \"network\": \"{}\", \"symmetry\": {symmetry}, \"states\": {}, \"unique_states\": {}, \"max_depth\": {}, \"seconds\": {:.2}, \"properties\": {{{}}}}}",
+        "{{\"members\": {members}, \"dialect\": \"{}\", \"network\": \"{}\", \"symmetry\": {symmetry}, \"states\": {}, \"unique_states\": {}, \"max_depth\": {}, \"seconds\": {:.2}, \"complete\": {}, \"properties\": {{{}}}}}",
         r.dialect,
         r.network,
         r.states,
         r.unique_states,
         r.max_depth,
         r.seconds,
+        r.complete,
         verdicts.join(", ")
     );
 }

@@ -60,8 +60,10 @@ pub struct Progress {
     pub elapsed: Duration,
 }
 
-/// Explores `model` exhaustively with `threads` threads (up to `max_states` unique states),
-/// then finds a shortest counterexample for every property that fails.
+/// Explores `model` exhaustively with `threads` threads, then finds a shortest
+/// counterexample for every property that fails. With `max_states`, the search stops once
+/// about that many states have been generated (stateright's state count, repeats included)
+/// and the report says it is not complete.
 pub fn check(
     model: &GroupModel,
     threads: usize,
@@ -145,7 +147,8 @@ pub fn check_with(
         explore(model.clone(), threads, max_states, start, &mut progress)
     };
     let seconds = start.elapsed().as_secs_f64();
-    let complete = max_states.is_none_or(|n| unique_states < n);
+    // stateright's target counts generated states, repeats included.
+    let complete = max_states.is_none_or(|n| states < n);
     let shortest = shortest_counterexamples_with(model, &failing, symmetry);
     let properties = model
         .properties()
