@@ -159,3 +159,47 @@ impl Effect {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kgroup::{Config, Dialect, Intent};
+
+    #[test]
+    fn a_cached_delivery_is_the_computed_one_and_is_reused() {
+        let mut owner = Client::new(OWNER, Config::new(Dialect::Hardened));
+        let mut out = Vec::new();
+        owner
+            .act(
+                Intent::Create {
+                    id: crate::model::GROUP.into(),
+                    members: vec![1],
+                    subject: None,
+                    body: None,
+                },
+                0,
+                &mut out,
+            )
+            .expect("create");
+        let Some(Output::Send(create)) = out.into_iter().find(|o| matches!(o, Output::Send(_)))
+        else {
+            panic!("the create is sent");
+        };
+        let member = Hashed::new(Client::new(1, Config::new(Dialect::Hardened)));
+        let stanza = Hashed::from_arc(create.stanza);
+        let first = Effect::received(&member, OWNER, &stanza);
+        let direct = Effect::of(&member, |cl, out| {
+            cl.receive(OWNER, stanza.arc().clone(), 0, out)
+        });
+        assert_eq!(first.client, direct.client);
+        assert_eq!(first.gained, vec![OWNER, 1]);
+        assert_eq!(first.gained, direct.gained);
+        assert_eq!(first.sends.len(), direct.sends.len());
+        // An equal client in another allocation finds the same entry.
+        let copy = Hashed::new((*member).clone());
+        assert!(Rc::ptr_eq(&first, &Effect::received(&copy, OWNER, &stanza)));
+        // Another sender is another transition (the hardened core refuses it).
+        let other = Effect::received(&member, 2, &stanza);
+        assert!(other.gained.is_empty());
+    }
+}
