@@ -12,6 +12,7 @@ use stateright::{Checker, Model};
 
 use crate::model::{Action, GroupModel, State};
 use crate::script;
+use crate::symmetry::Symmetric;
 use crate::trace::{render, TraceStep};
 
 /// One property's verdict.
@@ -31,6 +32,8 @@ pub struct Report {
     pub clients: u8,
     pub script: String,
     pub adversary: bool,
+    /// Whether states were reduced by the symmetry of interchangeable members.
+    pub symmetry: bool,
     pub threads: usize,
     /// States generated (with repeats) by the exhaustive search.
     pub states: usize,
@@ -57,16 +60,39 @@ pub struct Progress {
     pub elapsed: Duration,
 }
 
-/// Explores `model` exhaustively with `threads` threads (up to `max_states` unique states),
-/// then finds a shortest counterexample for every property that fails.
+/// Explores `model` exhaustively with `threads` threads, then finds a shortest
+/// counterexample for every property that fails. With `max_states`, the search stops once
+/// about that many states have been generated (stateright's state count, repeats included)
+/// and the report says it is not complete.
 pub fn check(
     model: &GroupModel,
     threads: usize,
     max_states: Option<usize>,
-    mut progress: impl FnMut(&Progress),
+    progress: impl FnMut(&Progress),
 ) -> Report {
-    let start = Instant::now();
-    let mut builder = model.clone().checker().threads(threads.max(1));
+    check_with(model, threads, max_states, false, progress)
+}
+
+/// What stateright's search found.
+struct Explored {
+    states: usize,
+    unique_states: usize,
+    max_depth: usize,
+    failing: Vec<&'static str>,
+}
+
+fn explore<M>(
+    model: M,
+    threads: usize,
+    max_states: Option<usize>,
+    start: Instant,
+    progress: &mut impl FnMut(&Progress),
+) -> Explored
+where
+    M: Model<State = State, Action = Action> + Send + Sync + 'static,
+{
+    let names: Vec<&'static str> = model.properties().iter().map(|p| p.name).collect();
+    let mut builder = model.checker().threads(threads.max(1));
     if let Some(n) = max_states {
         builder = builder.target_state_count(n);
     }
@@ -81,27 +107,55 @@ pub fn check(
         });
     }
     let checker = checker.join();
-    let seconds = start.elapsed().as_secs_f64();
     let discoveries = checker.discoveries();
-    let (states, unique_states, max_depth) = (
-        checker.state_count(),
-        checker.unique_state_count(),
-        checker.max_depth(),
-    );
-    let complete = max_states.is_none_or(|n| unique_states < n);
-    let failing: Vec<&'static str> = model
-        .properties()
-        .iter()
-        .map(|p| p.name)
-        .filter(|n| discoveries.contains_key(n))
-        .collect();
-    let shortest = shortest_counterexamples(model, &failing);
+    Explored {
+        states: checker.state_count(),
+        unique_states: checker.unique_state_count(),
+        max_depth: checker.max_depth(),
+        failing: names
+            .into_iter()
+            .filter(|n| discoveries.contains_key(n))
+            .collect(),
+    }
+}
+
+/// [`check`], with `symmetry` reduction (see [`crate::symmetry`]) when asked: states that
+/// differ only by a permutation of interchangeable members are explored once, for the
+/// verdicts and for the shortest counterexamples alike.
+pub fn check_with(
+    model: &GroupModel,
+    threads: usize,
+    max_states: Option<usize>,
+    symmetry: bool,
+    mut progress: impl FnMut(&Progress),
+) -> Report {
+    let start = Instant::now();
+    let Explored {
+        states,
+        unique_states,
+        max_depth,
+        failing,
+    } = if symmetry {
+        explore(
+            Symmetric::new(model.clone()),
+            threads,
+            max_states,
+            start,
+            &mut progress,
+        )
+    } else {
+        explore(model.clone(), threads, max_states, start, &mut progress)
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    // stateright's target counts generated states, repeats included.
+    let complete = max_states.is_none_or(|n| states < n);
+    let shortest = shortest_counterexamples_with(model, &failing, symmetry);
     let properties = model
         .properties()
         .iter()
         .map(|p| Verdict {
             name: p.name,
-            holds: !discoveries.contains_key(p.name),
+            holds: !failing.contains(&p.name),
             counterexample: shortest.get(p.name).map(|path| render(model, path, p.name)),
         })
         .collect();
@@ -111,6 +165,7 @@ pub fn check(
         clients: model.clients,
         script: script::render(&model.script),
         adversary: model.adversary,
+        symmetry,
         threads: threads.max(1),
         states,
         unique_states,
@@ -137,6 +192,18 @@ pub fn shortest_counterexamples(
     model: &GroupModel,
     names: &[&'static str],
 ) -> BTreeMap<&'static str, Path> {
+    shortest_counterexamples_with(model, names, false)
+}
+
+/// [`shortest_counterexamples`], searching the symmetry-reduced graph when `symmetry` is
+/// set. A path found there is replayed on the full model, choosing at each step the action
+/// whose successor has the same representative, so the trace is a real run of the same
+/// length (a permutation of the members fixes the initial state).
+pub fn shortest_counterexamples_with(
+    model: &GroupModel,
+    names: &[&'static str],
+    symmetry: bool,
+) -> BTreeMap<&'static str, Path> {
     let props: Vec<_> = model
         .properties()
         .into_iter()
@@ -146,26 +213,45 @@ pub fn shortest_counterexamples(
     if props.is_empty() {
         return found;
     }
+    let sym = symmetry.then(|| Symmetric::new(model.clone()));
+    let canon = |s: State| match &sym {
+        Some(sym) => sym.representative(s),
+        None => s,
+    };
     // fingerprint -> (parent fingerprint, action that led here); roots have no parent.
     let mut parents: HashMap<u64, Option<(u64, Action)>> = HashMap::new();
     let mut frontier: Vec<(u64, State)> = Vec::new();
     for s in model.init_states() {
+        let s = canon(s);
         let fp = fingerprint(&s);
         parents.insert(fp, None);
         frontier.push((fp, s));
     }
     let rebuild = |parents: &HashMap<u64, Option<(u64, Action)>>, mut fp: u64| -> Path {
-        let mut actions = Vec::new();
+        let mut steps_back = Vec::new();
         while let Some(Some((parent, action))) = parents.get(&fp) {
-            actions.push(action.clone());
+            steps_back.push((action.clone(), fp));
             fp = *parent;
         }
-        actions.reverse();
+        steps_back.reverse();
         let init = model.init_states().remove(0);
         let mut steps = Vec::new();
         let mut cur = init.clone();
-        for a in actions {
-            if let Some(next) = model.next_state(&cur, a.clone()) {
+        let mut actions = Vec::new();
+        for (a, target) in steps_back {
+            let next = if sym.is_none() {
+                model.next_state(&cur, a.clone()).map(|n| (a, n))
+            } else {
+                actions.clear();
+                model.actions(&cur, &mut actions);
+                actions.drain(..).find_map(|b| {
+                    model
+                        .next_state(&cur, b.clone())
+                        .filter(|n| fingerprint(&canon(n.clone())) == target)
+                        .map(|n| (b, n))
+                })
+            };
+            if let Some((a, next)) = next {
                 steps.push((a, next.clone()));
                 cur = next;
             }
@@ -193,6 +279,7 @@ pub fn shortest_counterexamples(
                 let Some(t) = model.next_state(&s, a.clone()) else {
                     continue;
                 };
+                let t = canon(t);
                 let tfp = fingerprint(&t);
                 if let std::collections::hash_map::Entry::Vacant(e) = parents.entry(tfp) {
                     e.insert(Some((fp, a)));

@@ -58,6 +58,24 @@ pub fn part(dialect: Dialect, network: Network) -> GroupModel {
     }
 }
 
+/// Owner + `members` members (at least 2): the default workload of `kgroup check` grown
+/// with the group. The owner creates the group with every member but the last, adds the
+/// last, removes member 1; the last member sends a message. With 3 members it is exactly
+/// `kgroup check`'s default; members 2..members-1 are interchangeable.
+pub fn scale(dialect: Dialect, network: Network, members: u8) -> GroupModel {
+    let members = members.max(2);
+    GroupModel {
+        clients: members + 1,
+        script: vec![
+            Step::Create((1..members).collect()),
+            Step::Add(members),
+            Step::Remove(1),
+        ],
+        senders: vec![members],
+        ..base(dialect, network)
+    }
+}
+
 pub fn workloads() -> Vec<Workload> {
     vec![
         Workload {

@@ -3,11 +3,14 @@
 //! optional forging/replaying adversary; the property catalogue of the brief, checked by name.
 
 pub mod check;
+pub mod effect;
 pub mod findings;
 pub mod model;
 pub mod network;
 pub mod properties;
 pub mod script;
+pub mod shared;
+pub mod symmetry;
 pub mod trace;
 
 pub use check::{check, Report, Verdict};

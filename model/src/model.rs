@@ -14,9 +14,11 @@ use kgroup::{
 };
 use stateright::{Model, Property};
 
+use crate::effect::Effect;
 use crate::network::{Envelope, Id, Net, Network};
 use crate::properties::Property as Prop;
 use crate::script::Step;
+use crate::shared::Hashed;
 
 /// The group's id in the model.
 pub const GROUP: &str = "g";
@@ -90,7 +92,7 @@ pub struct Ghost {
 /// A state of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
-    pub clients: Vec<Client<Id>>,
+    pub clients: Vec<Hashed<Client<Id>>>,
     pub net: Net,
     pub script_pos: u8,
     pub messages_sent: Vec<u8>,
@@ -101,7 +103,7 @@ pub struct State {
     /// at once loses nothing: the replay travels on the adversary's own channel and can be
     /// delivered at any later point, so every replay timing is still explored.
     pub fresh: Vec<Arc<Stanza<Id>>>,
-    pub ghost: Ghost,
+    pub ghost: Hashed<Ghost>,
 }
 
 /// The model's parameters.
@@ -134,7 +136,9 @@ impl GroupModel {
     }
 
     pub fn key() -> GroupKey<Id> {
-        GroupKey::new(GROUP, OWNER)
+        // Built once: the id is shared text, so a key costs a reference count.
+        static KEY: std::sync::OnceLock<GroupKey<Id>> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| GroupKey::new(GROUP, OWNER)).clone()
     }
 
     fn config(&self) -> Config {
@@ -161,6 +165,15 @@ impl GroupModel {
             .enumerate()
             .map(|(i, c)| (i as Id, c.view(&Self::key())))
             .collect()
+    }
+
+    /// Does `state` satisfy property `p`?
+    pub fn holds(p: Prop, state: &State) -> bool {
+        match p {
+            Prop::Convergence => !Self::is_quiescent(state) || Self::disagreeing(state).is_empty(),
+            Prop::NoLostMessages => !Self::is_quiescent(state) || Self::lost(state).is_empty(),
+            always => !state.ghost.violated.contains(&always),
+        }
     }
 
     /// Participants that disagree at quiescence.
@@ -190,91 +203,92 @@ impl GroupModel {
         ack_lost: bool,
         f: impl FnOnce(&mut Client<Id>, &mut Vec<Output<Id>>),
     ) {
+        let effect = Effect::of(&state.clients[c as usize], f);
+        self.apply(state, c, delivered, ack_lost, &effect);
+    }
+
+    /// Client `c` receives the stanza `env` carries, from `from`: the same client receiving
+    /// the same stanza recurs in many states, so its effect is computed once (per thread).
+    fn deliver(&self, state: &mut State, from: Id, env: &Envelope, ack_lost: bool) {
+        let c = env.dst;
+        let effect = Effect::received(&state.clients[c as usize], from, &env.stanza);
+        self.apply(state, c, Some(env), ack_lost, &effect);
+    }
+
+    /// Installs the effect of a transition of client `c` and judges it against the
+    /// always-properties.
+    fn apply(
+        &self,
+        state: &mut State,
+        c: Id,
+        delivered: Option<&Envelope>,
+        ack_lost: bool,
+        effect: &Effect,
+    ) {
         let key = Self::key();
-        let before = Self::view(state, c);
-        let group_before = state.clients[c as usize].group(&key).cloned();
-        let gone_before = state.ghost.gone[c as usize].clone();
-        let mut out = Vec::new();
-        f(&mut state.clients[c as usize], &mut out);
-        let after = Self::view(state, c);
-        let client = &state.clients[c as usize];
-        let ghost = &mut state.ghost;
+        let ci = c as usize;
+        state.clients[ci] = effect.client.clone();
+        // The parent state keeps the old ghost: holding it costs a count.
+        let old_ghost = state.ghost.clone();
+        let client = &state.clients[ci];
+        let after = &effect.after;
+        let ghost = &*old_ghost;
+        let mut violated: Vec<Prop> = Vec::new();
 
         // owner-authority: every member and subject a view gains was issued by the owner;
         // every member it loses was removed by the owner or left.
-        let members = |v: &Option<View<Id>>| -> BTreeSet<Id> {
-            v.as_ref()
-                .map(|v| v.members.iter().copied().collect())
-                .unwrap_or_default()
-        };
-        let (mb, ma) = (members(&before), members(&after));
-        let gained_ok = ma
-            .difference(&mb)
+        let gained_ok = effect
+            .gained
+            .iter()
             .all(|m| *m == OWNER || ghost.added_ever.contains(m));
-        let lost_ok = mb
-            .difference(&ma)
+        let lost_ok = effect
+            .lost
+            .iter()
             .all(|m| ghost.removed_ever.contains(m) || ghost.parted.contains(m));
         let subject_ok = after
             .as_ref()
             .and_then(|v| v.subject.as_ref())
             .is_none_or(|s| ghost.subjects.contains(s));
         if !(gained_ok && lost_ok && subject_ok) {
-            ghost.violated.insert(Prop::OwnerAuthority);
+            violated.push(Prop::OwnerAuthority);
         }
 
         // owner-binding: a stanza naming another owner never touches the owner's group.
         if let Some(env) = delivered {
-            if env.stanza.group.owner != OWNER && client.group(&key) != group_before.as_ref() {
-                ghost.violated.insert(Prop::OwnerBinding);
+            if env.stanza.group.owner != OWNER && effect.group_changed {
+                violated.push(Prop::OwnerBinding);
             }
         }
-        for o in &out {
-            if let Output::Reject {
-                group,
-                reason: kgroup::Reason::WrongOwner,
-                ..
-            } = o
-            {
-                // The bound owner's own stanza refused: the id was taken from it.
-                if group.owner == OWNER && delivered.is_some_and(|e| e.src == OWNER) {
-                    ghost.violated.insert(Prop::OwnerBinding);
-                }
-            }
+        // The bound owner's own stanza refused: the id was taken from it.
+        if effect.refused_owner && delivered.is_some_and(|e| e.src == OWNER) {
+            violated.push(Prop::OwnerBinding);
         }
 
-        // removed-confidentiality bookkeeping: removals really issued, applied here.
-        let gone = &mut ghost.gone[c as usize];
-        for m in mb.difference(&ma) {
-            if ghost.removed_ever.contains(m) && !ghost.truth.contains(m) {
-                gone.insert(*m);
+        // removed-confidentiality bookkeeping: removals really issued, applied here, and
+        // not undone by the owner since.
+        let gone_before = &ghost.gone[ci];
+        let newly_gone = |m: &Id| ghost.removed_ever.contains(m) && !ghost.truth.contains(m);
+        let gone_changes = effect
+            .lost
+            .iter()
+            .any(|m| newly_gone(m) && !gone_before.contains(m))
+            || gone_before.iter().any(|m| ghost.truth.contains(m));
+        let roster: Option<&Roster<Id>> = client.group(&key).map(|g| g.roster());
+        let mut deliveries = Vec::new();
+        for (from, body) in &effect.delivered {
+            // member-filter: the sender is who it claims, and a member in this view.
+            let record = ghost.messages.iter().find(|m| m.body == *body);
+            let genuine = record.is_some_and(|m| m.sender == *from);
+            let member = effect.before_members.binary_search(from).is_ok()
+                || record.is_some_and(|m| roster.is_some_and(|r| r.was_member_at(from, m.epoch)));
+            if !(genuine && member) {
+                violated.push(Prop::MemberFilter);
             }
+            deliveries.push((*from, body.clone()));
         }
-        gone.retain(|m| !ghost.truth.contains(m));
-
-        let roster: Option<Roster<Id>> = client.group(&key).map(|g| g.roster().clone());
-        let mut sends = Vec::new();
-        for o in out {
-            match o {
-                Output::Send(s) => sends.push(s),
-                Output::Deliver { from, body, group } if group == key => {
-                    // member-filter: the sender is who it claims, and a member in this view.
-                    let record = ghost.messages.iter().find(|m| m.body == body);
-                    let genuine = record.is_some_and(|m| m.sender == from);
-                    let member = mb.contains(&from)
-                        || record.is_some_and(|m| {
-                            roster
-                                .as_ref()
-                                .is_some_and(|r| r.was_member_at(&from, m.epoch))
-                        });
-                    if !(genuine && member) {
-                        ghost.violated.insert(Prop::MemberFilter);
-                    }
-                    ghost.delivered[c as usize].insert((from, body));
-                }
-                _ => {}
-            }
-        }
-        for s in sends {
+        let mut fresh = Vec::new();
+        let mut acks = Vec::new();
+        for s in &effect.sends {
             let control = matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Resync { .. }));
             if !s.resent && !control {
                 let notice = match &s.stanza.command {
@@ -285,7 +299,7 @@ impl GroupModel {
                     .iter()
                     .any(|r| gone_before.contains(r) && !notice.contains(r))
                 {
-                    state.ghost.violated.insert(Prop::RemovedConfidentiality);
+                    violated.push(Prop::RemovedConfidentiality);
                 }
             }
             if self.adversary
@@ -296,7 +310,7 @@ impl GroupModel {
                     Command::Create { .. } | Command::Set { .. }
                 )
             {
-                state.fresh.push(s.stanza.clone());
+                fresh.push(s.stanza.arc().clone());
             }
             if control_ack(&s.stanza) {
                 // Acknowledgements only clear the sender's retransmission queue, so they are
@@ -304,17 +318,12 @@ impl GroupModel {
                 // delivery that causes one may lose it instead; an ack still in flight while
                 // the sender retransmits only yields a duplicate, which the duplicating
                 // network covers.
-                if ack_lost {
-                    continue;
-                }
-                for r in &s.to {
-                    if let Some(target) = state.clients.get_mut(*r as usize) {
-                        target.receive(c, s.stanza.clone(), 0, &mut Vec::new());
-                    }
+                if !ack_lost {
+                    acks.push(s);
                 }
                 continue;
             }
-            for r in s.to {
+            for &r in &s.to {
                 state.net.send(
                     self.network,
                     Envelope {
@@ -327,6 +336,32 @@ impl GroupModel {
                 );
             }
         }
+        for s in acks {
+            for r in &s.to {
+                if let Some(target) = state.clients.get_mut(*r as usize) {
+                    *target = Effect::received(target, c, &s.stanza).client.clone();
+                }
+            }
+        }
+        state.fresh.extend(fresh);
+
+        // The ghost is copied only when this step changes it.
+        let new_violation = violated.iter().any(|p| !ghost.violated.contains(p));
+        let new_delivery = deliveries.iter().any(|d| !ghost.delivered[ci].contains(d));
+        if new_violation || new_delivery || gone_changes {
+            let lost = &effect.lost;
+            state.ghost.update(|g| {
+                g.violated.extend(violated);
+                g.delivered[ci].extend(deliveries);
+                for m in lost {
+                    if g.removed_ever.contains(m) && !g.truth.contains(m) {
+                        g.gone[ci].insert(*m);
+                    }
+                }
+                let truth = &g.truth;
+                g.gone[ci].retain(|m| !truth.contains(m));
+            });
+        }
     }
 
     fn owner_step(&self, state: &mut State, step: &Step) {
@@ -335,7 +370,7 @@ impl GroupModel {
             change,
             body: None,
         };
-        let g = &mut state.ghost;
+        let mut g = (*state.ghost).clone();
         let intent = match step {
             Step::Create(members) => {
                 g.truth = members.iter().copied().chain([OWNER]).collect();
@@ -373,6 +408,7 @@ impl GroupModel {
                 })
             }
         };
+        state.ghost = Hashed::new(g);
         self.step_client(state, OWNER, None, false, |c, out| {
             // A refused step (e.g. removing someone who already left) is a no-op.
             let _ = c.act(intent, 0, out);
@@ -432,7 +468,7 @@ impl GroupModel {
             src: a,
             claimed,
             dst: to,
-            stanza: Arc::new(stanza),
+            stanza: Hashed::new(stanza),
         }
     }
 
@@ -462,7 +498,7 @@ impl Model for GroupModel {
         let n = self.clients as usize;
         vec![State {
             clients: (0..self.clients)
-                .map(|i| Client::new(i, self.config()))
+                .map(|i| Hashed::new(Client::new(i, self.config())))
                 .collect(),
             net: Net::default(),
             script_pos: 0,
@@ -471,11 +507,11 @@ impl Model for GroupModel {
             losses: 0,
             adversary_moves: 0,
             fresh: Vec::new(),
-            ghost: Ghost {
+            ghost: Hashed::new(Ghost {
                 gone: vec![BTreeSet::new(); n],
                 delivered: vec![BTreeSet::new(); n],
                 ..Ghost::default()
-            },
+            }),
         }]
     }
 
@@ -485,15 +521,15 @@ impl Model for GroupModel {
         }
         let created = state.script_pos > 0;
         for c in 0..self.clients {
+            let (sends, parts) = (self.senders.contains(&c), self.parting.contains(&c));
+            if !(sends || parts) {
+                continue;
+            }
             let member = Self::view(state, c).is_some_and(|v| v.status == kgroup::Status::Member);
-            if created
-                && member
-                && self.senders.contains(&c)
-                && state.messages_sent[c as usize] < self.messages
-            {
+            if created && member && sends && state.messages_sent[c as usize] < self.messages {
                 actions.push(Action::Message(c));
             }
-            if member && self.parting.contains(&c) {
+            if member && parts {
                 actions.push(Action::Part(c));
             }
         }
@@ -557,11 +593,13 @@ impl Model for GroupModel {
                     .copied()
                     .filter(|m| *m != c && g.truth.contains(m) && !g.parted.contains(m))
                     .collect();
-                state.ghost.messages.push(Sent {
-                    sender: c,
-                    body: body.clone(),
-                    epoch: view.epoch,
-                    expected,
+                state.ghost.update(|g| {
+                    g.messages.push(Sent {
+                        sender: c,
+                        body: body.clone(),
+                        epoch: view.epoch,
+                        expected,
+                    })
                 });
                 self.step_client(&mut state, c, None, false, |cl, out| {
                     let _ = cl.act(
@@ -575,8 +613,10 @@ impl Model for GroupModel {
                 });
             }
             Action::Part(c) => {
-                state.ghost.parted.insert(c);
-                state.ghost.truth.remove(&c);
+                state.ghost.update(|g| {
+                    g.parted.insert(c);
+                    g.truth.remove(&c);
+                });
                 self.step_client(&mut state, c, None, false, |cl, out| {
                     let _ = cl.act(
                         Intent::Part {
@@ -600,12 +640,8 @@ impl Model for GroupModel {
                     Dialect::Kontalk => env.claimed,
                     Dialect::Hardened => env.src,
                 };
-                let dst = env.dst;
-                if (dst as usize) < state.clients.len() {
-                    let stanza = env.stanza.clone();
-                    self.step_client(&mut state, dst, Some(&env), ack_lost, |cl, out| {
-                        cl.receive(from, stanza, 0, out)
-                    });
+                if (env.dst as usize) < state.clients.len() {
+                    self.deliver(&mut state, from, &env, ack_lost);
                 }
             }
             Action::Drop(env) => {
@@ -631,11 +667,13 @@ impl Model for GroupModel {
                 let env = self.forged(kind, to);
                 if kind == Forgery::Impersonate {
                     // Recorded as the adversary's, so a delivery in member 1's name is caught.
-                    state.ghost.messages.push(Sent {
-                        sender: self.adversary_id(),
-                        body: "forged".into(),
-                        epoch: 1,
-                        expected: BTreeSet::new(),
+                    state.ghost.update(|g| {
+                        g.messages.push(Sent {
+                            sender: self.adversary_id(),
+                            body: "forged".into(),
+                            epoch: 1,
+                            expected: BTreeSet::new(),
+                        })
                     });
                 }
                 state.net.send(self.network, env);
@@ -649,7 +687,7 @@ impl Model for GroupModel {
                         src: OWNER,
                         claimed: OWNER,
                         dst: to,
-                        stanza,
+                        stanza: Hashed::from_arc(stanza),
                     },
                 );
             }
@@ -660,22 +698,22 @@ impl Model for GroupModel {
     fn properties(&self) -> Vec<Property<Self>> {
         vec![
             Property::always("owner-authority", |_, s: &State| {
-                !s.ghost.violated.contains(&Prop::OwnerAuthority)
+                GroupModel::holds(Prop::OwnerAuthority, s)
             }),
             Property::always("owner-binding", |_, s: &State| {
-                !s.ghost.violated.contains(&Prop::OwnerBinding)
+                GroupModel::holds(Prop::OwnerBinding, s)
             }),
             Property::always("member-filter", |_, s: &State| {
-                !s.ghost.violated.contains(&Prop::MemberFilter)
+                GroupModel::holds(Prop::MemberFilter, s)
             }),
             Property::always("removed-confidentiality", |_, s: &State| {
-                !s.ghost.violated.contains(&Prop::RemovedConfidentiality)
+                GroupModel::holds(Prop::RemovedConfidentiality, s)
             }),
             Property::always("convergence", |_, s: &State| {
-                !GroupModel::is_quiescent(s) || GroupModel::disagreeing(s).is_empty()
+                GroupModel::holds(Prop::Convergence, s)
             }),
             Property::always("no-lost-messages", |_, s: &State| {
-                !GroupModel::is_quiescent(s) || GroupModel::lost(s).is_empty()
+                GroupModel::holds(Prop::NoLostMessages, s)
             }),
         ]
     }

@@ -4,10 +4,10 @@
 //! (the unordered networks are multisets, the duplicating one a set). The ordered network
 //! keeps send order within each (sender, recipient) pair and delivers only each pair's head.
 
-use std::sync::Arc;
-
 use kgroup::Stanza;
 use serde::Serialize;
+
+use crate::shared::Hashed;
 
 /// Identities in the model are small integers: 0 is the owner.
 pub type Id = u8;
@@ -73,7 +73,8 @@ pub struct Envelope {
     /// The `from` the server shows (forged by the adversary where it differs from `src`).
     pub claimed: Id,
     pub dst: Id,
-    pub stanza: Arc<Stanza<Id>>,
+    /// Hashed once when composed: every copy in flight shares it.
+    pub stanza: Hashed<Stanza<Id>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,9 +85,18 @@ struct Slot {
 }
 
 /// What is in flight.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct Net {
     slots: Vec<Slot>,
+}
+
+/// A copy has room for a few more envelopes: a successor state usually sends some.
+impl Clone for Net {
+    fn clone(&self) -> Self {
+        let mut slots = Vec::with_capacity(self.slots.len() + 4);
+        slots.extend_from_slice(&self.slots);
+        Net { slots }
+    }
 }
 
 impl Net {
@@ -182,6 +192,36 @@ impl Net {
             .any(|s| !s.delivered && s.env.src == src && s.env.dst == dst && pred(&s.env.stanza))
     }
 
+    /// The network with every identity renamed by the bijection `f` and every stanza by
+    /// `stanza`, kept canonical: the ordered network keeps send order within each renamed
+    /// pair, the others are sorted again.
+    pub fn renamed(
+        &self,
+        kind: Network,
+        f: impl Fn(Id) -> Id,
+        mut stanza: impl FnMut(&Hashed<Stanza<Id>>) -> Hashed<Stanza<Id>>,
+    ) -> Net {
+        let mut slots: Vec<Slot> = self
+            .slots
+            .iter()
+            .map(|s| Slot {
+                env: Envelope {
+                    via: f(s.env.via),
+                    src: f(s.env.src),
+                    claimed: f(s.env.claimed),
+                    dst: f(s.env.dst),
+                    stanza: stanza(&s.env.stanza),
+                },
+                delivered: s.delivered,
+            })
+            .collect();
+        match kind {
+            Network::Ordered => slots.sort_by_key(|s| (s.env.via, s.env.dst)),
+            _ => slots.sort(),
+        }
+        Net { slots }
+    }
+
     pub fn len(&self) -> usize {
         self.slots.len()
     }
@@ -195,6 +235,7 @@ impl Net {
 mod tests {
     use super::*;
     use kgroup::{Command, GroupKey};
+    use std::sync::Arc;
 
     fn env(src: Id, dst: Id, body: &str) -> Envelope {
         Envelope {
@@ -202,12 +243,12 @@ mod tests {
             src,
             claimed: src,
             dst,
-            stanza: Arc::new(Stanza {
+            stanza: Hashed::from_arc(Arc::new(Stanza {
                 group: GroupKey::new("g", 0),
                 command: Command::Message,
                 body: Some(body.into()),
                 ext: None,
-            }),
+            })),
         }
     }
 

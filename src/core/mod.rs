@@ -20,6 +20,7 @@
 pub mod agreement;
 mod hardened;
 mod kontalk;
+mod rename;
 mod roster;
 pub mod types;
 
