@@ -46,9 +46,14 @@ pub struct CheckArgs {
     /// Checker threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
-    /// Stop after this many unique states (the verdict then says incomplete).
+    /// Stop after about this many generated states, repeats included (the verdict then
+    /// says incomplete).
     #[arg(long)]
     pub max_states: Option<usize>,
+    /// Explore interchangeable members once (members the script, senders, parting list and
+    /// adversary never name); verdicts and counterexample lengths are the same.
+    #[arg(long)]
+    pub symmetry: bool,
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -124,7 +129,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     } else {
         None
     };
-    let report = check(&model, args.threads, args.max_states, |p| {
+    let report = check::check_with(&model, args.threads, args.max_states, args.symmetry, |p| {
         if let Some(b) = &bar {
             let secs = p.elapsed.as_secs_f64().max(1e-9);
             b.set_message(format!(

@@ -106,3 +106,49 @@ fn check_refuses_bad_flags_with_exit_two() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+#[test]
+fn symmetry_explores_fewer_states_with_the_same_verdicts() {
+    let args = [
+        "check",
+        "--dialect",
+        "kontalk",
+        "--clients",
+        "5",
+        "--script",
+        "create:1,2,3;subject:1",
+        "--senders",
+        "1",
+        "--json",
+    ];
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend_from_slice(extra);
+        let out = kgroup(&a);
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let full = run(&[]);
+    let reduced = run(&["--symmetry"]);
+    assert_eq!(reduced["symmetry"], true);
+    assert!(
+        reduced["unique_states"].as_u64() < full["unique_states"].as_u64(),
+        "{} vs {}",
+        reduced["unique_states"],
+        full["unique_states"]
+    );
+    let verdicts = |v: &serde_json::Value| -> Vec<(String, bool, usize)> {
+        v["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["holds"].as_bool().unwrap(),
+                    p["counterexample"].as_array().map_or(0, |c| c.len()),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&full), verdicts(&reduced));
+}
