@@ -231,8 +231,7 @@ fn main() {
         });
         g.bench_function("quick-xml ns + attributes loop", |b| {
             b.iter(|| {
-                corpus
-                    .iter()
+                crit.iter()
                     .map(|x| quick_xml_ns_attrs_loop(x))
                     .sum::<usize>()
             })

@@ -735,6 +735,12 @@ fn fuzz_artifacts_keep_to_the_contract() {
         if let Ok(m) = Message::decode(&bytes) {
             assert_eq!(Message::decode(m.encode().as_bytes()).unwrap(), m);
         }
+        if let Ok(m) = Message::decode_payload(&bytes) {
+            assert_eq!(
+                Message::decode_payload(m.encode_payload().as_bytes()).unwrap(),
+                m
+            );
+        }
         n += 1;
     }
     assert!(n >= 2, "the saved fuzz inputs are missing from {dir}");
@@ -824,4 +830,39 @@ fn a_jid_repeated_in_one_stanza_decodes_as_the_first_time_in_every_spelling() {
             ..
         }
     ));
+}
+
+#[test]
+fn payloads_are_the_stanza_inside_an_xmpp_element() {
+    let m = Message::decode(&seed("3-add")).expect("seed");
+    let inside = Message {
+        group: m.group.clone(),
+        body: m.body.clone(),
+        ..Message::default()
+    };
+    let xml = inside.encode_payload();
+    assert!(
+        xml.starts_with("<xmpp xmlns='jabber:client'><group xmlns="),
+        "{xml}"
+    );
+    assert!(!xml.contains("addresses"));
+    assert_eq!(
+        Message::decode_payload(xml.as_bytes()).expect("payload"),
+        inside
+    );
+    // Only an <xmpp/> root is a payload, and a payload is not a stanza.
+    assert!(matches!(
+        Message::decode_payload(&seed("3-add")).unwrap_err().kind,
+        ErrorKind::NotAMessage { .. }
+    ));
+    assert!(matches!(
+        Message::decode(xml.as_bytes()).unwrap_err().kind,
+        ErrorKind::NotAMessage { .. }
+    ));
+    // The root's attributes are not taken from a payload.
+    let with_attrs = xml.replacen("<xmpp ", "<xmpp from='a@x.org' type='chat' ", 1);
+    assert_eq!(
+        Message::decode_payload(with_attrs.as_bytes()).expect("payload"),
+        inside
+    );
 }

@@ -96,34 +96,30 @@ fn invalid(pos: u64, element: &'static str, reason: &'static str) -> DecodeError
 
 /// Decodes one of our elements (its local name is [`is_known`]).
 pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, DecodeError> {
-    match tag.local() {
+    let ext = match tag.local() {
         "stamp" => {
             let [e, s] = numbers(tag, "stamp", ["epoch", "seq"])?;
-            let ext = Ext::Stamp {
+            Ext::Stamp {
                 epoch: required(tag, "stamp", "epoch", e)?,
                 seq: required(tag, "stamp", "seq", s)?,
-            };
-            cur.expect_empty(tag, "stamp")?;
-            Ok(ext)
+            }
         }
         "ack" => {
             let [s] = numbers(tag, "ack", ["seq"])?;
-            let ext = Ext::Ack {
+            Ext::Ack {
                 seq: required(tag, "ack", "seq", s)?,
-            };
-            cur.expect_empty(tag, "ack")?;
-            Ok(ext)
+            }
         }
         "resync" => {
             let [e] = numbers(tag, "resync", ["epoch"])?;
-            let ext = Ext::Resync {
+            Ext::Resync {
                 epoch: required(tag, "resync", "epoch", e)?,
-            };
-            cur.expect_empty(tag, "resync")?;
-            Ok(ext)
+            }
         }
-        _ => decode_snapshot(cur, tag),
-    }
+        _ => return decode_snapshot(cur, tag),
+    };
+    cur.expect_empty(tag, name(&ext))?;
+    Ok(ext)
 }
 
 fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, DecodeError> {

@@ -390,41 +390,8 @@ impl<'i> Cursor<'i> {
                     let _ = start;
                     return Err(DecodeError::new(pos, ErrorKind::TrailingContent));
                 }
-                Event::Start(start) => {
-                    if self.depth + 1 > self.limits.max_depth {
-                        return Err(DecodeError::new(
-                            pos,
-                            ErrorKind::TooDeep {
-                                limit: self.limits.max_depth,
-                            },
-                        ));
-                    }
-                    self.depth += 1;
-                    self.root_seen = true;
-                    return Ok(Ev::Start(Tag {
-                        ns: ns.unwrap_or(Ns::Content),
-                        start,
-                        empty: false,
-                        pos,
-                    }));
-                }
-                Event::Empty(start) => {
-                    if self.depth + 1 > self.limits.max_depth {
-                        return Err(DecodeError::new(
-                            pos,
-                            ErrorKind::TooDeep {
-                                limit: self.limits.max_depth,
-                            },
-                        ));
-                    }
-                    self.root_seen = true;
-                    return Ok(Ev::Start(Tag {
-                        ns: ns.unwrap_or(Ns::Content),
-                        start,
-                        empty: true,
-                        pos,
-                    }));
-                }
+                Event::Start(start) => return self.start(start, ns, pos, false),
+                Event::Empty(start) => return self.start(start, ns, pos, true),
                 Event::End(_) => {
                     self.depth = self.depth.saturating_sub(1);
                     return Ok(Ev::End);
@@ -511,6 +478,34 @@ impl<'i> Cursor<'i> {
                 }
             }
         }
+    }
+
+    /// A start tag (`empty`: of an element without content) as the next event.
+    fn start(
+        &mut self,
+        start: BytesStart<'i>,
+        ns: Option<Ns>,
+        pos: u64,
+        empty: bool,
+    ) -> Result<Ev<'i>, DecodeError> {
+        if self.depth + 1 > self.limits.max_depth {
+            return Err(DecodeError::new(
+                pos,
+                ErrorKind::TooDeep {
+                    limit: self.limits.max_depth,
+                },
+            ));
+        }
+        if !empty {
+            self.depth += 1;
+        }
+        self.root_seen = true;
+        Ok(Ev::Start(Tag {
+            ns: ns.unwrap_or(Ns::Content),
+            start,
+            empty,
+            pos,
+        }))
     }
 
     /// The text content of a leaf element (`<body>`, `<subject>`): text, entities and CDATA
