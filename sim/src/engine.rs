@@ -1068,6 +1068,6 @@ mod tests {
             // The queue's copies plus the one shared stanza are all there is.
             assert_eq!(Arc::strong_count(first), copies.len());
         }
-        assert!(QUEUE_ENTRY_BYTES <= 64, "{QUEUE_ENTRY_BYTES}");
+        const { assert!(QUEUE_ENTRY_BYTES <= 64) };
     }
 }
