@@ -179,23 +179,32 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  {} clients, {} groups of {} members; per group {} messages, {} owner commands, {} parts{}",
+            "  {} clients, {} group{} of {} members; per group {} messages, {} owner commands, {} parts{}",
             c.clients,
             c.groups,
+            if c.groups == 1 { "" } else { "s" },
             c.members,
             c.messages,
             c.churn,
             c.parts,
             if c.adversary { ", an adversary" } else { "" }
         );
-        let _ =
-            writeln!(
+        let _ = writeln!(
             s,
-            "  network: loss {}, dup {}, {}, latency {:?}; offline {}, crashes {}, partitions {}",
+            "  network: loss {}, dup {}, {}, latency {}; offline {}, crashes {}, partitions {}",
             c.loss,
             c.dup,
-            if c.reorder { "reordering" } else { "FIFO links" },
-            c.latency,
+            if c.reorder {
+                "reordering"
+            } else {
+                "FIFO links"
+            },
+            match c.latency {
+                crate::config::Latency::Uniform { min, max } => format!("{min}..{max} ms uniform"),
+                crate::config::Latency::Exponential { min, mean } => {
+                    format!("{min} ms + exponential (mean {mean} ms)")
+                }
+            },
             c.offline,
             c.crashes,
             c.partitions.len()
