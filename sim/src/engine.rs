@@ -34,6 +34,40 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// What `src` uploads for `out` in `mode`, with `from_attr` as the stanza's `from`:
+    /// the typed stanza, its XML, or (with keyrings, `--encrypt`) its XML sealed by `src`.
+    pub fn compose(
+        mode: Mode,
+        rings: Option<&[kgroup::envelope::Keyring]>,
+        src: Id,
+        from_attr: Id,
+        out: &Outgoing<Id>,
+    ) -> Result<Payload, String> {
+        match (rings, mode) {
+            (_, Mode::Core) => Ok(Payload::Core(out.stanza.clone())),
+            (Some(rings), _) => wire::seal_upload(out, from_attr, &rings[src as usize])
+                .map(|x| Payload::Xml(x.into())),
+            (None, _) => Ok(Payload::Xml(wire::encode_upload(out, from_attr).into())),
+        }
+    }
+
+    /// What recipient `to` reads from a copy signed by `src`: the signer (the verified
+    /// OpenPGP signer with keyrings) and the stanza.
+    pub fn read(
+        &self,
+        rings: Option<&[kgroup::envelope::Keyring]>,
+        to: Id,
+        src: Id,
+    ) -> Result<(Id, Arc<Stanza<Id>>), wire::WireError> {
+        match (self, rings) {
+            (Payload::Core(s), _) => Ok((src, s.clone())),
+            (Payload::Xml(xml), None) => wire::decode_copy(xml).map(|s| (src, Arc::new(s))),
+            (Payload::Xml(xml), Some(rings)) => {
+                wire::open_copy(xml, &rings[to as usize]).map(|(who, s)| (who, Arc::new(s)))
+            }
+        }
+    }
+
     fn bytes(&self) -> u64 {
         match self {
             Payload::Core(_) => 0,
@@ -516,28 +550,12 @@ impl Sim {
             self.nodes[to as usize].stored.push((src, claimed, payload));
             return;
         }
-        let mut signer = src;
-        let stanza = match &payload {
-            Payload::Core(s) => s.clone(),
-            Payload::Xml(xml) => match &self.keyrings {
-                None => match wire::decode_copy(xml) {
-                    Ok(s) => Arc::new(s),
-                    Err(_) => {
-                        self.counters.malformed += 1;
-                        return;
-                    }
-                },
-                Some(rings) => match wire::open_copy(xml, &rings[to as usize]) {
-                    Ok((verified, s)) => {
-                        signer = verified;
-                        Arc::new(s)
-                    }
-                    Err(_) => {
-                        self.counters.malformed += 1;
-                        return;
-                    }
-                },
-            },
+        let (signer, stanza) = match payload.read(self.keyrings.as_deref(), to, src) {
+            Ok(read) => read,
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
         };
         self.counters.delivered += 1;
         // kontalk trusts the `from` the server shows; hardened acts on the signer (the
@@ -597,16 +615,12 @@ impl Sim {
 
     /// What `src` puts on its uplink for `s`, with `from_attr` as the stanza's `from`.
     fn payload(&mut self, src: Id, from_attr: Id, s: &Outgoing<Id>) -> Option<Payload> {
-        match (&self.keyrings, self.cfg.mode) {
-            (_, Mode::Core) => Some(Payload::Core(s.stanza.clone())),
-            (Some(rings), _) => match wire::seal_upload(s, from_attr, &rings[src as usize]) {
-                Ok(xml) => Some(Payload::Xml(xml.into())),
-                Err(_) => {
-                    self.counters.seal_failed += 1;
-                    None
-                }
-            },
-            (None, _) => Some(Payload::Xml(wire::encode_upload(s, from_attr).into())),
+        match Payload::compose(self.cfg.mode, self.keyrings.as_deref(), src, from_attr, s) {
+            Ok(p) => Some(p),
+            Err(_) => {
+                self.counters.seal_failed += 1;
+                None
+            }
         }
     }
 

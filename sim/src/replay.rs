@@ -295,28 +295,20 @@ impl Replay<'_> {
             stanza: stanza.clone(),
             resent: false,
         };
-        let payload = match (&self.rings, self.mode) {
-            (_, Mode::Core) => Payload::Core(stanza.clone()),
-            (Some(rings), _) => match wire::seal_upload(&out, claimed, &rings[src as usize]) {
-                Ok(xml) => match wire::server_fanout(&xml) {
-                    Ok((_, copy)) => Payload::Xml(copy.into()),
-                    Err(_) => {
-                        self.malformed += 1;
-                        return;
-                    }
-                },
-                Err(_) => {
-                    self.malformed += 1;
-                    return;
-                }
-            },
-            (None, _) => match wire::server_fanout(&wire::encode_upload(&out, claimed)) {
+        // Composed by its signer, then stripped of its address list as the server does.
+        let payload = match Payload::compose(self.mode, self.rings.as_deref(), src, claimed, &out) {
+            Ok(Payload::Xml(xml)) => match wire::server_fanout(&xml) {
                 Ok((_, copy)) => Payload::Xml(copy.into()),
                 Err(_) => {
                     self.malformed += 1;
                     return;
                 }
             },
+            Ok(core) => core,
+            Err(_) => {
+                self.malformed += 1;
+                return;
+            }
         };
         // As in the model, one identical copy in flight stands for any number.
         if self.inflight.iter().any(|c| {
@@ -338,24 +330,11 @@ impl Replay<'_> {
     }
 
     fn deliver(&mut self, copy: Copy, ack_lost: bool) {
-        let mut signer = copy.src;
-        let stanza = match &copy.payload {
-            Payload::Core(s) => s.clone(),
-            Payload::Xml(xml) => {
-                let opened = match &self.rings {
-                    None => wire::decode_copy(xml).map(|s| (copy.src, s)),
-                    Some(rings) => wire::open_copy(xml, &rings[copy.dst as usize]),
-                };
-                match opened {
-                    Ok((who, s)) => {
-                        signer = who;
-                        Arc::new(s)
-                    }
-                    Err(_) => {
-                        self.malformed += 1;
-                        return;
-                    }
-                }
+        let (signer, stanza) = match copy.payload.read(self.rings.as_deref(), copy.dst, copy.src) {
+            Ok(read) => read,
+            Err(_) => {
+                self.malformed += 1;
+                return;
             }
         };
         let from = match self.model.dialect {
