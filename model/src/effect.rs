@@ -10,6 +10,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::{LazyLock, Mutex};
 
 use kgroup::{Client, Output, Stanza, Text, View};
 
@@ -54,28 +55,42 @@ type Entry = (Hashed<Client<Id>>, Hashed<Stanza<Id>>, Rc<Effect>);
 thread_local! {
     static RECEIVED: RefCell<HashMap<Key, Entry, ahash::RandomState>> =
         const { RefCell::new(HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))) };
-    /// One allocation per distinct client state reached by a delivery, so that the cache's
-    /// comparisons mostly find the very same allocation.
-    static CLIENTS: RefCell<HashMap<u64, Hashed<Client<Id>>, ahash::RandomState>> =
-        const { RefCell::new(HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))) };
 }
 
-/// The shared copy of `client` (interned per thread).
+/// Shards of the client table: the checker's threads rarely wait on one another.
+const SHARDS: usize = 64;
+/// Clients a shard keeps before it starts afresh (at most 256 Ki clients in all).
+const SHARD_CAPACITY: usize = 1 << 12;
+
+type Shard = Mutex<HashMap<u64, Hashed<Client<Id>>, ahash::RandomState>>;
+
+/// One allocation per distinct client state, shared by every checker thread: a state
+/// explored on one thread and expanded on another still holds the same allocations as the
+/// cache's entries, so a cache hit is a pointer comparison, not a walk over two clients.
+static CLIENTS: LazyLock<Vec<Shard>> = LazyLock::new(|| {
+    (0..SHARDS)
+        .map(|_| Mutex::new(HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))))
+        .collect()
+});
+
+/// The shared copy of `client` (interned for the whole process).
 pub(crate) fn intern(client: Hashed<Client<Id>>) -> Hashed<Client<Id>> {
-    CLIENTS.with(|clients| {
-        let mut clients = clients.borrow_mut();
-        if clients.len() >= CAPACITY {
-            clients.clear();
+    let fp = client.fingerprint();
+    // The low bits pick the shard; the map hashes the whole fingerprint again.
+    let shard = &CLIENTS[(fp as usize) % SHARDS];
+    // A thread that panicked while holding a shard left a plain map behind: keep using it.
+    let mut clients = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if clients.len() >= SHARD_CAPACITY {
+        clients.clear();
+    }
+    match clients.entry(fp) {
+        std::collections::hash_map::Entry::Occupied(e) if *e.get() == client => e.get().clone(),
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            e.insert(client.clone());
+            client
         }
-        match clients.entry(client.fingerprint()) {
-            std::collections::hash_map::Entry::Occupied(e) if *e.get() == client => e.get().clone(),
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                e.insert(client.clone());
-                client
-            }
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(client).clone(),
-        }
-    })
+        std::collections::hash_map::Entry::Vacant(e) => e.insert(client).clone(),
+    }
 }
 
 impl Effect {
