@@ -62,35 +62,58 @@ const SHARDS: usize = 64;
 /// Clients a shard keeps before it starts afresh (at most 256 Ki clients in all).
 const SHARD_CAPACITY: usize = 1 << 12;
 
-type Shard = Mutex<HashMap<u64, Hashed<Client<Id>>, ahash::RandomState>>;
-
 /// One allocation per distinct client state, shared by every checker thread: a state
 /// explored on one thread and expanded on another still holds the same allocations as the
 /// cache's entries, so a cache hit is a pointer comparison, not a walk over two clients.
-static CLIENTS: LazyLock<Vec<Shard>> = LazyLock::new(|| {
+static CLIENTS: LazyLock<Vec<Mutex<Table<Client<Id>>>>> = LazyLock::new(shards);
+
+/// Stanzas sent, shared the same way: envelopes in flight are compared whenever one is
+/// sent or delivered, and equal stanzas composed in different states are then one
+/// allocation.
+static STANZAS: LazyLock<Vec<Mutex<Table<Stanza<Id>>>>> = LazyLock::new(shards);
+
+type Table<T> = HashMap<u64, Hashed<T>, ahash::RandomState>;
+
+fn shards<T>() -> Vec<Mutex<Table<T>>> {
     (0..SHARDS)
-        .map(|_| Mutex::new(HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4))))
+        .map(|_| {
+            Mutex::new(HashMap::with_hasher(ahash::RandomState::with_seeds(
+                1, 2, 3, 4,
+            )))
+        })
         .collect()
-});
+}
+
+/// The shared copy of `value` in `table`.
+fn intern_in<T: std::hash::Hash + Eq>(table: &[Mutex<Table<T>>], value: Hashed<T>) -> Hashed<T> {
+    let fp = value.fingerprint();
+    // The low bits pick the shard; the map hashes the whole fingerprint again.
+    let shard = &table[(fp as usize) % SHARDS];
+    // A thread that panicked while holding a shard left a plain map behind: keep using it.
+    let mut map = shard
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if map.len() >= SHARD_CAPACITY {
+        map.clear();
+    }
+    match map.entry(fp) {
+        std::collections::hash_map::Entry::Occupied(e) if *e.get() == value => e.get().clone(),
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            e.insert(value.clone());
+            value
+        }
+        std::collections::hash_map::Entry::Vacant(e) => e.insert(value).clone(),
+    }
+}
 
 /// The shared copy of `client` (interned for the whole process).
 pub(crate) fn intern(client: Hashed<Client<Id>>) -> Hashed<Client<Id>> {
-    let fp = client.fingerprint();
-    // The low bits pick the shard; the map hashes the whole fingerprint again.
-    let shard = &CLIENTS[(fp as usize) % SHARDS];
-    // A thread that panicked while holding a shard left a plain map behind: keep using it.
-    let mut clients = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if clients.len() >= SHARD_CAPACITY {
-        clients.clear();
-    }
-    match clients.entry(fp) {
-        std::collections::hash_map::Entry::Occupied(e) if *e.get() == client => e.get().clone(),
-        std::collections::hash_map::Entry::Occupied(mut e) => {
-            e.insert(client.clone());
-            client
-        }
-        std::collections::hash_map::Entry::Vacant(e) => e.insert(client).clone(),
-    }
+    intern_in(&CLIENTS, client)
+}
+
+/// The shared copy of a stanza sent (interned for the whole process).
+pub(crate) fn intern_stanza(stanza: Hashed<Stanza<Id>>) -> Hashed<Stanza<Id>> {
+    intern_in(&STANZAS, stanza)
 }
 
 impl Effect {
@@ -110,7 +133,7 @@ impl Effect {
             match o {
                 Output::Send(s) => sends.push(Send {
                     to: s.to,
-                    stanza: Hashed::from_arc(s.stanza),
+                    stanza: intern_stanza(Hashed::from_arc(s.stanza)),
                     resent: s.resent,
                 }),
                 Output::Deliver { from, body, group } if group == key => {

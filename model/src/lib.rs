@@ -5,6 +5,7 @@
 pub mod check;
 pub mod effect;
 pub mod findings;
+pub mod ids;
 pub mod model;
 pub mod network;
 pub mod properties;

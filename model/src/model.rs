@@ -12,9 +12,11 @@ use kgroup::{
     Change, Client, Command, Config, Dialect, Ext, GroupKey, Intent, Output, Roster, Stanza, Text,
     View,
 };
+use smallvec::SmallVec;
 use stateright::{Model, Property};
 
 use crate::effect::Effect;
+use crate::ids::{Ids, Props, MAX_CLIENTS};
 use crate::network::{Envelope, Id, Net, Network};
 use crate::properties::Property as Prop;
 use crate::script::Step;
@@ -66,36 +68,97 @@ pub struct Sent {
     pub body: Text,
     pub epoch: u64,
     /// Members of the sender's view that were really members (and had not left) when sent.
-    pub expected: BTreeSet<Id>,
+    pub expected: Ids,
 }
 
-/// What really happened, to judge the clients by.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+/// The most messages (the adversary's forgeries included) a model may record: deliveries
+/// are bits of one word per client.
+pub const MAX_MESSAGES: usize = 64;
+
+/// What really happened, to judge the clients by. Every step that changes it copies it, so
+/// it is mostly words: sets of ids and properties are bits, per-client records are arrays,
+/// and what changes rarely (subjects, the message log, stray deliveries) is shared.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Ghost {
     /// The membership the owner issued, less members that left.
-    pub truth: BTreeSet<Id>,
+    pub truth: Ids,
     /// Everyone the owner ever made a member.
-    pub added_ever: BTreeSet<Id>,
-    pub removed_ever: BTreeSet<Id>,
-    pub parted: BTreeSet<Id>,
+    pub added_ever: Ids,
+    pub removed_ever: Ids,
+    pub parted: Ids,
     /// Subjects the owner issued.
-    pub subjects: BTreeSet<Text>,
+    pub subjects: Hashed<BTreeSet<Text>>,
     /// Per client: members whose (real) removal it applied and the owner did not undo.
-    pub gone: Vec<BTreeSet<Id>>,
-    pub messages: Vec<Sent>,
-    /// Per client: (sender, body) delivered.
-    pub delivered: Vec<BTreeSet<(Id, Text)>>,
+    pub gone: [Ids; MAX_CLIENTS],
+    /// Every message sent, in order.
+    pub messages: Hashed<Vec<Sent>>,
+    /// Per client: bit `i` is set once it delivered the sender and body of `messages[i]`,
+    /// where `i` is the first message with that sender and body.
+    pub delivered: [u64; MAX_CLIENTS],
+    /// Deliveries whose sender and body match no message: (client, sender, body).
+    pub stray: Hashed<BTreeSet<(Id, Id, Text)>>,
     /// Properties of kind `always` already violated: the first violation sticks.
-    pub violated: BTreeSet<Prop>,
+    pub violated: Props,
+}
+
+impl Default for Ghost {
+    fn default() -> Self {
+        Ghost {
+            truth: Ids::default(),
+            added_ever: Ids::default(),
+            removed_ever: Ids::default(),
+            parted: Ids::default(),
+            subjects: Hashed::new(BTreeSet::new()),
+            gone: [Ids::default(); MAX_CLIENTS],
+            messages: Hashed::new(Vec::new()),
+            delivered: [0; MAX_CLIENTS],
+            stray: Hashed::new(BTreeSet::new()),
+            violated: Props::default(),
+        }
+    }
+}
+
+impl Ghost {
+    /// The bit of the first message sent by `from` with this body.
+    fn message_bit(&self, from: Id, body: &Text) -> Option<u64> {
+        self.messages
+            .iter()
+            .position(|m| m.sender == from && m.body == *body)
+            .map(|i| 1 << i)
+    }
+
+    /// Has client `c` delivered this sender and body?
+    pub fn has_delivered(&self, c: usize, from: Id, body: &Text) -> bool {
+        match self.message_bit(from, body) {
+            Some(bit) => self.delivered[c] & bit != 0,
+            None => self.stray.contains(&(c as Id, from, body.clone())),
+        }
+    }
+
+    /// Records that client `c` delivered this sender and body.
+    fn record_delivery(&mut self, c: usize, from: Id, body: Text) {
+        match self.message_bit(from, &body) {
+            Some(bit) => self.delivered[c] |= bit,
+            None => {
+                self.stray.update(|s| s.insert((c as Id, from, body)));
+            }
+        }
+    }
+
+    /// Logs a message (at most [`MAX_MESSAGES`], checked when a model starts).
+    fn log(&mut self, sent: Sent) {
+        self.messages.update(|m| m.push(sent));
+    }
 }
 
 /// A state of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
-    pub clients: Vec<Hashed<Client<Id>>>,
+    /// Inline: a successor copies the state without allocating for its clients.
+    pub clients: SmallVec<[Hashed<Client<Id>>; MAX_CLIENTS]>,
     pub net: Net,
     pub script_pos: u8,
-    pub messages_sent: Vec<u8>,
+    pub messages_sent: [u8; MAX_CLIENTS],
     pub crashes: u8,
     pub losses: u8,
     pub adversary_moves: u8,
@@ -130,6 +193,32 @@ pub struct GroupModel {
 }
 
 impl GroupModel {
+    /// Whether the model fits the state's fixed-size records: at most [`MAX_CLIENTS`]
+    /// clients and [`MAX_MESSAGES`] messages (forgeries included).
+    pub fn within_limits(&self) -> Result<(), String> {
+        if self.clients as usize > MAX_CLIENTS {
+            return Err(format!(
+                "the model has at most {MAX_CLIENTS} clients (got {})",
+                self.clients
+            ));
+        }
+        let messages = self.senders.len() * self.messages as usize
+            + if self.adversary {
+                self.adversary_budget as usize
+            } else {
+                0
+            };
+        if messages > MAX_MESSAGES {
+            return Err(format!(
+                "the model records at most {MAX_MESSAGES} messages: {} senders × {} messages{} is {messages}",
+                self.senders.len(),
+                self.messages,
+                if self.adversary { " + the adversary's budget" } else { "" }
+            ));
+        }
+        Ok(())
+    }
+
     /// The adversary's id: one past the clients.
     pub fn adversary_id(&self) -> Id {
         self.clients
@@ -172,7 +261,7 @@ impl GroupModel {
         match p {
             Prop::Convergence => !Self::is_quiescent(state) || Self::disagreeing(state).is_empty(),
             Prop::NoLostMessages => !Self::is_quiescent(state) || Self::lost(state).is_empty(),
-            always => !state.ghost.violated.contains(&always),
+            always => !state.ghost.violated.contains(always),
         }
     }
 
@@ -183,10 +272,11 @@ impl GroupModel {
 
     /// Messages some expected recipient never delivered: (message, recipient).
     pub fn lost(state: &State) -> Vec<(Sent, Id)> {
+        let g = &state.ghost;
         let mut lost = Vec::new();
-        for m in &state.ghost.messages {
-            for &r in &m.expected {
-                if !state.ghost.delivered[r as usize].contains(&(m.sender, m.body.clone())) {
+        for m in g.messages.iter() {
+            for r in m.expected.iter() {
+                if !g.has_delivered(r as usize, m.sender, &m.body) {
                     lost.push((m.clone(), r));
                 }
             }
@@ -233,48 +323,47 @@ impl GroupModel {
         let client = &state.clients[ci];
         let after = &effect.after;
         let ghost = &*old_ghost;
-        let mut violated: Vec<Prop> = Vec::new();
+        let mut violated = Props::default();
 
         // owner-authority: every member and subject a view gains was issued by the owner;
         // every member it loses was removed by the owner or left.
         let gained_ok = effect
             .gained
             .iter()
-            .all(|m| *m == OWNER || ghost.added_ever.contains(m));
+            .all(|&m| m == OWNER || ghost.added_ever.contains(m));
         let lost_ok = effect
             .lost
             .iter()
-            .all(|m| ghost.removed_ever.contains(m) || ghost.parted.contains(m));
+            .all(|&m| ghost.removed_ever.contains(m) || ghost.parted.contains(m));
         let subject_ok = after
             .as_ref()
             .and_then(|v| v.subject.as_ref())
             .is_none_or(|s| ghost.subjects.contains(s));
         if !(gained_ok && lost_ok && subject_ok) {
-            violated.push(Prop::OwnerAuthority);
+            violated.insert(Prop::OwnerAuthority);
         }
 
         // owner-binding: a stanza naming another owner never touches the owner's group.
         if let Some(env) = delivered {
             if env.stanza.group.owner != OWNER && effect.group_changed {
-                violated.push(Prop::OwnerBinding);
+                violated.insert(Prop::OwnerBinding);
             }
         }
         // The bound owner's own stanza refused: the id was taken from it.
         if effect.refused_owner && delivered.is_some_and(|e| e.src == OWNER) {
-            violated.push(Prop::OwnerBinding);
+            violated.insert(Prop::OwnerBinding);
         }
 
         // removed-confidentiality bookkeeping: removals really issued, applied here, and
         // not undone by the owner since.
-        let gone_before = &ghost.gone[ci];
-        let newly_gone = |m: &Id| ghost.removed_ever.contains(m) && !ghost.truth.contains(m);
+        let gone_before = ghost.gone[ci];
+        let newly_gone = |m: Id| ghost.removed_ever.contains(m) && !ghost.truth.contains(m);
         let gone_changes = effect
             .lost
             .iter()
-            .any(|m| newly_gone(m) && !gone_before.contains(m))
-            || gone_before.iter().any(|m| ghost.truth.contains(m));
+            .any(|&m| newly_gone(m) && !gone_before.contains(m))
+            || gone_before.intersects(ghost.truth);
         let roster: Option<&Roster<Id>> = client.group(&key).map(|g| g.roster());
-        let mut deliveries = Vec::new();
         for (from, body) in &effect.delivered {
             // member-filter: the sender is who it claims, and a member in this view.
             let record = ghost.messages.iter().find(|m| m.body == *body);
@@ -282,12 +371,9 @@ impl GroupModel {
             let member = effect.before_members.binary_search(from).is_ok()
                 || record.is_some_and(|m| roster.is_some_and(|r| r.was_member_at(from, m.epoch)));
             if !(genuine && member) {
-                violated.push(Prop::MemberFilter);
+                violated.insert(Prop::MemberFilter);
             }
-            deliveries.push((*from, body.clone()));
         }
-        let mut fresh = Vec::new();
-        let mut acks = Vec::new();
         for s in &effect.sends {
             let control = matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Resync { .. }));
             if !s.resent && !control {
@@ -297,9 +383,9 @@ impl GroupModel {
                 };
                 if s.to
                     .iter()
-                    .any(|r| gone_before.contains(r) && !notice.contains(r))
+                    .any(|r| gone_before.contains(*r) && !notice.contains(r))
                 {
-                    violated.push(Prop::RemovedConfidentiality);
+                    violated.insert(Prop::RemovedConfidentiality);
                 }
             }
             if self.adversary
@@ -310,7 +396,7 @@ impl GroupModel {
                     Command::Create { .. } | Command::Set { .. }
                 )
             {
-                fresh.push(s.stanza.arc().clone());
+                state.fresh.push(s.stanza.arc().clone());
             }
             if control_ack(&s.stanza) {
                 // Acknowledgements only clear the sender's retransmission queue, so they are
@@ -318,9 +404,6 @@ impl GroupModel {
                 // delivery that causes one may lose it instead; an ack still in flight while
                 // the sender retransmits only yields a duplicate, which the duplicating
                 // network covers.
-                if !ack_lost {
-                    acks.push(s);
-                }
                 continue;
             }
             for &r in &s.to {
@@ -336,30 +419,35 @@ impl GroupModel {
                 );
             }
         }
-        for s in acks {
-            for r in &s.to {
-                if let Some(target) = state.clients.get_mut(*r as usize) {
-                    *target = Effect::received(target, c, &s.stanza).client.clone();
+        if !ack_lost {
+            for s in effect.sends.iter().filter(|s| control_ack(&s.stanza)) {
+                for r in &s.to {
+                    if let Some(target) = state.clients.get_mut(*r as usize) {
+                        *target = Effect::received(target, c, &s.stanza).client.clone();
+                    }
                 }
             }
         }
-        state.fresh.extend(fresh);
 
         // The ghost is copied only when this step changes it.
-        let new_violation = violated.iter().any(|p| !ghost.violated.contains(p));
-        let new_delivery = deliveries.iter().any(|d| !ghost.delivered[ci].contains(d));
+        let new_violation = !old_ghost.violated.contains_all(violated);
+        let new_delivery = effect
+            .delivered
+            .iter()
+            .any(|(from, body)| !ghost.has_delivered(ci, *from, body));
         if new_violation || new_delivery || gone_changes {
             let lost = &effect.lost;
             state.ghost.update(|g| {
-                g.violated.extend(violated);
-                g.delivered[ci].extend(deliveries);
-                for m in lost {
+                g.violated.insert_all(violated);
+                for (from, body) in &effect.delivered {
+                    g.record_delivery(ci, *from, body.clone());
+                }
+                for &m in lost {
                     if g.removed_ever.contains(m) && !g.truth.contains(m) {
-                        g.gone[ci].insert(*m);
+                        g.gone[ci].insert(m);
                     }
                 }
-                let truth = &g.truth;
-                g.gone[ci].retain(|m| !truth.contains(m));
+                g.gone[ci] = g.gone[ci].without(g.truth);
             });
         }
     }
@@ -385,14 +473,14 @@ impl GroupModel {
             Step::Add(m) => {
                 g.truth.insert(*m);
                 g.added_ever.insert(*m);
-                g.parted.remove(m);
+                g.parted.remove(*m);
                 set(Change {
                     add: vec![*m],
                     ..Default::default()
                 })
             }
             Step::Remove(m) => {
-                g.truth.remove(m);
+                g.truth.remove(*m);
                 g.removed_ever.insert(*m);
                 set(Change {
                     remove: vec![*m],
@@ -401,7 +489,7 @@ impl GroupModel {
             }
             Step::Subject(n) => {
                 let s: Text = format!("s{n}").into();
-                g.subjects.insert(s.clone());
+                g.subjects.update(|subjects| subjects.insert(s.clone()));
                 set(Change {
                     subject: Some(s),
                     ..Default::default()
@@ -495,23 +583,22 @@ impl Model for GroupModel {
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        let n = self.clients as usize;
+        if let Err(e) = self.within_limits() {
+            // The CLI checks the limits first; a model built in code must respect them too.
+            panic!("{e}");
+        }
         vec![State {
             clients: (0..self.clients)
                 .map(|i| Hashed::new(Client::new(i, self.config())))
                 .collect(),
             net: Net::default(),
             script_pos: 0,
-            messages_sent: vec![0; n],
+            messages_sent: [0; MAX_CLIENTS],
             crashes: 0,
             losses: 0,
             adversary_moves: 0,
             fresh: Vec::new(),
-            ghost: Hashed::new(Ghost {
-                gone: vec![BTreeSet::new(); n],
-                delivered: vec![BTreeSet::new(); n],
-                ..Ghost::default()
-            }),
+            ghost: Hashed::new(Ghost::default()),
         }]
     }
 
@@ -591,10 +678,10 @@ impl Model for GroupModel {
                     .members
                     .iter()
                     .copied()
-                    .filter(|m| *m != c && g.truth.contains(m) && !g.parted.contains(m))
+                    .filter(|&m| m != c && g.truth.contains(m) && !g.parted.contains(m))
                     .collect();
                 state.ghost.update(|g| {
-                    g.messages.push(Sent {
+                    g.log(Sent {
                         sender: c,
                         body: body.clone(),
                         epoch: view.epoch,
@@ -615,7 +702,7 @@ impl Model for GroupModel {
             Action::Part(c) => {
                 state.ghost.update(|g| {
                     g.parted.insert(c);
-                    g.truth.remove(&c);
+                    g.truth.remove(c);
                 });
                 self.step_client(&mut state, c, None, false, |cl, out| {
                     let _ = cl.act(
@@ -668,11 +755,11 @@ impl Model for GroupModel {
                 if kind == Forgery::Impersonate {
                     // Recorded as the adversary's, so a delivery in member 1's name is caught.
                     state.ghost.update(|g| {
-                        g.messages.push(Sent {
+                        g.log(Sent {
                             sender: self.adversary_id(),
                             body: "forged".into(),
                             epoch: 1,
-                            expected: BTreeSet::new(),
+                            expected: Ids::default(),
                         })
                     });
                 }

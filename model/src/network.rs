@@ -134,21 +134,18 @@ impl Net {
     }
 
     /// The envelopes that may be delivered next, each once.
-    pub fn deliverable(&self, kind: Network) -> Vec<&Envelope> {
-        let mut out: Vec<&Envelope> = Vec::new();
-        for (i, s) in self.slots.iter().enumerate() {
-            let fresh = i == 0 || self.slots[i - 1].env != s.env;
-            let head = i == 0
-                || (self.slots[i - 1].env.via, self.slots[i - 1].env.dst) != (s.env.via, s.env.dst);
+    pub fn deliverable(&self, kind: Network) -> impl Iterator<Item = &Envelope> {
+        let slots = &self.slots;
+        slots.iter().enumerate().filter_map(move |(i, s)| {
+            let prev = i.checked_sub(1).map(|p| &slots[p].env);
             let ok = match kind {
-                Network::Ordered => head,
-                _ => fresh,
+                // The head of its (channel, recipient) queue.
+                Network::Ordered => prev.is_none_or(|p| (p.via, p.dst) != (s.env.via, s.env.dst)),
+                // The first of identical copies.
+                _ => prev != Some(&s.env),
             };
-            if ok {
-                out.push(&s.env);
-            }
-        }
-        out
+            ok.then_some(&s.env)
+        })
     }
 
     /// Takes `env` out for delivery (the duplicating network keeps it, marked delivered).
@@ -258,11 +255,7 @@ mod tests {
         n.send(Network::Ordered, env(1, 2, "b"));
         n.send(Network::Ordered, env(1, 2, "a"));
         n.send(Network::Ordered, env(0, 2, "z"));
-        let heads: Vec<_> = n
-            .deliverable(Network::Ordered)
-            .into_iter()
-            .cloned()
-            .collect();
+        let heads: Vec<_> = n.deliverable(Network::Ordered).cloned().collect();
         assert_eq!(heads, vec![env(0, 2, "z"), env(1, 2, "b")]);
     }
 
@@ -276,7 +269,7 @@ mod tests {
             b.send(Network::Unordered, e);
         }
         assert_eq!(a, b);
-        assert_eq!(a.deliverable(Network::Unordered).len(), 2);
+        assert_eq!(a.deliverable(Network::Unordered).count(), 2);
         assert!(a.take(Network::Unordered, &env(1, 2, "x")));
         assert_eq!(a.len(), 1);
         a.send(Network::Unordered, env(1, 2, "x"));
@@ -292,6 +285,6 @@ mod tests {
         assert!(!n.is_quiet());
         assert!(n.take(Network::Duplicating, &env(1, 2, "x")));
         assert!(n.is_quiet());
-        assert_eq!(n.deliverable(Network::Duplicating).len(), 1);
+        assert_eq!(n.deliverable(Network::Duplicating).count(), 1);
     }
 }

@@ -33,7 +33,10 @@ use std::sync::Arc;
 use kgroup::{Client, Stanza};
 use stateright::{Model, Property};
 
+use smallvec::SmallVec;
+
 use crate::effect::intern;
+use crate::ids::MAX_CLIENTS;
 use crate::model::{Action, Ghost, GroupModel, Sent, State, OWNER};
 use crate::network::Id;
 use crate::properties::Property as Prop;
@@ -182,9 +185,8 @@ impl Symmetric {
     pub fn renamed(&self, state: &State, p: &[Id]) -> State {
         let f = |i: &Id| p.get(*i as usize).copied().unwrap_or(*i);
         let g = |i: Id| f(&i);
-        let set = |s: &BTreeSet<Id>| s.iter().map(f).collect::<BTreeSet<Id>>();
         let permuted = |v: &[Hashed<kgroup::Client<Id>>]| {
-            let mut out = v.to_vec();
+            let mut out: SmallVec<[_; MAX_CLIENTS]> = v.iter().cloned().collect();
             for (i, c) in v.iter().enumerate() {
                 out[g(i as Id) as usize] =
                     renamed_with(&CLIENTS, c, p, |c| intern(Hashed::new(c.renamed(&f))));
@@ -199,39 +201,45 @@ impl Symmetric {
             .iter()
             .map(|s| Arc::new(s.renamed(&f)))
             .collect();
-        let mut messages_sent = state.messages_sent.clone();
+        let mut messages_sent = state.messages_sent;
         for (i, n) in state.messages_sent.iter().enumerate() {
             messages_sent[g(i as Id) as usize] = *n;
         }
         let gh = &*state.ghost;
-        let mut gone = gh.gone.clone();
-        let mut delivered = gh.delivered.clone();
+        let mut gone = gh.gone;
+        let mut delivered = gh.delivered;
         for i in 0..gh.gone.len() {
-            gone[g(i as Id) as usize] = set(&gh.gone[i]);
-            delivered[g(i as Id) as usize] = gh.delivered[i]
-                .iter()
-                .map(|(from, body)| (f(from), body.clone()))
-                .collect();
+            gone[g(i as Id) as usize] = gh.gone[i].renamed(g);
+            delivered[g(i as Id) as usize] = gh.delivered[i];
         }
+        // Renaming is a bijection on senders, so the first message with a given sender and
+        // body keeps its index: the delivered bits stay as they are.
         let ghost = Ghost {
-            truth: set(&gh.truth),
-            added_ever: set(&gh.added_ever),
-            removed_ever: set(&gh.removed_ever),
-            parted: set(&gh.parted),
+            truth: gh.truth.renamed(g),
+            added_ever: gh.added_ever.renamed(g),
+            removed_ever: gh.removed_ever.renamed(g),
+            parted: gh.parted.renamed(g),
             subjects: gh.subjects.clone(),
             gone,
-            messages: gh
-                .messages
-                .iter()
-                .map(|m| Sent {
-                    sender: f(&m.sender),
-                    body: m.body.clone(),
-                    epoch: m.epoch,
-                    expected: set(&m.expected),
-                })
-                .collect(),
+            messages: Hashed::new(
+                gh.messages
+                    .iter()
+                    .map(|m| Sent {
+                        sender: g(m.sender),
+                        body: m.body.clone(),
+                        epoch: m.epoch,
+                        expected: m.expected.renamed(g),
+                    })
+                    .collect(),
+            ),
             delivered,
-            violated: gh.violated.clone(),
+            stray: Hashed::new(
+                gh.stray
+                    .iter()
+                    .map(|(c, from, body)| (g(*c), g(*from), body.clone()))
+                    .collect(),
+            ),
+            violated: gh.violated,
         };
         State {
             clients: permuted(&state.clients),

@@ -67,7 +67,7 @@ impl CheckArgs {
         let script = script::parse(&self.script, self.clients)?;
         let parting = ids("--parting", &self.parting, 1, self.clients)?;
         let senders = ids("--senders", &self.senders, 0, self.clients)?;
-        Ok(GroupModel {
+        let model = GroupModel {
             dialect: self.dialect,
             network: self.network,
             clients: self.clients,
@@ -79,7 +79,9 @@ impl CheckArgs {
             adversary_budget: self.adversary_budget,
             owner_crashes: self.crashes,
             max_losses: self.losses,
-        })
+        };
+        model.within_limits()?;
+        Ok(model)
     }
 }
 
