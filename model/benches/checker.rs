@@ -11,6 +11,12 @@ use kgroup_model::findings::churn_adversary;
 use kgroup_model::Network;
 use stateright::{Checker, Model, Property};
 
+/// The allocator `kgroup check` runs with: the checker builds and drops a state per
+/// transition (and stateright copies a path per state), so the allocator is part of its
+/// throughput. Both models below run on it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A walk on a `side` × `side` grid: each step moves right or up. Its one property always
 /// holds, which matters: stateright stops expanding states once every property has been
 /// decided, so a model without properties stops after its initial states.

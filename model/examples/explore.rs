@@ -9,6 +9,10 @@ use kgroup_model::findings::churn_adversary;
 use kgroup_model::Network;
 use stateright::{Checker, Model};
 
+/// The allocator of `kgroup check` and of the checker benchmark.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let c = churn_adversary(Dialect::Hardened, Network::Unordered)
         .checker()
