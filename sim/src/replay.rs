@@ -379,7 +379,7 @@ impl Replay<'_> {
 }
 
 fn to_ids(s: &Stanza<u8>) -> Stanza<Id> {
-    match wire::map_stanza::<u8, Id, ()>(s, &mut |m| Ok(id(*m))) {
+    match s.try_map(&mut |m| Ok::<Id, ()>(id(*m))) {
         Ok(s) => s,
         Err(()) => unreachable!("widening ids cannot fail"),
     }

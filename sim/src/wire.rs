@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use kgroup::codec::{Address, Addresses, Jid, Message};
 use kgroup::envelope::{Keyring, Suite};
-use kgroup::{Command, Ext, GroupKey, Outgoing, Roster, Stanza};
+use kgroup::{Outgoing, Stanza};
 
 use crate::judge::Id;
 
@@ -53,67 +53,6 @@ pub fn id_of(j: &Jid) -> Result<Id, WireError> {
         return Err(stranger());
     }
     digits.parse().map_err(|_| stranger())
-}
-
-/// Maps every identity in a stanza.
-pub fn map_stanza<A, B: Ord, E>(
-    s: &Stanza<A>,
-    f: &mut impl FnMut(&A) -> Result<B, E>,
-) -> Result<Stanza<B>, E> {
-    let list = |v: &[A], f: &mut dyn FnMut(&A) -> Result<B, E>| -> Result<Vec<B>, E> {
-        v.iter().map(f).collect()
-    };
-    let command = match &s.command {
-        Command::Message => Command::Message,
-        Command::Part => Command::Part,
-        Command::Create { subject, members } => Command::Create {
-            subject: subject.clone(),
-            members: list(members, f)?,
-        },
-        Command::Set {
-            subject,
-            add,
-            remove,
-            members,
-        } => Command::Set {
-            subject: subject.clone(),
-            add: list(add, f)?,
-            remove: list(remove, f)?,
-            members: list(members, f)?,
-        },
-    };
-    let ext = match &s.ext {
-        None => None,
-        Some(Ext::Stamp { epoch, seq }) => Some(Ext::Stamp {
-            epoch: *epoch,
-            seq: *seq,
-        }),
-        Some(Ext::Ack { seq }) => Some(Ext::Ack { seq: *seq }),
-        Some(Ext::Resync { epoch }) => Some(Ext::Resync { epoch: *epoch }),
-        Some(Ext::Snapshot {
-            epoch,
-            seq,
-            subject,
-            roster,
-        }) => {
-            let mut spans = std::collections::BTreeMap::new();
-            for (m, s) in &roster.spans {
-                spans.insert(f(m)?, s.clone());
-            }
-            Some(Ext::Snapshot {
-                epoch: *epoch,
-                seq: *seq,
-                subject: subject.clone(),
-                roster: Roster { spans },
-            })
-        }
-    };
-    Ok(Stanza {
-        group: GroupKey::new(s.group.id.clone(), f(&s.group.owner)?),
-        command,
-        body: s.body.clone(),
-        ext,
-    })
 }
 
 /// The sender's side: the `<message/>` with its address list, as XML.
@@ -176,11 +115,11 @@ pub fn open_copy(xml: &str, ring: &Keyring) -> Result<(Id, Stanza<Id>), WireErro
     let r = kgroup::wire::open_stanza(xml.as_bytes(), ring)
         .map_err(|e| WireError::Decode(e.to_string()))?;
     let signer = id_of(&r.sender)?;
-    Ok((signer, map_stanza(&r.stanza, &mut |j: &Jid| id_of(j))?))
+    Ok((signer, r.stanza.try_map(&mut |j: &Jid| id_of(j))?))
 }
 
 fn to_jids(out: &Outgoing<Id>) -> Outgoing<Jid> {
-    let stanza = match map_stanza::<Id, Jid, ()>(&out.stanza, &mut |i| Ok(jid(*i))) {
+    let stanza = match out.stanza.try_map(&mut |i| Ok::<Jid, ()>(jid(*i))) {
         Ok(s) => s,
         Err(()) => unreachable!("mapping to JIDs cannot fail"),
     };
@@ -195,13 +134,13 @@ fn to_jids(out: &Outgoing<Id>) -> Outgoing<Jid> {
 pub fn decode_copy(xml: &str) -> Result<Stanza<Id>, WireError> {
     let m = Message::decode(xml.as_bytes()).map_err(|e| WireError::Decode(e.to_string()))?;
     let (_, stanza) = m.to_core().map_err(|_| WireError::NotGroup)?;
-    map_stanza(&stanza, &mut |j: &Jid| id_of(j))
+    stanza.try_map(&mut |j: &Jid| id_of(j))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kgroup::{Span, Text};
+    use kgroup::{Command, Ext, GroupKey, Roster, Span, Text};
 
     #[test]
     fn ids_round_trip_and_strangers_are_refused() {

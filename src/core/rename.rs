@@ -35,46 +35,91 @@ impl<I: Identity> Roster<I> {
     }
 }
 
-impl<I: Identity> Stanza<I> {
-    /// The stanza with every identity renamed by the bijection `f`.
-    pub fn renamed(&self, f: &impl Fn(&I) -> I) -> Self {
-        Stanza {
-            group: self.group.renamed(f),
-            command: match &self.command {
-                Command::Message => Command::Message,
-                Command::Part => Command::Part,
-                Command::Create { subject, members } => Command::Create {
-                    subject: subject.clone(),
-                    members: sorted(members, f),
-                },
-                Command::Set {
-                    subject,
-                    add,
-                    remove,
-                    members,
-                } => Command::Set {
-                    subject: subject.clone(),
-                    add: sorted(add, f),
-                    remove: sorted(remove, f),
-                    members: sorted(members, f),
-                },
+impl<I> Stanza<I> {
+    /// The stanza with every identity mapped by `f`, which may fail and may change the
+    /// identity type; lists keep their order. The simulator maps its wire JIDs to and from
+    /// small ids with it; [`Stanza::renamed`] is it plus the core's sorted-list order.
+    pub fn try_map<J: Ord, E>(
+        &self,
+        f: &mut impl FnMut(&I) -> Result<J, E>,
+    ) -> Result<Stanza<J>, E> {
+        let mut list = |v: &[I]| -> Result<Vec<J>, E> { v.iter().map(&mut *f).collect() };
+        let command = match &self.command {
+            Command::Message => Command::Message,
+            Command::Part => Command::Part,
+            Command::Create { subject, members } => Command::Create {
+                subject: subject.clone(),
+                members: list(members)?,
             },
-            body: self.body.clone(),
-            ext: self.ext.as_ref().map(|e| match e {
-                Ext::Snapshot {
-                    epoch,
-                    seq,
-                    subject,
-                    roster,
-                } => Ext::Snapshot {
+            Command::Set {
+                subject,
+                add,
+                remove,
+                members,
+            } => Command::Set {
+                subject: subject.clone(),
+                add: list(add)?,
+                remove: list(remove)?,
+                members: list(members)?,
+            },
+        };
+        let ext = match &self.ext {
+            None => None,
+            Some(Ext::Stamp { epoch, seq }) => Some(Ext::Stamp {
+                epoch: *epoch,
+                seq: *seq,
+            }),
+            Some(Ext::Ack { seq }) => Some(Ext::Ack { seq: *seq }),
+            Some(Ext::Resync { epoch }) => Some(Ext::Resync { epoch: *epoch }),
+            Some(Ext::Snapshot {
+                epoch,
+                seq,
+                subject,
+                roster,
+            }) => {
+                let mut spans = std::collections::BTreeMap::new();
+                for (m, span) in &roster.spans {
+                    spans.insert(f(m)?, span.clone());
+                }
+                Some(Ext::Snapshot {
                     epoch: *epoch,
                     seq: *seq,
                     subject: subject.clone(),
-                    roster: roster.renamed(f),
-                },
-                other => other.clone(),
-            }),
+                    roster: Roster { spans },
+                })
+            }
+        };
+        Ok(Stanza {
+            group: GroupKey {
+                id: self.group.id.clone(),
+                owner: f(&self.group.owner)?,
+            },
+            command,
+            body: self.body.clone(),
+            ext,
+        })
+    }
+}
+
+impl<I: Identity> Stanza<I> {
+    /// The stanza with every identity renamed by the bijection `f`.
+    pub fn renamed(&self, f: &impl Fn(&I) -> I) -> Self {
+        let Ok(mut s) = self.try_map(&mut |i| Ok::<I, std::convert::Infallible>(f(i)));
+        if let Command::Create { members, .. } = &mut s.command {
+            members.sort();
         }
+        if let Command::Set {
+            add,
+            remove,
+            members,
+            ..
+        } = &mut s.command
+        {
+            add.sort();
+            remove.sort();
+            members.sort();
+        }
+        s
     }
 }
 
@@ -161,6 +206,71 @@ mod tests {
             2 => 1,
             x => *x,
         }
+    }
+
+    #[test]
+    fn try_map_keeps_list_order_and_stops_at_the_first_failure_while_renamed_sorts() {
+        let roster = Roster::with_members([0u8, 1, 3], 1);
+        let s = Stanza {
+            group: GroupKey::new("g", 0u8),
+            command: Command::Set {
+                subject: None,
+                add: vec![3, 1],
+                remove: vec![2],
+                members: vec![3, 1, 0],
+            },
+            body: Some("hi".into()),
+            ext: Some(Ext::Snapshot {
+                epoch: 2,
+                seq: 5,
+                subject: None,
+                roster,
+            }),
+        };
+        let shown = s
+            .try_map(&mut |i| Ok::<String, ()>(format!("c{i}")))
+            .expect("total");
+        assert_eq!(shown.group.owner, "c0");
+        let Command::Set { add, members, .. } = &shown.command else {
+            panic!("a set");
+        };
+        assert_eq!(add, &["c3", "c1"]);
+        assert_eq!(members, &["c3", "c1", "c0"]);
+        let mut seen = Vec::new();
+        let failed = s.try_map(&mut |i: &u8| {
+            seen.push(*i);
+            if *i == 1 {
+                Err(*i)
+            } else {
+                Ok(*i)
+            }
+        });
+        assert_eq!(failed, Err(1));
+        assert_eq!(seen, vec![3, 1], "stops at the first failure");
+        let r = s.renamed(&swap);
+        let Command::Set {
+            add,
+            remove,
+            members,
+            ..
+        } = &r.command
+        else {
+            panic!("a set");
+        };
+        assert_eq!((add.as_slice(), remove.as_slice()), (&[2, 3][..], &[1][..]));
+        assert_eq!(members, &[0, 2, 3]);
+        assert_eq!(
+            r.renamed(&swap),
+            Stanza {
+                command: Command::Set {
+                    subject: None,
+                    add: vec![1, 3],
+                    remove: vec![2],
+                    members: vec![0, 1, 3]
+                },
+                ..s
+            }
+        );
     }
 
     /// Renaming commutes with the transition: running with renamed identities reaches the
