@@ -12,6 +12,10 @@ use kgroup_model::check::check_with;
 use kgroup_model::findings::scale;
 use kgroup_model::Network;
 
+/// The allocator of `kgroup check`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| {

@@ -783,25 +783,31 @@ impl Model for GroupModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        vec![
-            Property::always("owner-authority", |_, s: &State| {
-                GroupModel::holds(Prop::OwnerAuthority, s)
-            }),
-            Property::always("owner-binding", |_, s: &State| {
-                GroupModel::holds(Prop::OwnerBinding, s)
-            }),
-            Property::always("member-filter", |_, s: &State| {
-                GroupModel::holds(Prop::MemberFilter, s)
-            }),
-            Property::always("removed-confidentiality", |_, s: &State| {
-                GroupModel::holds(Prop::RemovedConfidentiality, s)
-            }),
-            Property::always("convergence", |_, s: &State| {
-                GroupModel::holds(Prop::Convergence, s)
-            }),
-            Property::always("no-lost-messages", |_, s: &State| {
-                GroupModel::holds(Prop::NoLostMessages, s)
-            }),
-        ]
+        catalogue()
     }
+}
+
+/// The brief's catalogue as stateright properties, by name, of any model over these states
+/// (this one and its symmetry-reduced form).
+pub(crate) fn catalogue<M: Model<State = State>>() -> Vec<Property<M>> {
+    vec![
+        Property::always("owner-authority", |_, s: &State| {
+            GroupModel::holds(Prop::OwnerAuthority, s)
+        }),
+        Property::always("owner-binding", |_, s: &State| {
+            GroupModel::holds(Prop::OwnerBinding, s)
+        }),
+        Property::always("member-filter", |_, s: &State| {
+            GroupModel::holds(Prop::MemberFilter, s)
+        }),
+        Property::always("removed-confidentiality", |_, s: &State| {
+            GroupModel::holds(Prop::RemovedConfidentiality, s)
+        }),
+        Property::always("convergence", |_, s: &State| {
+            GroupModel::holds(Prop::Convergence, s)
+        }),
+        Property::always("no-lost-messages", |_, s: &State| {
+            GroupModel::holds(Prop::NoLostMessages, s)
+        }),
+    ]
 }

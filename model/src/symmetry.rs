@@ -37,9 +37,8 @@ use smallvec::SmallVec;
 
 use crate::effect::intern;
 use crate::ids::MAX_CLIENTS;
-use crate::model::{Action, Ghost, GroupModel, Sent, State, OWNER};
+use crate::model::{catalogue, Action, Ghost, GroupModel, Sent, State, OWNER};
 use crate::network::Id;
-use crate::properties::Property as Prop;
 use crate::script::Step;
 use crate::shared::{hash_of, Hashed};
 
@@ -279,26 +278,7 @@ impl Model for Symmetric {
 
     fn properties(&self) -> Vec<Property<Self>> {
         // The model's properties, by the same names (properties are invariant, see above).
-        vec![
-            Property::always("owner-authority", |_, s: &State| {
-                GroupModel::holds(Prop::OwnerAuthority, s)
-            }),
-            Property::always("owner-binding", |_, s: &State| {
-                GroupModel::holds(Prop::OwnerBinding, s)
-            }),
-            Property::always("member-filter", |_, s: &State| {
-                GroupModel::holds(Prop::MemberFilter, s)
-            }),
-            Property::always("removed-confidentiality", |_, s: &State| {
-                GroupModel::holds(Prop::RemovedConfidentiality, s)
-            }),
-            Property::always("convergence", |_, s: &State| {
-                GroupModel::holds(Prop::Convergence, s)
-            }),
-            Property::always("no-lost-messages", |_, s: &State| {
-                GroupModel::holds(Prop::NoLostMessages, s)
-            }),
-        ]
+        catalogue()
     }
 }
 

@@ -1,13 +1,8 @@
 //! The `kgroup` binary as a user runs it: exit codes, JSON, and errors on bad usage.
 
-use std::process::Command;
+mod common;
 
-fn kgroup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kgroup"))
-        .args(args)
-        .output()
-        .expect("run kgroup")
-}
+use common::kgroup;
 
 #[test]
 fn demo_exits_zero_and_reports_kontalk_divergence() {

@@ -1,13 +1,8 @@
 //! `kgroup fanout` as a user runs it: a small real run in JSON, and bad flags.
 
-use std::process::Command;
+mod common;
 
-fn kgroup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kgroup"))
-        .args(args)
-        .output()
-        .expect("run kgroup")
-}
+use common::kgroup;
 
 #[test]
 fn fanout_json_reports_both_strategies_opening_and_the_floor() {

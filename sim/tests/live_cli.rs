@@ -1,15 +1,10 @@
 //! `kgroup live` without a server: bad flags exit 2, an unreachable server exits 1 with one
 //! line. The runs through a real server are in `live/tests/e2e.rs` and `scripts/e2e`.
 
-use std::net::TcpListener;
-use std::process::Command;
+mod common;
 
-fn kgroup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kgroup"))
-        .args(args)
-        .output()
-        .expect("run kgroup")
-}
+use common::kgroup;
+use std::net::TcpListener;
 
 #[test]
 fn bad_flags_exit_2() {

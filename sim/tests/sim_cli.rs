@@ -1,14 +1,9 @@
 //! `kgroup sim` as a user runs it: exit codes, the JSON contract, scenario files, bad
 //! usage and the plot.
 
-use std::process::Command;
+mod common;
 
-fn kgroup(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kgroup"))
-        .args(args)
-        .output()
-        .expect("run kgroup")
-}
+use common::kgroup;
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("kgroup-sim-cli-{}", std::process::id()));
