@@ -54,9 +54,48 @@ impl fmt::Display for JidError {
 impl std::error::Error for JidError {}
 
 /// Node characters that nodeprep leaves alone (the `stringprep` crate's own ASCII fast path).
-fn node_byte_ok(c: u8) -> bool {
+const fn node_byte_ok(c: u8) -> bool {
     matches!(c, b'['..=b'~' | b'0'..=b'9' | b'('..=b'.' | b'#'..=b'%')
 }
+
+/// Byte classes for [`Jid::fast`]: a node byte nodeprep leaves alone, a lowercase LDH
+/// domain byte, `.`, `/`, a separator ending the node (`@` or `/`), printable ASCII.
+const NODE: u8 = 1;
+const LDH: u8 = 2;
+const DOT: u8 = 4;
+const SLASH: u8 = 8;
+const SEP: u8 = 16;
+const PRINTABLE: u8 = 32;
+
+static JID_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut k = 0;
+        if node_byte_ok(b) {
+            k |= NODE;
+        }
+        if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' {
+            k |= LDH;
+        }
+        if b == b'.' {
+            k |= DOT;
+        }
+        if b == b'/' {
+            k |= SLASH | SEP;
+        }
+        if b == b'@' {
+            k |= SEP;
+        }
+        if matches!(b, 0x20..=0x7e) {
+            k |= PRINTABLE;
+        }
+        t[c] = k;
+        c += 1;
+    }
+    t
+};
 
 /// A lowercase LDH domain that IDNA and nameprep accept unchanged: labels of 1 to 63
 /// bytes of `a-z0-9-`, no hyphen at either end, none in both the third and fourth place
@@ -134,57 +173,74 @@ impl Jid {
     /// normalisation. Anything else, valid or not, goes to the `jid` crate; a property test
     /// checks that both agree wherever this accepts.
     fn fast(s: &str) -> Option<Jid> {
-        // This runs for every JID of every stanza: the separators are found in one scalar
-        // pass, the per-byte character rules are branch-free folds (which vectorise), and
-        // only the few labels of the domain are looked at one by one.
+        // This runs for every JID of every stanza: one table look-up per byte, and the
+        // label rules checked at each dot.
         let b = s.as_bytes();
-        let first = b.iter().position(|&c| c == b'@' || c == b'/');
-        let at = first.filter(|&i| b[i] == b'@');
-        let dom_start = at.map_or(0, |a| a + 1);
-        let dom_end = match (at, first) {
-            (Some(_), _) => b[dom_start..]
-                .iter()
-                .position(|&c| c == b'/')
-                .map_or(b.len(), |i| dom_start + i),
-            (None, f) => f.unwrap_or(b.len()),
-        };
+        let n = b.len();
+        // The node, if the first separator is an `@`.
+        let mut i = 0;
+        let mut node = NODE;
+        while i < n {
+            let c = JID_CLASS[b[i] as usize];
+            if c & SEP != 0 {
+                break;
+            }
+            node &= c;
+            i += 1;
+        }
+        let at = (i < n && b[i] == b'@').then_some(i);
         if let Some(a) = at {
-            let node_ok = b[..a].iter().fold(true, |ok, &c| ok & node_byte_ok(c));
-            if a == 0 || a > 1023 || !node_ok {
+            if a == 0 || a > 1023 || node == 0 {
                 return None;
             }
         }
-        let dom = &b[dom_start..dom_end];
-        let ldh_or_dot = dom.iter().fold(true, |ok, &c| {
-            ok & (c.is_ascii_lowercase() | c.is_ascii_digit() | (c == b'-') | (c == b'.'))
-        });
-        if dom.len() > 253 || !ldh_or_dot {
+        // The domain, up to the first '/': labels of 1 to 63 bytes of `a-z0-9-`, no
+        // hyphen at either end, none in both the third and fourth place (an IDNA A-label
+        // needs real checking).
+        let dom_start = at.map_or(0, |a| a + 1);
+        let (mut j, mut label) = (dom_start, dom_start);
+        loop {
+            let c = if j < n {
+                JID_CLASS[b[j] as usize]
+            } else {
+                SLASH
+            };
+            if c & LDH != 0 {
+                j += 1;
+                continue;
+            }
+            if c & (DOT | SLASH) == 0 {
+                return None;
+            }
+            let len = j - label;
+            if len == 0
+                || len > 63
+                || b[label] == b'-'
+                || b[j - 1] == b'-'
+                || (len >= 4 && b[label + 2] == b'-' && b[label + 3] == b'-')
+            {
+                return None;
+            }
+            if c & SLASH != 0 {
+                break;
+            }
+            j += 1;
+            label = j;
+        }
+        if j - dom_start > 253 {
             return None;
         }
-        // Labels of 1 to 63 bytes, no hyphen at either end, none in both the third and
-        // fourth place (an IDNA A-label needs real checking).
-        for l in dom.split(|&c| c == b'.') {
-            let n = l.len();
-            if n == 0
-                || n > 63
-                || l[0] == b'-'
-                || l[n - 1] == b'-'
-                || (n >= 4 && l[2] == b'-' && l[3] == b'-')
+        let slash = (j < n).then_some(j);
+        if let Some(p) = slash {
+            let r = &b[p + 1..];
+            if r.is_empty()
+                || r.len() > 1023
+                || !r.iter().all(|&c| JID_CLASS[c as usize] & PRINTABLE != 0)
             {
                 return None;
             }
         }
-        let slash = (dom_end < b.len()).then_some(dom_end);
-        if let Some(p) = slash {
-            let r = &b[p + 1..];
-            let printable = r
-                .iter()
-                .fold(true, |ok, &c| ok & (0x20..=0x7e).contains(&c));
-            if r.is_empty() || r.len() > 1023 || !printable {
-                return None;
-            }
-        }
-        debug_assert!(domain_ok(&s[dom_start..dom_end]));
+        debug_assert!(domain_ok(&s[dom_start..j]));
         Some(Jid {
             s: Arc::from(s),
             at,
