@@ -68,29 +68,25 @@ impl Ns {
 /// four in practice); a tag with more reads them again from its bytes.
 const KEPT: usize = 4;
 
-/// An attribute without a prefix, as [`Tag::attrs`] hands it over.
-#[derive(Clone, Copy)]
-struct Plain<'i> {
-    name: &'i str,
-    value: &'i str,
-    /// See [`RawAttr::special`].
-    special: bool,
+/// An attribute without a prefix, as [`Tag::attrs`] hands it over: name and value as
+/// byte ranges of the tag's `raw` (a tag is moved at every step, so it is kept small).
+#[derive(Clone, Copy, Default)]
+struct Plain {
+    name: (u16, u16),
+    value: (u16, u16),
 }
-
-const NO_PLAIN: Plain<'static> = Plain {
-    name: "",
-    value: "",
-    special: false,
-};
 
 /// A start tag (or an empty element) with its resolved namespace, its attributes checked.
 pub(crate) struct Tag<'i> {
     pub ns: Ns,
     local: &'i str,
     /// The first [`KEPT`] unprefixed attributes other than `xmlns`.
-    plain: [Plain<'i>; KEPT],
-    n_plain: usize,
-    /// There are more unprefixed attributes than [`KEPT`]: read them from `raw`.
+    plain: [Plain; KEPT],
+    n_plain: u8,
+    /// Bit `k`: the value of `plain[k]` needs work ([`RawAttr::special`]).
+    special: u8,
+    /// The unprefixed attributes are not all in `plain` (more than [`KEPT`], or a tag
+    /// too long for 16-bit offsets): read them from `raw`.
     more_plain: bool,
     /// Some attribute has a prefix (other than `xmlns:`).
     prefixed: bool,
@@ -118,13 +114,23 @@ impl<'i> Tag<'i> {
         mut f: impl FnMut(&str, Cow<'_, str>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
         if !self.more_plain {
-            for a in &self.plain[..self.n_plain] {
-                let v = if a.special {
-                    self.value_of(a)?
-                } else {
-                    Cow::Borrowed(a.value)
+            for (k, a) in self.plain[..usize::from(self.n_plain)].iter().enumerate() {
+                let range = |(at, len): (u16, u16)| {
+                    let at = usize::from(at);
+                    self.raw.get(at..at + usize::from(len))
                 };
-                f(a.name, v)?;
+                let (Some(name), Some(value)) = (range(a.name), range(a.value)) else {
+                    return Err(DecodeError::new(
+                        self.pos,
+                        ErrorKind::Xml("attribute outside its tag".into()),
+                    ));
+                };
+                let v = if self.special & (1 << k) != 0 {
+                    self.value_of(name, value)?
+                } else {
+                    Cow::Borrowed(value)
+                };
+                f(name, v)?;
             }
             return Ok(());
         }
@@ -138,10 +144,10 @@ impl<'i> Tag<'i> {
     }
 
     #[cold]
-    fn value_of(&self, a: &Plain<'i>) -> Result<Cow<'i, str>, DecodeError> {
+    fn value_of(&self, name: &'i str, value: &'i str) -> Result<Cow<'i, str>, DecodeError> {
         RawAttr {
-            name: a.name,
-            value: a.value,
+            name,
+            value,
             pos: self.pos,
             special: true,
             colon: 0,
@@ -542,23 +548,33 @@ impl<'i> Cursor<'i> {
         let mut tag = Tag {
             ns,
             local,
-            plain: [NO_PLAIN; KEPT],
+            plain: [Plain::default(); KEPT],
             n_plain: 0,
-            more_plain: n_plain > KEPT,
+            special: 0,
+            more_plain: n_plain > KEPT || raw.len() > usize::from(u16::MAX),
             prefixed,
             raw,
             raw_pos,
             empty,
             pos,
         };
-        if n_plain > 0 && n_plain <= KEPT {
+        if n_plain > 0 && !tag.more_plain {
+            let base = raw.as_ptr() as usize;
+            // Offsets within `raw`, which is shorter than 64 KiB here.
+            let span = |s: &str| {
+                (
+                    (s.as_ptr() as usize).wrapping_sub(base) as u16,
+                    s.len() as u16,
+                )
+            };
             for a in &self.scratch {
                 if a.colon == 0 && a.name != "xmlns" {
-                    tag.plain[tag.n_plain] = Plain {
-                        name: a.name,
-                        value: a.value,
-                        special: a.special,
+                    let k = usize::from(tag.n_plain);
+                    tag.plain[k] = Plain {
+                        name: span(a.name),
+                        value: span(a.value),
                     };
+                    tag.special |= u8::from(a.special) << k;
                     tag.n_plain += 1;
                 }
             }
@@ -577,7 +593,12 @@ impl<'i> Cursor<'i> {
         let repeat = if !prefixed {
             let names: Vec<&str>;
             if attrs.len() <= 8 {
-                (1..attrs.len()).find(|&i| attrs[..i].iter().any(|b| b.name == attrs[i].name))
+                (1..attrs.len()).find(|&i| {
+                    let name = attrs[i].name.as_bytes();
+                    attrs[..i]
+                        .iter()
+                        .any(|b| scope::same(b.name.as_bytes(), name))
+                })
             } else {
                 names = attrs.iter().map(|a| a.name).collect();
                 first_repeat(&names)

@@ -48,6 +48,12 @@ fn ns_name(raw: &str, pos: u64) -> Result<Cow<'_, str>, DecodeError> {
     Ok(s)
 }
 
+/// `a == b` for short strings, without a call.
+#[inline]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 #[cold]
 fn reserved(pos: u64, what: &str) -> DecodeError {
     DecodeError::new(pos, ErrorKind::Xml(what.to_owned()))
@@ -106,8 +112,15 @@ impl<'i> Scope<'i> {
         Ok(())
     }
 
+    /// The innermost binding of `prefix`. (Compared byte by byte: prefixes are a few
+    /// bytes, and the default one is empty; a call to `memcmp` per binding per element
+    /// showed up as a seventh of decoding time.)
+    #[inline]
     fn find(&self, prefix: &str) -> Option<&Binding<'i>> {
-        self.bindings.iter().rev().find(|b| b.prefix == prefix)
+        self.bindings
+            .iter()
+            .rev()
+            .find(|b| same(b.prefix.as_bytes(), prefix.as_bytes()))
     }
 
     /// The namespace of an element named with `prefix` (`None`: unprefixed).
