@@ -54,9 +54,48 @@ impl fmt::Display for JidError {
 impl std::error::Error for JidError {}
 
 /// Node characters that nodeprep leaves alone (the `stringprep` crate's own ASCII fast path).
-fn node_byte_ok(c: u8) -> bool {
+const fn node_byte_ok(c: u8) -> bool {
     matches!(c, b'['..=b'~' | b'0'..=b'9' | b'('..=b'.' | b'#'..=b'%')
 }
+
+/// Byte classes for [`Jid::fast`]: a node byte nodeprep leaves alone, a lowercase LDH
+/// domain byte, `.`, `/`, a separator ending the node (`@` or `/`), printable ASCII.
+const NODE: u8 = 1;
+const LDH: u8 = 2;
+const DOT: u8 = 4;
+const SLASH: u8 = 8;
+const SEP: u8 = 16;
+const PRINTABLE: u8 = 32;
+
+static JID_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut k = 0;
+        if node_byte_ok(b) {
+            k |= NODE;
+        }
+        if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' {
+            k |= LDH;
+        }
+        if b == b'.' {
+            k |= DOT;
+        }
+        if b == b'/' {
+            k |= SLASH | SEP;
+        }
+        if b == b'@' {
+            k |= SEP;
+        }
+        if matches!(b, 0x20..=0x7e) {
+            k |= PRINTABLE;
+        }
+        t[c] = k;
+        c += 1;
+    }
+    t
+};
 
 /// A lowercase LDH domain that IDNA and nameprep accept unchanged: labels of 1 to 63
 /// bytes of `a-z0-9-`, no hyphen at either end, none in both the third and fourth place
@@ -134,46 +173,59 @@ impl Jid {
     /// normalisation. Anything else, valid or not, goes to the `jid` crate; a property test
     /// checks that both agree wherever this accepts.
     fn fast(s: &str) -> Option<Jid> {
-        // One pass, byte by byte: this runs for every JID of every stanza.
+        // This runs for every JID of every stanza: one table look-up per byte, and the
+        // label rules checked at each dot.
         let b = s.as_bytes();
         let n = b.len();
+        // The node, if the first separator is an `@`.
         let mut i = 0;
-        let mut node_ok = true;
-        while i < n && b[i] != b'@' && b[i] != b'/' {
-            node_ok &= node_byte_ok(b[i]);
+        let mut node = NODE;
+        while i < n {
+            let c = JID_CLASS[b[i] as usize];
+            if c & SEP != 0 {
+                break;
+            }
+            node &= c;
             i += 1;
         }
         let at = (i < n && b[i] == b'@').then_some(i);
         if let Some(a) = at {
-            if a == 0 || a > 1023 || !node_ok {
+            if a == 0 || a > 1023 || node == 0 {
                 return None;
             }
         }
-        // The domain, up to the first '/': what `domain_ok` accepts, label by label.
+        // The domain, up to the first '/': labels of 1 to 63 bytes of `a-z0-9-`, no
+        // hyphen at either end, none in both the third and fourth place (an IDNA A-label
+        // needs real checking).
         let dom_start = at.map_or(0, |a| a + 1);
         let (mut j, mut label) = (dom_start, dom_start);
         loop {
-            let c = if j < n { b[j] } else { b'/' };
-            match c {
-                b'a'..=b'z' | b'0'..=b'9' | b'-' => {}
-                b'.' | b'/' => {
-                    let len = j - label;
-                    if len == 0
-                        || len > 63
-                        || b[label] == b'-'
-                        || b[j - 1] == b'-'
-                        || (len >= 4 && b[label + 2] == b'-' && b[label + 3] == b'-')
-                    {
-                        return None;
-                    }
-                    if c == b'/' {
-                        break;
-                    }
-                    label = j + 1;
-                }
-                _ => return None,
+            let c = if j < n {
+                JID_CLASS[b[j] as usize]
+            } else {
+                SLASH
+            };
+            if c & LDH != 0 {
+                j += 1;
+                continue;
+            }
+            if c & (DOT | SLASH) == 0 {
+                return None;
+            }
+            let len = j - label;
+            if len == 0
+                || len > 63
+                || b[label] == b'-'
+                || b[j - 1] == b'-'
+                || (len >= 4 && b[label + 2] == b'-' && b[label + 3] == b'-')
+            {
+                return None;
+            }
+            if c & SLASH != 0 {
+                break;
             }
             j += 1;
+            label = j;
         }
         if j - dom_start > 253 {
             return None;
@@ -181,7 +233,10 @@ impl Jid {
         let slash = (j < n).then_some(j);
         if let Some(p) = slash {
             let r = &b[p + 1..];
-            if r.is_empty() || r.len() > 1023 || !r.iter().all(|&c| (0x20..=0x7e).contains(&c)) {
+            if r.is_empty()
+                || r.len() > 1023
+                || !r.iter().all(|&c| JID_CLASS[c as usize] & PRINTABLE != 0)
+            {
                 return None;
             }
         }

@@ -7,8 +7,9 @@
 //! `<group/>`; [`hardened`]: our `urn:kgroup:hardened:0` extension; [`message`]: the
 //! `<message/>` stanza and the conversion to and from the core.
 //!
-//! The decoder is written for untrusted input: namespaces are resolved by quick-xml's
-//! namespace-aware reader (prefixes and default namespaces both work), DTDs and processing
+//! The decoder is written for untrusted input and reads a stanza in one pass: quick-xml's
+//! plain reader tokenises, and `xml` resolves namespaces (prefixes, default namespaces,
+//! rebinding, `xmlns=''`) and checks attributes as XML requires. DTDs and processing
 //! instructions are refused, only the five predefined entities and character references
 //! exist, and [`Limits`] bound the size, the nesting depth and every list. No input makes
 //! it panic (property tests and a fuzz target check that).

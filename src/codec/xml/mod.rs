@@ -1,24 +1,34 @@
-//! The event layer under every element module: quick-xml's namespace-aware reader, with
-//! the XMPP restrictions (no DTD, no processing instructions, UTF-8 only) and the
-//! [`Limits`] enforced in one place, entities resolved, and text handed up as `str`.
+//! The event layer under every element module: one pass over the stanza, with quick-xml's
+//! plain reader as the tokeniser and the rest of XML done here, each thing once.
 //!
-//! Element modules see only [`Ev`]: a start tag with its *resolved* namespace (prefixes and
-//! default namespaces are quick-xml's job, never string matching), text, or an end tag.
-//! It also holds the escaping used by the encoders and the canonical re-serialisation of
-//! unknown elements, which must carry their namespaces with them when they leave the
-//! context they were declared in.
+//! Element modules see only [`Ev`]: a start tag with its *resolved* namespace, text, or an
+//! end tag. Namespaces are resolved for real ([`scope`]: prefixes, default namespaces,
+//! rebinding, un-declaring; never string matching), attributes are read straight from the
+//! tag's bytes ([`attrs`]) and checked as XML requires (syntax, duplicates by name and by
+//! namespace, entities resolved, forbidden characters refused), and the XMPP restrictions
+//! (no DTD, no processing instructions, UTF-8 only) and the [`Limits`] are enforced in one
+//! place. quick-xml's namespace-aware reader did the same with a second parse of every
+//! start tag and an allocation per element; that was most of the decoder's time.
+//! Unknown elements are re-serialised by [`capture`]; the encoders' escaping is in
+//! [`escape`].
+
+mod attrs;
+mod capture;
+mod escape;
+mod scope;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
-use quick_xml::XmlVersion;
+use quick_xml::Reader;
 
 use super::error::{DecodeError, ErrorKind};
 use super::jid::{Jid, JidError};
-use super::{Limits, RawElement, Text, NS_ADDRESS, NS_GROUP, NS_HARDENED};
+use super::{Limits, NS_ADDRESS, NS_GROUP, NS_HARDENED};
+use attrs::{first_repeat, RawAttr, Scan};
+use scope::Scope;
+
+pub(crate) use escape::{escape_text, write_attr};
 
 /// The namespace of an element, classified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,33 +41,18 @@ pub(crate) enum Ns {
     Other(Box<str>),
 }
 
-const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
-
-/// The namespace name of a declaration's raw value: quick-xml hands it over unresolved,
-/// so `xmlns='&#x75;rn:x'` must be unescaped before it is compared or re-emitted.
-fn ns_name(raw: &str, pos: u64) -> Result<Cow<'_, str>, DecodeError> {
-    if !raw.contains('&') {
-        check_chars(raw, pos)?;
-        return Ok(Cow::Borrowed(raw));
-    }
-    let s = quick_xml::escape::unescape(raw)
-        .map_err(|e| DecodeError::new(pos, ErrorKind::Xml(e.to_string())))?;
-    check_chars(&s, pos)?;
-    Ok(s)
-}
-
-fn classify(raw: &str, pos: u64) -> Result<Ns, DecodeError> {
-    let ns = ns_name(raw, pos)?;
-    Ok(match &*ns {
-        "jabber:client" | "jabber:server" => Ns::Content,
-        NS_ADDRESS => Ns::Address,
-        NS_GROUP => Ns::Group,
-        NS_HARDENED => Ns::Hardened,
-        other => Ns::Other(other.into()),
-    })
-}
-
 impl Ns {
+    /// The class of a namespace name (already unescaped; `""`: no namespace).
+    fn classify(uri: &str) -> Ns {
+        match uri {
+            "" | "jabber:client" | "jabber:server" => Ns::Content,
+            NS_ADDRESS => Ns::Address,
+            NS_GROUP => Ns::Group,
+            NS_HARDENED => Ns::Hardened,
+            other => Ns::Other(other.into()),
+        }
+    }
+
     fn uri(&self) -> Option<&str> {
         match self {
             Ns::Content => None,
@@ -69,10 +64,35 @@ impl Ns {
     }
 }
 
-/// A start tag (or an empty element) with its resolved namespace.
+/// How many unprefixed attributes a [`Tag`] carries itself (our elements have at most
+/// four in practice); a tag with more reads them again from its bytes.
+const KEPT: usize = 4;
+
+/// An attribute without a prefix, as [`Tag::attrs`] hands it over: name and value as
+/// byte ranges of the tag's `raw` (a tag is moved at every step, so it is kept small).
+#[derive(Clone, Copy, Default)]
+struct Plain {
+    name: (u16, u16),
+    value: (u16, u16),
+}
+
+/// A start tag (or an empty element) with its resolved namespace, its attributes checked.
 pub(crate) struct Tag<'i> {
     pub ns: Ns,
-    pub start: BytesStart<'i>,
+    local: &'i str,
+    /// The first [`KEPT`] unprefixed attributes other than `xmlns`.
+    plain: [Plain; KEPT],
+    n_plain: u8,
+    /// Bit `k`: the value of `plain[k]` needs work ([`RawAttr::special`]).
+    special: u8,
+    /// The unprefixed attributes are not all in `plain` (more than [`KEPT`], or a tag
+    /// too long for 16-bit offsets): read them from `raw`.
+    more_plain: bool,
+    /// Some attribute has a prefix (other than `xmlns:`).
+    prefixed: bool,
+    /// What follows the element name in the tag, and its offset in the input.
+    raw: &'i str,
+    raw_pos: u64,
     /// `<x/>`: no children and no end event follow.
     pub empty: bool,
     /// Byte offset of the `<`.
@@ -80,98 +100,98 @@ pub(crate) struct Tag<'i> {
 }
 
 impl<'i> Tag<'i> {
-    pub fn local(&self) -> &str {
-        let name = self.start.name();
-        let q = name.0;
-        match q.bytes().position(|b| b == b':') {
-            Some(i) => &q[i + 1..],
-            None => q,
-        }
+    pub fn local(&self) -> &'i str {
+        self.local
     }
 
     /// Calls `f(name, value)` for every attribute without a prefix (the only ones our
-    /// elements define); namespace declarations and attributes of other namespaces are
-    /// ignored, as XMPP asks. Values come normalised and entity-resolved.
-    ///
-    /// Duplicate attribute names are refused, as XML requires. They are detected here
-    /// without allocating (quick-xml's own check keeps a vector per tag); a duplicate is
-    /// then reported through quick-xml's checked iterator, so the error is quick-xml's.
+    /// elements define), in document order; namespace declarations and attributes of other
+    /// namespaces are left out, as XMPP asks. Values come normalised and entity-resolved.
+    /// (Duplicates and syntax were refused when the tag was read.)
+    #[inline]
     pub fn attrs(
         &self,
         mut f: impl FnMut(&str, Cow<'_, str>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
-        let mut few: [&str; 8] = [""; 8];
-        let mut many: HashSet<&str> = HashSet::new();
-        for (i, a) in self.start.attributes().with_checks(false).enumerate() {
-            let a = a.map_err(|e| DecodeError::new(self.pos, ErrorKind::Xml(e.to_string())))?;
-            let key = a.key.0;
-            let seen = if i < few.len() {
-                let dup = few[..i].contains(&key);
-                few[i] = key;
-                dup
-            } else {
-                if many.is_empty() {
-                    many.extend(few);
-                }
-                !many.insert(key)
-            };
-            if seen {
-                return Err(self.duplicate_attribute());
+        if !self.more_plain {
+            for (k, a) in self.plain[..usize::from(self.n_plain)].iter().enumerate() {
+                let range = |(at, len): (u16, u16)| {
+                    let at = usize::from(at);
+                    self.raw.get(at..at + usize::from(len))
+                };
+                let (Some(name), Some(value)) = (range(a.name), range(a.value)) else {
+                    return Err(DecodeError::new(
+                        self.pos,
+                        ErrorKind::Xml("attribute outside its tag".into()),
+                    ));
+                };
+                let v = if self.special & (1 << k) != 0 {
+                    self.value_of(name, value)?
+                } else {
+                    Cow::Borrowed(value)
+                };
+                f(name, v)?;
             }
-            if key.as_bytes().contains(&b':') || key == "xmlns" {
-                continue;
+            return Ok(());
+        }
+        let mut scan = Scan::new(self.raw, self.raw_pos);
+        while let Some(a) = scan.next()? {
+            if a.colon == 0 && a.name != "xmlns" {
+                f(a.name, a.value(self.pos)?)?;
             }
-            let v = attr_value(&a, self.pos)?;
-            f(key, v)?;
         }
         Ok(())
     }
 
-    /// The error quick-xml's checked attribute iterator gives for this tag's duplicate.
     #[cold]
-    fn duplicate_attribute(&self) -> DecodeError {
-        for a in self.start.attributes() {
-            if let Err(e) = a {
-                return DecodeError::new(self.pos, ErrorKind::Xml(e.to_string()));
-            }
+    fn value_of(&self, name: &'i str, value: &'i str) -> Result<Cow<'i, str>, DecodeError> {
+        RawAttr {
+            name,
+            value,
+            pos: self.pos,
+            special: true,
+            colon: 0,
         }
-        DecodeError::new(self.pos, ErrorKind::Xml("duplicated attribute".into()))
+        .value(self.pos)
     }
 
-    /// The `xml:lang` attribute, if any (literal `xml` prefix: it is bound by definition).
+    /// The `xml:lang` attribute, if any (literal `xml` prefix: it is bound by definition,
+    /// and no other prefix may name its namespace).
     pub fn xml_lang(&self) -> Result<Option<String>, DecodeError> {
-        for a in self.start.attributes() {
-            let a = a.map_err(|e| DecodeError::new(self.pos, ErrorKind::Xml(e.to_string())))?;
-            if a.key.0 == "xml:lang" {
-                return Ok(Some(attr_value(&a, self.pos)?.into_owned()));
+        if !self.prefixed {
+            return Ok(None);
+        }
+        let mut scan = Scan::new(self.raw, self.raw_pos);
+        while let Some(a) = scan.next()? {
+            if a.name == "xml:lang" {
+                return Ok(Some(a.value(self.pos)?.into_owned()));
             }
         }
         Ok(None)
     }
 }
 
-fn attr_value<'a>(
-    a: &quick_xml::events::attributes::Attribute<'a>,
-    pos: u64,
-) -> Result<Cow<'a, str>, DecodeError> {
-    // Nearly every value has no `&` (no entity to resolve), no control character (none
-    // to refuse, and no tab, newline or carriage return to normalise) and no 0xEF lead
-    // byte (no U+FFFE or U+FFFF): then the normalised, checked value is the raw one.
-    if !a
-        .value
-        .bytes()
-        .fold(false, |acc, c| acc | (c < 0x20) | (c == b'&') | (c == 0xEF))
-    {
-        return Ok(a.value.clone());
+/// An element's `prefix:local` name split (`None`: no prefix). A name with an empty part
+/// or a second colon is not a qualified name.
+#[inline]
+fn split_qname(name: &str, pos: u64) -> Result<(Option<&str>, &str), DecodeError> {
+    let Some(c) = name.bytes().position(|b| b == b':') else {
+        return Ok((None, name));
+    };
+    let (prefix, local) = (&name[..c], &name[c + 1..]);
+    if prefix.is_empty() || local.is_empty() || local.bytes().any(|b| b == b':') {
+        return Err(DecodeError::new(
+            pos,
+            ErrorKind::Xml(format!("`{name}` is not a qualified name")),
+        ));
     }
-    let v = a
-        .normalized_value(XmlVersion::Implicit1_0)
-        .map_err(|e| DecodeError::new(pos, ErrorKind::Xml(e.to_string())))?;
-    check_chars(&v, pos)?;
-    Ok(v)
+    Ok((Some(prefix), local))
 }
 
 /// One step of the input, as element modules see it.
+// A start tag is by far the largest, and the most common: boxing it would allocate per
+// element, which is what this layer avoids; an event is handed on, never stored.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Ev<'i> {
     Start(Tag<'i>),
     End,
@@ -221,10 +241,13 @@ pub(crate) fn duplicate(pos: u64, element: &'static str, child: &'static str) ->
 
 /// The reader: one stanza, with depth and size limits.
 pub(crate) struct Cursor<'i> {
-    r: NsReader<&'i [u8]>,
-    input: &'i [u8],
+    r: Reader<&'i [u8]>,
+    input: &'i str,
     depth: usize,
     root_seen: bool,
+    scope: Scope<'i>,
+    /// The attributes of the tag being read (kept to reuse its allocation).
+    scratch: Vec<RawAttr<'i>>,
     pub limits: Limits,
 }
 
@@ -238,9 +261,11 @@ impl<'i> Cursor<'i> {
                 },
             ));
         }
-        // quick-xml checks UTF-8 event by event (an error is `Error::Encoding`), so the
-        // input is not validated twice.
-        let mut r = NsReader::from_reader(input);
+        // Checked once, here, so that every name and value can be sliced from the input
+        // as `str`.
+        let input = std::str::from_utf8(input)
+            .map_err(|e| DecodeError::new(e.valid_up_to() as u64, ErrorKind::NotUtf8))?;
+        let mut r = Reader::from_str(input);
         let c = r.config_mut();
         c.check_end_names = true;
         c.check_comments = true;
@@ -252,6 +277,8 @@ impl<'i> Cursor<'i> {
             input,
             depth: 0,
             root_seen: false,
+            scope: Scope::default(),
+            scratch: Vec::with_capacity(8),
             limits,
         })
     }
@@ -350,13 +377,8 @@ impl<'i> Cursor<'i> {
 
     fn xml_err(&self, e: quick_xml::Error) -> DecodeError {
         let kind = match e {
-            quick_xml::Error::Encoding(_) => {
-                // The error path only: find the exact offset of the bad byte.
-                let at = std::str::from_utf8(self.input)
-                    .err()
-                    .map_or(0, |u| u.valid_up_to());
-                return DecodeError::new(at as u64, ErrorKind::NotUtf8);
-            }
+            // Not expected: the input was checked as a whole.
+            quick_xml::Error::Encoding(_) => ErrorKind::NotUtf8,
             e => ErrorKind::Xml(e.to_string()),
         };
         DecodeError::new(self.r.error_position(), kind)
@@ -364,25 +386,12 @@ impl<'i> Cursor<'i> {
 
     /// The next event that matters: comments are skipped, whitespace outside the root too.
     pub fn next(&mut self) -> Result<Ev<'i>, DecodeError> {
+        // The declarations of elements that have ended (or were empty) leave the scope.
+        self.scope.leave(self.depth);
         loop {
             let pos = self.r.buffer_position();
-            let (ns, ev) = match self.r.read_resolved_event() {
-                Ok((res, ev)) => {
-                    let ns = match (&ev, res) {
-                        (Event::Start(_) | Event::Empty(_), ResolveResult::Unbound) => {
-                            Some(Ns::Content)
-                        }
-                        (Event::Start(_) | Event::Empty(_), ResolveResult::Bound(n)) => {
-                            Some(classify(n.0, pos)?)
-                        }
-                        (Event::Start(e) | Event::Empty(e), ResolveResult::Unknown(p)) => {
-                            let _ = e;
-                            return Err(DecodeError::new(pos, ErrorKind::UnknownPrefix(p)));
-                        }
-                        _ => None,
-                    };
-                    (ns, ev)
-                }
+            let ev = match self.r.read_event() {
+                Ok(ev) => ev,
                 Err(e) => return Err(self.xml_err(e)),
             };
             match ev {
@@ -390,8 +399,8 @@ impl<'i> Cursor<'i> {
                     let _ = start;
                     return Err(DecodeError::new(pos, ErrorKind::TrailingContent));
                 }
-                Event::Start(start) => return self.start(start, ns, pos, false),
-                Event::Empty(start) => return self.start(start, ns, pos, true),
+                Event::Start(start) => return self.start(start, pos, false),
+                Event::Empty(start) => return self.start(start, pos, true),
                 Event::End(_) => {
                     self.depth = self.depth.saturating_sub(1);
                     return Ok(Ev::End);
@@ -480,15 +489,17 @@ impl<'i> Cursor<'i> {
         }
     }
 
-    /// A start tag (`empty`: of an element without content) as the next event.
+    /// A start tag (`empty`: of an element without content) as the next event: its
+    /// namespace declarations enter the scope, its name and attributes are resolved, its
+    /// attributes checked (syntax, duplicates, values that need work).
     fn start(
         &mut self,
-        start: BytesStart<'i>,
-        ns: Option<Ns>,
+        start: BytesStart<'_>,
         pos: u64,
         empty: bool,
     ) -> Result<Ev<'i>, DecodeError> {
-        if self.depth + 1 > self.limits.max_depth {
+        let level = self.depth + 1;
+        if level > self.limits.max_depth {
             return Err(DecodeError::new(
                 pos,
                 ErrorKind::TooDeep {
@@ -496,16 +507,119 @@ impl<'i> Cursor<'i> {
                 },
             ));
         }
-        if !empty {
-            self.depth += 1;
+        // The tag's text as a slice of the input (quick-xml's event borrows it from there).
+        let content: &str = &start;
+        let at = (content.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        let name_len = start.name().0.len();
+        let (Some(qname), Some(raw)) = (
+            self.input.get(at..at.wrapping_add(name_len)),
+            self.input
+                .get(at.wrapping_add(name_len)..at.wrapping_add(content.len())),
+        ) else {
+            return Err(DecodeError::new(
+                pos,
+                ErrorKind::Xml("start tag outside the input".into()),
+            ));
+        };
+        let raw_pos = (at + name_len) as u64;
+
+        // Every attribute once: declarations go to the scope before anything is resolved
+        // (they apply to the tag that carries them).
+        self.scratch.clear();
+        let mut scan = Scan::new(raw, raw_pos);
+        let (mut prefixed, mut n_plain) = (false, 0usize);
+        while let Some(a) = scan.next()? {
+            if let Some(prefix) = a.declares() {
+                self.scope.declare(prefix, a.value, level, a.pos)?;
+            } else if a.colon > 0 {
+                prefixed = true;
+                if a.special {
+                    a.value(a.pos)?;
+                }
+            } else {
+                n_plain += 1;
+            }
+            self.scratch.push(a);
         }
-        self.root_seen = true;
-        Ok(Ev::Start(Tag {
-            ns: ns.unwrap_or(Ns::Content),
-            start,
+        let (prefix, local) = split_qname(qname, pos)?;
+        let ns = self.scope.element(prefix, pos)?;
+        self.check_distinct(prefixed)?;
+
+        let mut tag = Tag {
+            ns,
+            local,
+            plain: [Plain::default(); KEPT],
+            n_plain: 0,
+            special: 0,
+            more_plain: n_plain > KEPT || raw.len() > usize::from(u16::MAX),
+            prefixed,
+            raw,
+            raw_pos,
             empty,
             pos,
-        }))
+        };
+        if n_plain > 0 && !tag.more_plain {
+            let base = raw.as_ptr() as usize;
+            // Offsets within `raw`, which is shorter than 64 KiB here.
+            let span = |s: &str| {
+                (
+                    (s.as_ptr() as usize).wrapping_sub(base) as u16,
+                    s.len() as u16,
+                )
+            };
+            for a in &self.scratch {
+                if a.colon == 0 && a.name != "xmlns" {
+                    let k = usize::from(tag.n_plain);
+                    tag.plain[k] = Plain {
+                        name: span(a.name),
+                        value: span(a.value),
+                    };
+                    tag.special |= u8::from(a.special) << k;
+                    tag.n_plain += 1;
+                }
+            }
+        }
+        if !empty {
+            self.depth = level;
+        }
+        self.root_seen = true;
+        Ok(Ev::Start(tag))
+    }
+
+    /// Refuses a tag whose attributes (in `scratch`) repeat a name, or, prefixed, a
+    /// namespace and local name.
+    fn check_distinct(&self, prefixed: bool) -> Result<(), DecodeError> {
+        let attrs = &self.scratch;
+        let repeat = if !prefixed {
+            let names: Vec<&str>;
+            if attrs.len() <= 8 {
+                (1..attrs.len()).find(|&i| {
+                    let name = attrs[i].name.as_bytes();
+                    attrs[..i]
+                        .iter()
+                        .any(|b| scope::same(b.name.as_bytes(), name))
+                })
+            } else {
+                names = attrs.iter().map(|a| a.name).collect();
+                first_repeat(&names)
+            }
+        } else {
+            let mut keys = Vec::with_capacity(attrs.len());
+            for a in attrs {
+                keys.push(match a.prefix() {
+                    Some(p) if p != "xmlns" => (Some(self.scope.attribute(p, a.pos)?), a.local()),
+                    _ => (None, a.name),
+                });
+            }
+            first_repeat(&keys)
+        };
+        match repeat {
+            None => Ok(()),
+            Some(i) => Err(DecodeError::new(
+                attrs[i].pos,
+                ErrorKind::Xml(format!("duplicate attribute `{}`", attrs[i].name)),
+            )),
+        }
     }
 
     /// The text content of a leaf element (`<body>`, `<subject>`): text, entities and CDATA
@@ -559,190 +673,8 @@ impl<'i> Cursor<'i> {
     pub fn eof(&self) -> DecodeError {
         DecodeError::new(self.pos(), ErrorKind::Xml("unexpected end of input".into()))
     }
-
-    /// Re-serialises an unknown element and its subtree in a canonical, self-contained
-    /// form: every namespace it uses is declared on it (its context will be different
-    /// when it is re-emitted), comments are dropped, text is re-escaped, `<x></x>` becomes
-    /// `<x/>`. Capturing the output again gives the same string.
-    pub fn capture(&mut self, tag: Tag<'i>) -> Result<RawElement, DecodeError> {
-        let mut out = String::new();
-        let name: Text = tag.local().into();
-        let ns = tag.ns.clone();
-        self.write_start(&mut out, &tag, &Ns::Content)?;
-        if tag.empty {
-            out.push_str("/>");
-        } else {
-            // Open elements: namespace and local name; `open` is true while the last start
-            // tag still lacks its '>' (so an element without content can close as `/>`).
-            let mut stack: Vec<(Ns, String)> = vec![(tag.ns.clone(), tag.local().to_owned())];
-            let mut open = true;
-            while let Some((top, _)) = stack.last() {
-                let top = top.clone();
-                match self.next()? {
-                    Ev::Start(t) => {
-                        if open {
-                            out.push('>');
-                        }
-                        self.write_start(&mut out, &t, &top)?;
-                        if t.empty {
-                            out.push_str("/>");
-                            open = false;
-                        } else {
-                            stack.push((t.ns.clone(), t.local().to_owned()));
-                            open = true;
-                        }
-                    }
-                    Ev::Text(s) => {
-                        if open {
-                            out.push('>');
-                            open = false;
-                        }
-                        escape_text(&mut out, &s);
-                    }
-                    Ev::End => {
-                        if let Some((_, n)) = stack.pop() {
-                            if open {
-                                out.push_str("/>");
-                            } else {
-                                out.push_str("</");
-                                out.push_str(&n);
-                                out.push('>');
-                            }
-                        }
-                        open = false;
-                    }
-                    Ev::Eof => return Err(self.eof()),
-                }
-            }
-        }
-        Ok(RawElement {
-            ns: ns.uri().map(Into::into),
-            name,
-            xml: out.into(),
-        })
-    }
-
-    /// `<name` with an `xmlns` when the namespace differs from the parent's, and the
-    /// attributes with their namespaces declared under generated prefixes.
-    fn write_start(&self, out: &mut String, tag: &Tag<'i>, parent: &Ns) -> Result<(), DecodeError> {
-        check_name(tag.local(), tag.pos)?;
-        out.push('<');
-        out.push_str(tag.local());
-        if tag.ns != *parent {
-            write_attr(out, "xmlns", tag.ns.uri().unwrap_or(""));
-        }
-        let mut n = 0usize;
-        for a in tag.start.attributes() {
-            let a = a.map_err(|e| DecodeError::new(tag.pos, ErrorKind::Xml(e.to_string())))?;
-            let key = a.key.0;
-            if key == "xmlns" || key.starts_with("xmlns:") {
-                continue;
-            }
-            let v = attr_value(&a, tag.pos)?;
-            let (res, local) = self.r.resolver().resolve_attribute(a.key);
-            let local: &str = local.as_ref();
-            check_name(local, tag.pos)?;
-            match res {
-                ResolveResult::Unbound => write_attr(out, local, &v),
-                ResolveResult::Bound(b) if b.0 == NS_XML => {
-                    write_attr(out, &format!("xml:{local}"), &v)
-                }
-                ResolveResult::Bound(b) => {
-                    let p = format!("a{n}");
-                    n += 1;
-                    write_attr(out, &format!("xmlns:{p}"), &ns_name(b.0, tag.pos)?);
-                    write_attr(out, &format!("{p}:{local}"), &v);
-                }
-                ResolveResult::Unknown(p) => {
-                    return Err(DecodeError::new(tag.pos, ErrorKind::UnknownPrefix(p)))
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The names we re-emit from unknown elements must read back as the same names: no
-/// characters XML forbids, no markup delimiters, no whitespace.
-fn check_name(name: &str, pos: u64) -> Result<(), DecodeError> {
-    check_chars(name, pos)?;
-    let bad = name.is_empty()
-        || name.bytes().any(|b| {
-            matches!(
-                b,
-                b'<' | b'>'
-                    | b'&'
-                    | b'\''
-                    | b'"'
-                    | b'='
-                    | b'/'
-                    | b'!'
-                    | b'?'
-                    | b' '
-                    | b'\t'
-                    | b'\r'
-                    | b'\n'
-            )
-        });
-    if bad {
-        return Err(DecodeError::new(
-            pos,
-            ErrorKind::Xml(format!("invalid name `{name}`")),
-        ));
-    }
-    Ok(())
 }
 
 pub(crate) fn is_ws(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-}
-
-/// Escapes text content; `\r` too, or the reader's end-of-line normalisation would eat it.
-pub(crate) fn escape_text(out: &mut String, s: &str) {
-    let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let rep = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'\r' => "&#xD;",
-            _ => continue,
-        };
-        out.push_str(&s[last..i]);
-        out.push_str(rep);
-        last = i + 1;
-    }
-    out.push_str(&s[last..]);
-}
-
-/// Escapes an attribute value for single quotes; tabs and newlines too, or attribute-value
-/// normalisation would turn them into spaces.
-pub(crate) fn escape_attr(out: &mut String, s: &str) {
-    let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let rep = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'\'' => "&apos;",
-            b'"' => "&quot;",
-            b'\r' => "&#xD;",
-            b'\n' => "&#xA;",
-            b'\t' => "&#x9;",
-            _ => continue,
-        };
-        out.push_str(&s[last..i]);
-        out.push_str(rep);
-        last = i + 1;
-    }
-    out.push_str(&s[last..]);
-}
-
-/// ` name='value'`
-pub(crate) fn write_attr(out: &mut String, name: &str, value: &str) {
-    out.push(' ');
-    out.push_str(name);
-    out.push_str("='");
-    escape_attr(out, value);
-    out.push('\'');
 }
