@@ -269,6 +269,53 @@ fn tampered_ciphertext_is_rejected_with_a_typed_error() {
 }
 
 #[test]
+fn the_signature_is_made_over_sha256_on_both_sealing_paths() {
+    use sequoia_openpgp::parse::{PacketParserResult, Parse};
+    use sequoia_openpgp::types::HashAlgorithm;
+    use sequoia_openpgp::Packet;
+    let rings = keyrings(&[OWNER, ALICE], Suite::Cv25519);
+    let alice_keys = rings[1].me().encryption.clone();
+    let keys: Vec<_> = rings[0].recipients(&[ALICE]).expect("alice");
+    for sealed in [
+        envelope::seal(&rings[0], &keys, &[9u8; 65536]).expect("seal"),
+        envelope::seal_sequoia(&rings[0], &keys, &[9u8; 65536]).expect("seal"),
+    ] {
+        // Decrypt with sequoia's bare parser and look at the packets inside.
+        let mut ppr = sequoia_openpgp::parse::PacketParser::from_bytes(&sealed).unwrap();
+        let mut session = None;
+        let mut inside = Vec::new();
+        while let PacketParserResult::Some(mut pp) = ppr {
+            match &pp.packet {
+                Packet::PKESK(p) => {
+                    let kp = rings[1].my_secret_cert().keys().secret().find(|k| {
+                        alice_keys
+                            .iter()
+                            .any(|a| a.fingerprint() == k.key().fingerprint())
+                    });
+                    let mut kp = kp.unwrap().key().clone().into_keypair().unwrap();
+                    session = p.decrypt(&mut kp, None);
+                }
+                Packet::SEIP(_) => {
+                    let (algo, key) = session.as_ref().expect("my PKESK");
+                    pp.decrypt(*algo, key).expect("decrypt");
+                }
+                Packet::OnePassSig(ops) => inside.push(("ops", ops.hash_algo())),
+                Packet::Signature(sig) => inside.push(("sig", sig.hash_algo())),
+                _ => {}
+            }
+            ppr = pp.recurse().unwrap().1;
+        }
+        assert_eq!(
+            inside,
+            [
+                ("ops", HashAlgorithm::SHA256),
+                ("sig", HashAlgorithm::SHA256)
+            ]
+        );
+    }
+}
+
+#[test]
 fn signer_errors_are_typed() {
     let rings = keyrings(&[OWNER, ALICE], Suite::Cv25519);
     // alice does not know mallory.

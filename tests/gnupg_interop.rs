@@ -158,6 +158,8 @@ fn gnupg_decrypts_and_verifies_what_kgroup_sealed_for_each_recipient() {
             status.contains(&format!("[GNUPG:] VALIDSIG {signing_fpr}")),
             "{jid}: signed by the owner's signing key: {status}"
         );
+        // A v4 EdDSA (22) signature over SHA-256 (8) of a binary document (00).
+        assert!(status.contains(" 4 0 22 8 00 "), "{jid}: {status}");
         assert!(!status.contains("BADSIG"), "{jid}: {status}");
     }
 

@@ -8,6 +8,10 @@
 //! The message is `PKESK* SEIPD( OnePassSig Literal Signature )`: the signature is inside
 //! the encryption, so the server sees neither the payload nor who signed it.
 //!
+//! The signature is made over SHA-256 (sequoia's default is SHA-512): GnuPG 2.2 and every
+//! RFC 4880/9580 implementation accept it with Ed25519, and with the x86 SHA extensions
+//! it hashes a 64 KiB payload in a fraction of SHA-512's time.
+//!
 //! When every recipient is a v4 ECDH/Cv25519 key (what GnuPG 2.2 reads, our default), the
 //! session key is wrapped for each recipient by [`super::ecdh`] straight on the primitives
 //! and put into sequoia `PKESK3` packets; sequoia writes everything else. Otherwise (v6
@@ -23,13 +27,16 @@ use openpgp::crypto::SessionKey;
 use openpgp::packet::pkesk::PKESK3;
 use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message, Recipient, Signer};
 use openpgp::serialize::Serialize;
-use openpgp::types::{PublicKeyAlgorithm, SymmetricAlgorithm};
+use openpgp::types::{HashAlgorithm, PublicKeyAlgorithm, SymmetricAlgorithm};
 use openpgp::Packet;
 use zeroize::Zeroizing;
 
 use super::error::{one_line, EnvelopeError};
 use super::keyring::Keyring;
 use super::keys::EncryptionKey;
+
+/// The digest every signature is made with.
+const SIGNATURE_HASH: HashAlgorithm = HashAlgorithm::SHA256;
 
 /// Signs `plaintext` with my key and encrypts it once to all `recipients`' keys (see
 /// [`Keyring::recipients`]). Returns the binary OpenPGP message.
@@ -128,6 +135,8 @@ fn sign_and_write(
     plaintext: &[u8],
 ) -> Result<(), EnvelopeError> {
     let message = Signer::new(message, keyring.secrets.signer.clone())
+        .map_err(err)?
+        .hash_algo(SIGNATURE_HASH)
         .map_err(err)?
         .build()
         .map_err(err)?;
