@@ -273,7 +273,10 @@ fn tampered_ciphertext_is_rejected_with_a_typed_error() {
 /// 8383, five beyond), and 64 KiB. The container is about 250 octets longer than the
 /// payload (prefix, one-pass signature, literal header, signature, MDC).
 fn length_form_sizes() -> Vec<usize> {
-    let mut sizes = vec![0, 1, 100, 65536];
+    // Small ones around the 64-octet steps of the encryption pass, too.
+    let mut sizes = vec![
+        0, 1, 18, 19, 20, 63, 64, 65, 100, 127, 128, 129, 65535, 65536,
+    ];
     sizes.extend(180..=190); // literal body 186..=196
     sizes.extend(8110..=8150); // container around 8383/8384
     sizes.extend(8372..=8382); // literal body 8378..=8388

@@ -13,10 +13,11 @@
 //! it hashes a 64 KiB payload in a fraction of SHA-512's time.
 //!
 //! When every recipient is a v4 ECDH/Cv25519 key (what GnuPG 2.2 reads, our default) and
-//! my signing key is a v4 key, [`seal`] writes the message itself ([`seal_direct`]): the
+//! my signing key is a v4 key, [`seal`] writes the message itself (`seal_direct`): the
 //! session key is wrapped for each recipient by [`super::ecdh`] straight on the primitives
 //! and its v3 PKESK written straight into the output, and the SEIPD v1 packet (RFC 4880
-//! §5.13) is written in one exactly sized buffer and encrypted in place: sequoia's
+//! §5.13) is written in one buffer sized up front and encrypted in place, in one pass that
+//! also computes the signature's and the MDC's digests (see `seipd.rs`): sequoia's
 //! streaming writers cost a few hundred microseconds for 64 KiB in buffer copies, partial
 //! body framing and its collision-detecting SHA-1, which the MDC does not need (it is a
 //! keyed checksum inside the encryption, and RFC 9580 §5.13.1 specifies plain SHA-1).
@@ -28,8 +29,6 @@
 use std::io::Write;
 use std::time::SystemTime;
 
-use aes::Aes256;
-use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
 use rand_core::{OsRng, RngCore};
 use sha1::{Digest, Sha1};
 
@@ -46,11 +45,12 @@ use zeroize::Zeroizing;
 use super::error::{one_line, EnvelopeError};
 use super::keyring::Keyring;
 use super::keys::EncryptionKey;
+use super::seipd::{header_len, write_header, Cfb};
 
 /// The digest every signature is made with.
 const SIGNATURE_HASH: HashAlgorithm = HashAlgorithm::SHA256;
 
-/// The largest payload [`seal_direct`] frames with definite lengths (32-bit); larger
+/// The largest payload `seal_direct` frames with definite lengths (32-bit); larger
 /// ones (not a stanza) go through sequoia, which uses partial body lengths.
 const DIRECT_MAX: usize = 1 << 30;
 
@@ -119,70 +119,52 @@ const LITERAL_FIELDS: [u8; 6] = [b'b', 0, 0, 0, 0, 0];
 const TAG_SEIPD: u8 = 18;
 const TAG_LITERAL: u8 = 11;
 
-/// The length of a new-format packet header for a body of `len` octets (definite length,
-/// shortest form; RFC 9580 §4.2.1).
-fn header_len(len: usize) -> usize {
-    match len {
-        0..=191 => 2,
-        192..=8383 => 3,
-        _ => 6,
-    }
-}
-
-/// Writes a new-format packet header; `len` fits in 32 bits (see [`DIRECT_MAX`]).
-fn push_header(out: &mut Vec<u8>, tag: u8, len: usize) {
-    out.push(0xc0 | tag);
-    match len {
-        0..=191 => out.push(len as u8),
-        192..=8383 => {
-            let l = len - 192;
-            out.extend_from_slice(&[(l >> 8) as u8 + 192, l as u8]);
-        }
-        _ => {
-            out.push(0xff);
-            out.extend_from_slice(&(len as u32).to_be_bytes());
-        }
-    }
-}
+/// Room for the signature packet in the output buffer (a v4 Ed25519 signature by sequoia
+/// is about 150 octets; a larger one only makes the buffer grow once).
+const SIGNATURE_ROOM: usize = 256;
 
 /// The direct path: `PKESK3* SEIPD1(OnePassSig Literal Signature MDC)`, written in one
-/// buffer of the exact final size.
+/// buffer sized up front.
+///
+/// The payload is copied once, after the PKESKs, and then read once: in 64-octet steps
+/// aligned on the start of the encrypted data, each step feeds its literal data to the
+/// signature's SHA-256, feeds all its octets to the MDC's SHA-1, and encrypts them in
+/// place (see `seipd.rs`). The signature is made when the literal data is hashed, and the
+/// rest (the payload's last partial step, the signature, the MDC) is finished after it.
+/// The container's header is written last, into a slot of the longest form (6 octets)
+/// before the body; a container under 8384 octets has a shorter header, and its body is
+/// moved back by the difference.
 fn seal_direct(
     keyring: &Keyring,
     recipients: &[&EncryptionKey],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, EnvelopeError> {
-    // The signature first: its size is the one length not known in advance.
     let mut signer = keyring.secrets.signer.clone();
-    let mut hash = SIGNATURE_HASH.context().map_err(err)?.for_signature(4);
-    hash.update(plaintext);
-    let signature = SignatureBuilder::new(SignatureType::Binary)
-        .set_signature_creation_time(SystemTime::now())
-        .map_err(err)?
-        .sign_hash(&mut signer, hash)
-        .map_err(err)?;
-    let signature = Packet::from(signature).to_vec().map_err(err)?;
     let mut ops = OnePassSig3::new(SignatureType::Binary);
     ops.set_pk_algo(signer.public().pk_algo());
     ops.set_hash_algo(SIGNATURE_HASH);
     ops.set_issuer(signer.public().keyid());
     ops.set_last(true);
     let ops = Packet::from(ops).to_vec().map_err(err)?;
+    let mut hash = SIGNATURE_HASH.context().map_err(err)?.for_signature(4);
 
     let literal_len = LITERAL_FIELDS.len() + plaintext.len();
-    let inner_len = ops.len() + header_len(literal_len) + literal_len + signature.len();
-    let seipd_len = 1 + PREFIX + inner_len + MDC;
-    let total = PKESK_LEN * recipients.len() + header_len(seipd_len) + seipd_len;
-    let mut out = Vec::with_capacity(total);
+    let literal_header = header_len(literal_len);
+    let before_signature = 1 + PREFIX + ops.len() + literal_header + literal_len;
+    let mut out = Vec::with_capacity(
+        PKESK_LEN * recipients.len() + 6 + before_signature + SIGNATURE_ROOM + MDC,
+    );
 
     // The session key and the random prefix.
     let mut random = Zeroizing::new([0u8; 32 + 16]);
     OsRng.fill_bytes(&mut random[..]);
-    let (session_key, prefix) = random.split_at(32);
+    let mut session_key = Zeroizing::new([0u8; 32]);
+    session_key.copy_from_slice(&random[..32]);
+    let prefix = &random[32..];
     // The wrapped block: algorithm octet, key, 16-bit checksum, PKCS#5 padding to 40.
     let mut m = Zeroizing::new([5u8; 40]);
     m[0] = u8::from(SymmetricAlgorithm::AES256);
-    m[1..33].copy_from_slice(session_key);
+    m[1..33].copy_from_slice(&session_key[..]);
     let checksum = session_key
         .iter()
         .fold(0u16, |sum, b| sum.wrapping_add(u16::from(*b)));
@@ -201,24 +183,67 @@ fn seal_direct(
         out.extend_from_slice(&wrapped);
     }
 
-    push_header(&mut out, TAG_SEIPD, seipd_len);
+    // The container's header slot, version 1, and the plaintext of the encrypted data up
+    // to the end of the payload.
+    let slot = out.len();
+    out.extend_from_slice(&[0; 6]);
     out.push(1);
     let start = out.len();
     out.extend_from_slice(prefix);
     out.extend_from_slice(&prefix[14..16]);
     out.extend_from_slice(&ops);
-    push_header(&mut out, TAG_LITERAL, literal_len);
+    let at = out.len();
+    out.resize(at + literal_header, 0);
+    write_header(&mut out[at..], TAG_LITERAL, literal_len);
     out.extend_from_slice(&LITERAL_FIELDS);
+    let data = out.len();
     out.extend_from_slice(plaintext);
+    let data_end = out.len();
+
+    // One pass over the whole steps.
+    let mut mdc = Sha1::new();
+    let mut cfb = Cfb::new(&session_key);
+    let whole = start + (data_end - start) / 64 * 64;
+    // The signature's digest runs ahead in 64-octet pieces aligned on the payload (so
+    // that SHA-256 hashes them without buffering): before a step is encrypted, every
+    // piece that starts in it has been hashed.
+    let mut hashed = data;
+    let mut at = start;
+    while at < whole {
+        let end = at + 64;
+        while hashed < end && hashed < data_end {
+            let piece = (hashed + 64).min(data_end);
+            hash.update(&out[hashed..piece]);
+            hashed = piece;
+        }
+        let step = &mut out[at..end];
+        mdc.update(&step[..]);
+        cfb.blocks(step);
+        at = end;
+    }
+    // The rest of the payload, then the signature and the MDC.
+    hash.update(&out[hashed..data_end]);
+    let signature = SignatureBuilder::new(SignatureType::Binary)
+        .set_signature_creation_time(SystemTime::now())
+        .map_err(err)?
+        .sign_hash(&mut signer, hash)
+        .map_err(err)?;
+    let signature = Packet::from(signature).to_vec().map_err(err)?;
     out.extend_from_slice(&signature);
     out.extend_from_slice(&[0xd3, 0x14]);
-    let mdc = Sha1::digest(&out[start..]);
-    out.extend_from_slice(&mdc);
-    debug_assert_eq!(out.len(), total);
+    mdc.update(&out[whole..]);
+    let digest = mdc.finalize();
+    out.extend_from_slice(&digest);
+    cfb.finish(&mut out[whole..]);
 
-    // CFB with a zero IV and no resynchronisation over everything after the version.
-    let key = aes::cipher::generic_array::GenericArray::from_slice(session_key);
-    cfb_mode::Encryptor::<Aes256>::new(key, &Default::default()).encrypt(&mut out[start..]);
+    // The container's header in its shortest form, right after the PKESKs.
+    let len = out.len() - (slot + 6);
+    let header = header_len(len);
+    if header < 6 {
+        out.copy_within(slot + 6.., slot + header);
+        out.truncate(out.len() - (6 - header));
+    }
+    write_header(&mut out[slot..slot + header], TAG_SEIPD, len);
     Ok(out)
 }
 
