@@ -119,18 +119,19 @@ const LITERAL_FIELDS: [u8; 6] = [b'b', 0, 0, 0, 0, 0];
 const TAG_SEIPD: u8 = 18;
 const TAG_LITERAL: u8 = 11;
 
-/// Room for the signature packet in the output buffer (a v4 Ed25519 signature by sequoia
-/// is about 150 octets; a larger one only makes the buffer grow once).
+/// Room for the signature packet in the output buffer (a v4 Ed25519 signature by sequoia,
+/// with its salt notation, is about 190 octets; a larger one makes the buffer grow once).
 const SIGNATURE_ROOM: usize = 256;
 
 /// The direct path: `PKESK3* SEIPD1(OnePassSig Literal Signature MDC)`, written in one
 /// buffer sized up front.
 ///
 /// The payload is copied once, after the PKESKs, and then read once: in 64-octet steps
-/// aligned on the start of the encrypted data, each step feeds its literal data to the
-/// signature's SHA-256, feeds all its octets to the MDC's SHA-1, and encrypts them in
-/// place (see `seipd.rs`). The signature is made when the literal data is hashed, and the
-/// rest (the payload's last partial step, the signature, the MDC) is finished after it.
+/// aligned on the start of the encrypted data, each step feeds its octets to the MDC's
+/// SHA-1 and encrypts them in place, with the signature's SHA-256 of the literal data
+/// running just ahead of it (see `seipd.rs`). The signature is made when the literal data
+/// is hashed, and the rest (the payload's last partial step, the signature, the MDC) is
+/// finished after it.
 /// The container's header is written last, into a slot of the longest form (6 octets)
 /// before the body; a container under 8384 octets has a shorter header, and its body is
 /// moved back by the difference.
