@@ -268,6 +268,129 @@ fn tampered_ciphertext_is_rejected_with_a_typed_error() {
     }
 }
 
+/// Payload sizes that put the literal packet and the encryption container of a sealed
+/// message on both sides of each new-format length form (one octet up to 191, two up to
+/// 8383, five beyond), and 64 KiB. The container is about 250 octets longer than the
+/// payload (prefix, one-pass signature, literal header, signature, MDC).
+fn length_form_sizes() -> Vec<usize> {
+    // Small ones around the 64-octet steps of the encryption pass, too.
+    let mut sizes = vec![
+        0, 1, 18, 19, 20, 63, 64, 65, 100, 127, 128, 129, 65535, 65536,
+    ];
+    sizes.extend(180..=190); // literal body 186..=196
+    sizes.extend(8110..=8150); // container around 8383/8384
+    sizes.extend(8372..=8382); // literal body 8378..=8388
+    sizes
+}
+
+#[test]
+fn the_direct_writer_round_trips_at_every_length_form() {
+    // v4 keys: `seal` writes the SEIPD v1 packet itself (see `seal.rs`).
+    let rings = keyrings(&[OWNER, ALICE, BOB, CHARLIE], Suite::Cv25519);
+    for size in length_form_sizes() {
+        let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let sealed = seal_to(&rings[0], &[ALICE, BOB, CHARLIE], &payload).expect("seal");
+        assert_eq!(layout(&sealed), (3, 1), "size {size}");
+        assert_eq!(recipients_of(&sealed).expect("scan").len(), 3);
+        for ring in &rings[1..] {
+            let opened = open(ring, &sealed).unwrap_or_else(|e| panic!("size {size}: {e}"));
+            assert_eq!(opened.plaintext, payload, "size {size}");
+            assert_eq!(opened.signer.jid, OWNER);
+            assert_eq!(
+                open_stock(ring, &sealed).unwrap_or_else(|e| panic!("size {size}: {e}")),
+                opened
+            );
+            assert_eq!(envelope::open_unfiltered(ring, &sealed), Ok(opened));
+        }
+    }
+}
+
+#[test]
+fn the_direct_writer_frames_the_container_with_one_definite_length() {
+    let rings = keyrings(&[OWNER, ALICE], Suite::Cv25519);
+    let keys: Vec<_> = rings[0].recipients(&[ALICE]).expect("alice");
+    // After the PKESK (one-octet length) comes tag 18 with a five-octet length that
+    // runs to the end of the message.
+    let sealed = envelope::seal(&rings[0], &keys, &[9u8; 65536]).expect("seal");
+    let seipd = 2 + sealed[1] as usize;
+    assert_eq!(&sealed[seipd..seipd + 2], &[0xd2, 0xff]);
+    let len = u32::from_be_bytes(sealed[seipd + 2..seipd + 6].try_into().unwrap()) as usize;
+    assert_eq!(seipd + 6 + len, sealed.len());
+}
+
+#[test]
+fn tampering_anywhere_in_a_64_kib_seipd_is_an_integrity_failure() {
+    let rings = keyrings(&[OWNER, ALICE], Suite::Cv25519);
+    let payload: Vec<u8> = (0..65536).map(|i| (i % 251) as u8).collect();
+    let sealed = seal_to(&rings[0], &[ALICE], &payload).expect("seal");
+    assert_eq!(open(&rings[1], &sealed).expect("open").plaintext, payload);
+    // PKESK, then the SEIPD's header (tag, five-octet length) and version octet.
+    let body = 2 + sealed[1] as usize + 6 + 1;
+    let end = sealed.len();
+    // Every octet of the prefix, the packets' headers, the start and end of the literal
+    // data, the signature and the MDC; a stride through the middle.
+    let positions = (body..body + 600)
+        .chain((body + 600..end - 600).step_by(97))
+        .chain(end - 600..end);
+    for i in positions {
+        let mut bad = sealed.clone();
+        bad[i] ^= 0x80;
+        assert_eq!(
+            open(&rings[1], &bad),
+            Err(EnvelopeError::Integrity),
+            "byte {i}"
+        );
+        assert!(open_stock(&rings[1], &bad).is_err(), "byte {i}");
+    }
+}
+
+#[test]
+fn the_signature_is_made_over_sha256_on_both_sealing_paths() {
+    use sequoia_openpgp::parse::{PacketParserResult, Parse};
+    use sequoia_openpgp::types::HashAlgorithm;
+    use sequoia_openpgp::Packet;
+    let rings = keyrings(&[OWNER, ALICE], Suite::Cv25519);
+    let alice_keys = rings[1].me().encryption.clone();
+    let keys: Vec<_> = rings[0].recipients(&[ALICE]).expect("alice");
+    for sealed in [
+        envelope::seal(&rings[0], &keys, &[9u8; 65536]).expect("seal"),
+        envelope::seal_sequoia(&rings[0], &keys, &[9u8; 65536]).expect("seal"),
+    ] {
+        // Decrypt with sequoia's bare parser and look at the packets inside.
+        let mut ppr = sequoia_openpgp::parse::PacketParser::from_bytes(&sealed).unwrap();
+        let mut session = None;
+        let mut inside = Vec::new();
+        while let PacketParserResult::Some(mut pp) = ppr {
+            match &pp.packet {
+                Packet::PKESK(p) => {
+                    let kp = rings[1].my_secret_cert().keys().secret().find(|k| {
+                        alice_keys
+                            .iter()
+                            .any(|a| a.fingerprint() == k.key().fingerprint())
+                    });
+                    let mut kp = kp.unwrap().key().clone().into_keypair().unwrap();
+                    session = p.decrypt(&mut kp, None);
+                }
+                Packet::SEIP(_) => {
+                    let (algo, key) = session.as_ref().expect("my PKESK");
+                    pp.decrypt(*algo, key).expect("decrypt");
+                }
+                Packet::OnePassSig(ops) => inside.push(("ops", ops.hash_algo())),
+                Packet::Signature(sig) => inside.push(("sig", sig.hash_algo())),
+                _ => {}
+            }
+            ppr = pp.recurse().unwrap().1;
+        }
+        assert_eq!(
+            inside,
+            [
+                ("ops", HashAlgorithm::SHA256),
+                ("sig", HashAlgorithm::SHA256)
+            ]
+        );
+    }
+}
+
 #[test]
 fn signer_errors_are_typed() {
     let rings = keyrings(&[OWNER, ALICE], Suite::Cv25519);

@@ -158,6 +158,8 @@ fn gnupg_decrypts_and_verifies_what_kgroup_sealed_for_each_recipient() {
             status.contains(&format!("[GNUPG:] VALIDSIG {signing_fpr}")),
             "{jid}: signed by the owner's signing key: {status}"
         );
+        // A v4 EdDSA (22) signature over SHA-256 (8) of a binary document (00).
+        assert!(status.contains(" 4 0 22 8 00 "), "{jid}: {status}");
         assert!(!status.contains("BADSIG"), "{jid}: {status}");
     }
 
@@ -169,6 +171,68 @@ fn gnupg_decrypts_and_verifies_what_kgroup_sealed_for_each_recipient() {
     write(&file, &sealed);
     let out = home.gpg(&["--decrypt", file.to_str().expect("utf-8 path")], None);
     assert!(!out.status.success(), "{}", status_lines(&out));
+}
+
+#[test]
+fn gnupg_reads_what_the_direct_writer_sealed_for_five_recipients_up_to_64_kib() {
+    // `seal` writes the PKESKs and the SEIPD v1 packet itself for v4 keys: every length
+    // form of the literal packet and of the container (one, two and five octets), up to
+    // a 64 KiB payload, read by GnuPG for the first and the last of five recipients.
+    let jids: Vec<String> = (0..5).map(|i| format!("m{i}@beta.kontalk.net")).collect();
+    let mut owner = Keyring::generate("david@beta.kontalk.net", Suite::Cv25519).unwrap();
+    let members: Vec<Keyring> = jids
+        .iter()
+        .map(|j| Keyring::generate(j, Suite::Cv25519).unwrap())
+        .collect();
+    for m in &members {
+        owner.add(m.me().cert.clone()).unwrap();
+    }
+    let owner_public = export_cert(owner.my_secret_cert()).unwrap();
+    let homes: Vec<(usize, GpgHome)> = [0, 4]
+        .into_iter()
+        .map(|i| {
+            let home = GpgHome::new("big");
+            home.import(&export_secret(members[i].my_secret_cert()).unwrap());
+            home.import(&owner_public);
+            (i, home)
+        })
+        .collect();
+    for size in [0, 100, 185, 186, 8130, 8377, 8378, 65536] {
+        let payload: Vec<u8> = (0..size).map(|i| (i * 7 % 256) as u8).collect();
+        let sealed = seal_to(&owner, &jids, &payload).unwrap();
+        for (i, home) in &homes {
+            let file = home.path("sealed.pgp");
+            write(&file, &sealed);
+            let out = home.ok(
+                &[
+                    "--status-fd",
+                    "2",
+                    "--decrypt",
+                    file.to_str().expect("utf-8 path"),
+                ],
+                None,
+            );
+            let status = String::from_utf8_lossy(&out.stderr);
+            let who = format!("member {i}, {size} bytes");
+            assert!(out.stdout == payload, "{who}: plaintext");
+            for line in [
+                "[GNUPG:] DECRYPTION_OKAY",
+                "[GNUPG:] GOODMDC",
+                "[GNUPG:] GOODSIG",
+                "[GNUPG:] VALIDSIG",
+            ] {
+                assert!(status.contains(line), "{who}: no {line}: {status}");
+            }
+            // The MDC (method 2) with AES-256 (9); a v4 EdDSA (22) signature over
+            // SHA-256 (8) of a binary document (00).
+            assert!(
+                status.contains("[GNUPG:] DECRYPTION_INFO 2 9"),
+                "{who}: {status}"
+            );
+            assert!(status.contains(" 4 0 22 8 00 "), "{who}: {status}");
+            assert!(!status.contains("BADSIG"), "{who}: {status}");
+        }
+    }
 }
 
 #[test]

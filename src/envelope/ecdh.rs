@@ -5,8 +5,8 @@
 //! recipient (boxed ciphers and digests, protected allocations, MPI round trips). For the
 //! common case, v4 ECDH keys on Curve25519 (RFC 9580 §5.1.5, the RFC 6637 scheme), this
 //! module does the wrap with the same pure-Rust crates sequoia's backend uses
-//! (x25519-dalek, sha2, aes-kw) and nothing else; [`super::seal()`] puts the result into a
-//! sequoia `PKESK3` and lets sequoia write every packet. v6 X25519 keys (RFC 9580
+//! (x25519-dalek, sha2, aes-kw) and nothing else, on stack buffers (no allocation);
+//! [`super::seal()`] writes the v3 PKESK from the result. v6 X25519 keys (RFC 9580
 //! §5.1.6) are supported here for the benchmark floor; sealing to them goes through sequoia.
 //!
 //! Correctness is pinned by the tests: what this produces is opened by sequoia's stock
@@ -17,7 +17,7 @@ use aes_kw::{KekAes128, KekAes192, KekAes256};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use x25519_dalek::{PublicKey, StaticSecret};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use sequoia_openpgp as openpgp;
 
@@ -51,6 +51,9 @@ pub(crate) enum Scheme {
 #[derive(Clone, Debug)]
 pub struct Recipient {
     pub(crate) public: [u8; 32],
+    /// The key id a v3 PKESK names the key by (kept here so that sealing reads one
+    /// compact struct per recipient).
+    pub(crate) keyid: [u8; 8],
     pub(crate) scheme: Scheme,
 }
 
@@ -58,6 +61,7 @@ impl Recipient {
     /// None unless the key is a v4 ECDH/Cv25519 key with a SHA-2 KDF and an AES KEK, or
     /// a v6 X25519 key.
     pub fn for_key(key: &Key<PublicParts, UnspecifiedRole>) -> Option<Recipient> {
+        let keyid: [u8; 8] = key.keyid().as_bytes().try_into().ok()?;
         match key.mpis() {
             mpi::PublicKey::ECDH {
                 curve,
@@ -94,6 +98,7 @@ impl Recipient {
                 param.extend_from_slice(key.fingerprint().as_bytes());
                 Some(Recipient {
                     public,
+                    keyid,
                     scheme: Scheme::Ecdh {
                         kdf,
                         kek_len,
@@ -103,6 +108,7 @@ impl Recipient {
             }
             mpi::PublicKey::X25519 { u } => Some(Recipient {
                 public: *u,
+                keyid,
                 scheme: Scheme::X25519,
             }),
             _ => None,
@@ -113,45 +119,48 @@ impl Recipient {
         matches!(self.scheme, Scheme::Ecdh { .. })
     }
 
-    /// The KEK from the shared secret, for either scheme.
-    fn kek(&self, ephemeral: &[u8; 32], shared: &[u8; 32]) -> Zeroizing<Vec<u8>> {
+    /// The KEK from the shared secret, for either scheme: the first `len` bytes.
+    fn kek(&self, ephemeral: &[u8; 32], shared: &[u8; 32]) -> (Zeroizing<[u8; 32]>, usize) {
+        let mut kek = Zeroizing::new([0u8; 32]);
         match &self.scheme {
             Scheme::Ecdh {
                 kdf,
                 kek_len,
                 param,
             } => {
-                let digest: Zeroizing<Vec<u8>> = Zeroizing::new(match kdf {
-                    Kdf::Sha256 => kdf_hash::<Sha256>(shared, param),
-                    Kdf::Sha384 => kdf_hash::<Sha384>(shared, param),
-                    Kdf::Sha512 => kdf_hash::<Sha512>(shared, param),
-                });
-                Zeroizing::new(digest[..(*kek_len).min(digest.len())].to_vec())
+                let len = match kdf {
+                    Kdf::Sha256 => kdf_hash::<Sha256>(shared, param, &mut kek[..]),
+                    Kdf::Sha384 => kdf_hash::<Sha384>(shared, param, &mut kek[..]),
+                    Kdf::Sha512 => kdf_hash::<Sha512>(shared, param, &mut kek[..]),
+                };
+                (kek, (*kek_len).min(len))
             }
             Scheme::X25519 => {
                 let mut ikm = Zeroizing::new([0u8; 96]);
                 ikm[..32].copy_from_slice(ephemeral);
                 ikm[32..64].copy_from_slice(&self.public);
                 ikm[64..].copy_from_slice(shared);
-                let mut kek = Zeroizing::new(vec![0u8; 16]);
                 // 16 output bytes never exceed HKDF-SHA256's limit.
-                let _ =
-                    hkdf::Hkdf::<Sha256>::new(None, &ikm[..]).expand(b"OpenPGP X25519", &mut kek);
-                kek
+                let _ = hkdf::Hkdf::<Sha256>::new(None, &ikm[..])
+                    .expand(b"OpenPGP X25519", &mut kek[..16]);
+                (kek, 16)
             }
         }
     }
 
-    /// Wraps `m` (a multiple of 8 bytes) for this recipient with a fresh ephemeral key:
-    /// returns the ephemeral public key and the wrapped bytes.
-    pub fn wrap(&self, m: &[u8]) -> ([u8; 32], Vec<u8>) {
+    /// Wraps `m` (an AES-256 session key block padded to 40 bytes) for this recipient
+    /// with a fresh ephemeral key: returns the ephemeral public key and the wrapped bytes.
+    /// Nothing is allocated.
+    pub fn wrap(&self, m: &[u8; 40]) -> ([u8; 32], [u8; 48]) {
         let mut seed = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(&mut seed[..]);
         let ephemeral = StaticSecret::from(*seed);
         let ephemeral_pub = *PublicKey::from(&ephemeral).as_bytes();
         let shared = ephemeral.diffie_hellman(&PublicKey::from(self.public));
-        let kek = self.kek(&ephemeral_pub, shared.as_bytes());
-        (ephemeral_pub, key_wrap(&kek, m))
+        let (kek, len) = self.kek(&ephemeral_pub, shared.as_bytes());
+        let mut out = [0u8; 48];
+        key_wrap(&kek[..len], m, &mut out);
+        (ephemeral_pub, out)
     }
 
     /// The receiving side's primitive work with `secret`: Diffie-Hellman with the
@@ -163,37 +172,41 @@ impl Recipient {
         wrapped: &[u8],
     ) -> Option<Zeroizing<Vec<u8>>> {
         let shared = secret.diffie_hellman(&PublicKey::from(*ephemeral));
-        let kek = self.kek(ephemeral, shared.as_bytes());
+        let (kek, len) = self.kek(ephemeral, shared.as_bytes());
+        let kek = &kek[..len];
         let mut out = Zeroizing::new(vec![0u8; wrapped.len().checked_sub(8)?]);
         let ok = match kek.len() {
-            16 => <[u8; 16]>::try_from(&kek[..])
+            16 => <[u8; 16]>::try_from(kek)
                 .is_ok_and(|k| KekAes128::from(k).unwrap(wrapped, &mut out).is_ok()),
-            24 => <[u8; 24]>::try_from(&kek[..])
+            24 => <[u8; 24]>::try_from(kek)
                 .is_ok_and(|k| KekAes192::from(k).unwrap(wrapped, &mut out).is_ok()),
-            _ => <[u8; 32]>::try_from(&kek[..])
+            _ => <[u8; 32]>::try_from(kek)
                 .is_ok_and(|k| KekAes256::from(k).unwrap(wrapped, &mut out).is_ok()),
         };
         ok.then_some(out)
     }
 }
 
-fn kdf_hash<D: Digest>(shared: &[u8], param: &[u8]) -> Vec<u8> {
+/// The RFC 6637 KDF (one round): writes the digest into `out`'s head, returns its length.
+fn kdf_hash<D: Digest>(shared: &[u8], param: &[u8], out: &mut [u8]) -> usize {
     let mut h = D::new();
     h.update([0, 0, 0, 1]);
     h.update(shared);
     h.update(param);
-    h.finalize().to_vec()
+    let mut digest = h.finalize();
+    let len = digest.len().min(out.len());
+    out[..len].copy_from_slice(&digest[..len]);
+    digest.as_mut_slice().zeroize();
+    len
 }
 
-/// RFC 3394 AES key wrap with a KEK of 16, 24 or 32 bytes; `data` is a multiple of 8.
-fn key_wrap(kek: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; data.len() + 8];
-    // The KEK lengths come from `for_key` and callers pass whole blocks: the wrap cannot
-    // fail, and `out` has the size it needs.
+/// RFC 3394 AES key wrap of 40 bytes with a KEK of 16, 24 or 32 bytes.
+fn key_wrap(kek: &[u8], data: &[u8; 40], out: &mut [u8; 48]) {
+    // The KEK lengths come from `for_key` and `out` has the size the wrap needs: it
+    // cannot fail.
     let _ = match kek.len() {
-        16 => <[u8; 16]>::try_from(kek).map(|k| KekAes128::from(k).wrap(data, &mut out)),
-        24 => <[u8; 24]>::try_from(kek).map(|k| KekAes192::from(k).wrap(data, &mut out)),
-        _ => <[u8; 32]>::try_from(kek).map(|k| KekAes256::from(k).wrap(data, &mut out)),
+        16 => <[u8; 16]>::try_from(kek).map(|k| KekAes128::from(k).wrap(data, out)),
+        24 => <[u8; 24]>::try_from(kek).map(|k| KekAes192::from(k).wrap(data, out)),
+        _ => <[u8; 32]>::try_from(kek).map(|k| KekAes256::from(k).wrap(data, out)),
     };
-    out
 }

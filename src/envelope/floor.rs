@@ -53,7 +53,7 @@ impl Floor {
 
     /// One recipient's primitive work: wraps a 40-byte block (the size of a padded
     /// AES-256 session key). Returns the ephemeral public key and the wrapped bytes.
-    pub fn wrap(&self, session_key: &[u8; 32]) -> ([u8; 32], Vec<u8>) {
+    pub fn wrap(&self, session_key: &[u8; 32]) -> ([u8; 32], [u8; 48]) {
         let mut m = [5u8; 40];
         m[..32].copy_from_slice(session_key);
         self.recipient.wrap(&m)

@@ -28,6 +28,7 @@ pub mod keys;
 pub mod open;
 mod prescan;
 pub mod seal;
+mod seipd;
 
 pub use error::EnvelopeError;
 pub use keyring::{Keyring, Peer};
