@@ -71,6 +71,26 @@ impl GpgHome {
         out
     }
 
+    /// Writes `message` to a file in this home and has GnuPG decrypt it, which must
+    /// succeed: returns the plaintext and GnuPG's status lines.
+    fn decrypt(&self, name: &str, message: &[u8]) -> (Vec<u8>, String) {
+        let file = self.path(name);
+        write(&file, message);
+        let out = self.ok(
+            &[
+                "--status-fd",
+                "2",
+                "--decrypt",
+                file.to_str().expect("utf-8 path"),
+            ],
+            None,
+        );
+        (
+            out.stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     fn import(&self, armored: &str) {
         self.ok(&["--import"], Some(armored.as_bytes()));
     }
@@ -136,19 +156,8 @@ fn gnupg_decrypts_and_verifies_what_kgroup_sealed_for_each_recipient() {
         let home = GpgHome::new("dec");
         home.import(&export_secret(member.my_secret_cert()).unwrap());
         home.import(&owner_public);
-        let file = home.path("sealed.pgp");
-        write(&file, &sealed);
-        let out = home.ok(
-            &[
-                "--status-fd",
-                "2",
-                "--decrypt",
-                file.to_str().expect("utf-8 path"),
-            ],
-            None,
-        );
-        let status = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.stdout, payload, "{jid}: plaintext");
+        let (plaintext, status) = home.decrypt("sealed.pgp", &sealed);
+        assert_eq!(plaintext, payload, "{jid}: plaintext");
         assert!(
             status.contains("[GNUPG:] DECRYPTION_OKAY"),
             "{jid}: {status}"
@@ -201,20 +210,9 @@ fn gnupg_reads_what_the_direct_writer_sealed_for_five_recipients_up_to_64_kib() 
         let payload: Vec<u8> = (0..size).map(|i| (i * 7 % 256) as u8).collect();
         let sealed = seal_to(&owner, &jids, &payload).unwrap();
         for (i, home) in &homes {
-            let file = home.path("sealed.pgp");
-            write(&file, &sealed);
-            let out = home.ok(
-                &[
-                    "--status-fd",
-                    "2",
-                    "--decrypt",
-                    file.to_str().expect("utf-8 path"),
-                ],
-                None,
-            );
-            let status = String::from_utf8_lossy(&out.stderr);
+            let (plaintext, status) = home.decrypt("sealed.pgp", &sealed);
             let who = format!("member {i}, {size} bytes");
-            assert!(out.stdout == payload, "{who}: plaintext");
+            assert!(plaintext == payload, "{who}: plaintext");
             for line in [
                 "[GNUPG:] DECRYPTION_OKAY",
                 "[GNUPG:] GOODMDC",
@@ -290,19 +288,8 @@ fn kgroup_opens_and_verifies_what_gnupg_encrypted_to_several_recipients() {
     // parameters, not sequoia's), which GnuPG decrypts and verifies.
     let reply = b"<body>reply from alice</body>";
     let sealed = seal_to(&members[0], &["gpguser@beta.kontalk.net"], reply).unwrap();
-    let file = home.path("reply.pgp");
-    write(&file, &sealed);
-    let out = home.ok(
-        &[
-            "--status-fd",
-            "2",
-            "--decrypt",
-            file.to_str().expect("utf-8 path"),
-        ],
-        None,
-    );
-    let status = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.stdout, reply);
+    let (plaintext, status) = home.decrypt("reply.pgp", &sealed);
+    assert_eq!(plaintext, reply);
     assert!(status.contains("[GNUPG:] GOODSIG"), "{status}");
     assert!(status.contains("[GNUPG:] DECRYPTION_OKAY"), "{status}");
 

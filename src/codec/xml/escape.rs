@@ -1,45 +1,44 @@
 //! Escaping for the encoders (and for re-serialising unknown elements): what must be
 //! escaped so that the reader gives back exactly the same text, and nothing more.
 
-/// Escapes text content; `\r` too, or the reader's end-of-line normalisation would eat it.
-pub(crate) fn escape_text(out: &mut String, s: &str) {
+/// Copies `s` to `out`, each byte for which `rep` has a replacement replaced by it.
+fn escape_with(out: &mut String, s: &str, rep: impl Fn(u8) -> Option<&'static str>) {
     let mut last = 0;
     for (i, b) in s.bytes().enumerate() {
-        let rep = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'\r' => "&#xD;",
-            _ => continue,
-        };
-        out.push_str(&s[last..i]);
-        out.push_str(rep);
-        last = i + 1;
+        if let Some(r) = rep(b) {
+            out.push_str(&s[last..i]);
+            out.push_str(r);
+            last = i + 1;
+        }
     }
     out.push_str(&s[last..]);
+}
+
+/// Escapes text content; `\r` too, or the reader's end-of-line normalisation would eat it.
+pub(crate) fn escape_text(out: &mut String, s: &str) {
+    escape_with(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    })
 }
 
 /// Escapes an attribute value for single quotes; tabs and newlines too, or attribute-value
 /// normalisation would turn them into spaces.
 pub(crate) fn escape_attr(out: &mut String, s: &str) {
-    let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let rep = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'\'' => "&apos;",
-            b'"' => "&quot;",
-            b'\r' => "&#xD;",
-            b'\n' => "&#xA;",
-            b'\t' => "&#x9;",
-            _ => continue,
-        };
-        out.push_str(&s[last..i]);
-        out.push_str(rep);
-        last = i + 1;
-    }
-    out.push_str(&s[last..]);
+    escape_with(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\'' => Some("&apos;"),
+        b'"' => Some("&quot;"),
+        b'\r' => Some("&#xD;"),
+        b'\n' => Some("&#xA;"),
+        b'\t' => Some("&#x9;"),
+        _ => None,
+    })
 }
 
 /// ` name='value'`
