@@ -100,6 +100,15 @@ fn check_refuses_bad_flags_with_exit_two() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         assert!(!out.stderr.is_empty());
     }
+    // The model records deliveries as one bit per message: more than 64 is refused
+    // before any state is built.
+    let out = kgroup(&["check", "--senders", "0,1,2,3", "--messages", "17"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("at most 64 messages") && err.contains("68") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]
