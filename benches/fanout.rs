@@ -8,7 +8,8 @@
 //! v4 Cv25519 keys), `multi-sequoia` is `seal_sequoia` (sequoia's `Encryptor` throughout).
 //!
 //! `cargo bench --bench fanout` prints criterion's figures, then a table of per-recipient
-//! costs and ratios to the floor read back from this run's estimates.
+//! costs and ratios to the floor read back from this run's estimates, and one of the bytes
+//! each recipient costs on the wire against the 80 octets the floor produces.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -21,7 +22,15 @@ use kgroup::envelope::{open, open_stock, Suite};
 const NS: [usize; 4] = [1, 10, 100, 1000];
 const SIZES: [usize; 2] = [1024, 65536];
 
-fn fanout(c: &mut Criterion) {
+/// Bytes one recipient adds at the least: the ephemeral X25519 key and the wrapped session
+/// key (32 + 48 octets), what the floor produces.
+const FLOOR_BYTES: f64 = 80.0;
+
+/// Sizes of what was sealed: (payload, N, one envelope for all, one per recipient).
+type Sizes = Vec<(usize, usize, usize, usize)>;
+
+fn fanout(c: &mut Criterion) -> Sizes {
+    let mut sizes = Sizes::new();
     let fixtures: Vec<(usize, Fanout)> = NS
         .iter()
         .map(|&n| (n, Fanout::new(n, Suite::Cv25519).expect("fixture")))
@@ -37,6 +46,8 @@ fn fanout(c: &mut Criterion) {
             let keys = fx.keys();
             let sealed = fx.seal_once(&keys, &payload).expect("seal");
             assert_eq!(open(&fx.last, &sealed).expect("open").plaintext, payload);
+            let each = fx.seal_each(&keys, &payload).expect("seal each");
+            sizes.push((size, *n, sealed.len(), each));
             g.bench_with_input(BenchmarkId::new("floor", n), n, |b, _| {
                 b.iter(|| black_box(fx.floor_all(&session)))
             });
@@ -63,6 +74,7 @@ fn fanout(c: &mut Criterion) {
         }
         g.finish();
     }
+    sizes
 }
 
 /// criterion's point estimate (mean, ns) of one benchmark of this run, if it ran.
@@ -82,7 +94,7 @@ fn estimate(group: &str, name: &str, n: usize) -> Option<f64> {
     v["mean"]["point_estimate"].as_f64()
 }
 
-fn summary() {
+fn summary(sizes: &Sizes) {
     println!("\nper recipient (µs) and × the floor of the same run:");
     println!(
         "{:>8} {:>6} {:>8} {:>8} {:>7} {:>8} {:>7} {:>8} {:>7} {:>9} {:>9} {:>10}",
@@ -131,11 +143,30 @@ fn summary() {
             );
         }
     }
+    println!(
+        "\nbytes per recipient and × the floor of {FLOOR_BYTES} (ephemeral key + wrapped session key):"
+    );
+    println!(
+        "{:>8} {:>6} {:>10} {:>7} {:>12} {:>7}",
+        "payload", "N", "one for all", "×floor", "one per each", "×floor"
+    );
+    for &(size, n, multi, each) in sizes {
+        let (m, e) = (multi as f64 / n as f64, each as f64 / n as f64);
+        println!(
+            "{:>7}k {:>6} {:>10.1} {:>7.2} {:>12.1} {:>7.2}",
+            size / 1024,
+            n,
+            m,
+            m / FLOOR_BYTES,
+            e,
+            e / FLOOR_BYTES
+        );
+    }
 }
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
-    fanout(&mut c);
+    let sizes = fanout(&mut c);
     c.final_summary();
-    summary();
+    summary(&sizes);
 }
