@@ -95,6 +95,32 @@ fn cast(opts: Options) -> Cast {
     }
 }
 
+impl Cast {
+    /// david creates a fresh group with alice, bob and charlie, with this subject and
+    /// welcome body; returns once all three have delivered it and the run has settled.
+    fn group_of_all(&mut self, name: &str, subject: &str, body: &str) -> (String, GroupKey<Jid>) {
+        let id = fresh_id(name);
+        let g = GroupKey::new(id.as_str(), self.jd.clone());
+        let members = vec![self.ja.clone(), self.jb.clone(), self.jc.clone()];
+        ok(
+            self.run.act(
+                self.david,
+                Intent::Create {
+                    id: id.as_str().into(),
+                    members,
+                    subject: t(subject),
+                    body: t(body),
+                },
+            ),
+            "create",
+        );
+        let all = [self.alice, self.bob, self.charlie];
+        until_delivered(&mut self.run, &g, &all, body);
+        ok(self.run.settle(Duration::from_millis(200), STEP), "settle");
+        (id, g)
+    }
+}
+
 fn ok<T>(r: Result<T, kgroup_live::LiveError>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
@@ -302,23 +328,8 @@ fn offline_member(dialect: Dialect) {
         charlie,
         ..
     } = c;
-    let id = fresh_id("offline");
-    let g = GroupKey::new(id.as_str(), c.jd.clone());
+    let (id, g) = c.group_of_all("offline", "Before", "Welcome all");
     let run = &mut c.run;
-    ok(
-        run.act(
-            david,
-            Intent::Create {
-                id: id.as_str().into(),
-                members: vec![c.ja.clone(), c.jb.clone(), c.jc.clone()],
-                subject: t("Before"),
-                body: t("Welcome all"),
-            },
-        ),
-        "create",
-    );
-    until_delivered(run, &g, &[alice, bob, charlie], "Welcome all");
-    ok(run.settle(Duration::from_millis(200), STEP), "settle");
 
     ok(run.disconnect(charlie), "charlie goes offline");
     ok(
@@ -416,23 +427,8 @@ fn forged_owner_command(dialect: Dialect) {
         charlie,
         ..
     } = c;
-    let id = fresh_id("forged");
-    let g = GroupKey::new(id.as_str(), c.jd.clone());
+    let (_, g) = c.group_of_all("forged", "Real subject", "hi");
     let run = &mut c.run;
-    ok(
-        run.act(
-            david,
-            Intent::Create {
-                id: id.as_str().into(),
-                members: vec![c.ja.clone(), c.jb.clone(), c.jc.clone()],
-                subject: t("Real subject"),
-                body: t("hi"),
-            },
-        ),
-        "create",
-    );
-    until_delivered(run, &g, &[alice, bob, charlie], "hi");
-    ok(run.settle(Duration::from_millis(200), STEP), "settle");
     let before = run.nodes[alice].view(&g);
 
     let ext = match dialect {
