@@ -8,47 +8,21 @@ use std::net::TcpListener;
 
 #[test]
 fn bad_flags_exit_2() {
-    for args in [
-        &[
-            "live",
-            "--server",
-            "127.0.0.1:5222",
-            "--clients",
-            "1",
-            "--messages",
-            "1",
-        ][..],
-        &[
-            "live",
-            "--server",
-            "127.0.0.1:5222",
-            "--clients",
-            "65",
-            "--messages",
-            "1",
-        ],
-        &[
-            "live",
-            "--server",
-            "127.0.0.1:5222",
-            "--clients",
-            "3",
-            "--messages",
-            "0",
-        ],
-        &[
-            "live",
-            "--server",
-            "127.0.0.1:5222",
-            "--clients",
-            "3",
-            "--messages",
-            "1",
-            "--dialect",
-            "x",
-        ],
-        &["live", "--clients", "3", "--messages", "1"],
-    ] {
+    let server = ["live", "--server", "127.0.0.1:5222"];
+    // Out of range client and message counts, and an unknown dialect, with a server.
+    let bad: [&[&str]; 4] = [
+        &["--clients", "1", "--messages", "1"],
+        &["--clients", "65", "--messages", "1"],
+        &["--clients", "3", "--messages", "0"],
+        &["--clients", "3", "--messages", "1", "--dialect", "x"],
+    ];
+    let mut cases: Vec<Vec<&str>> = bad
+        .iter()
+        .map(|rest| [&server[..], rest].concat())
+        .collect();
+    // No server at all.
+    cases.push(vec!["live", "--clients", "3", "--messages", "1"]);
+    for args in &cases {
         let out = kgroup(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
     }
