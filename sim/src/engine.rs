@@ -312,6 +312,19 @@ impl Sim {
         }
     }
 
+    /// When a copy sent now on one of `node`'s links (`last`: the link's latest arrival)
+    /// arrives: after a drawn latency, and, unless the network reorders, not before the
+    /// copy sent on that link before it (FIFO links).
+    fn arrival(&mut self, node: Id, last: fn(&mut Node) -> &mut u64) -> u64 {
+        let mut at = self.now + self.latency();
+        if !self.cfg.reorder {
+            let last = last(&mut self.nodes[node as usize]);
+            at = at.max(*last);
+            *last = at;
+        }
+        at
+    }
+
     fn latency(&mut self) -> u64 {
         match self.cfg.latency {
             Latency::Uniform { min, max } => self.rng.random_range(min..=max),
@@ -470,12 +483,7 @@ impl Sim {
             self.counters.dropped_up += 1;
             return;
         }
-        let mut at = self.now + self.latency();
-        if !self.cfg.reorder {
-            let n = &mut self.nodes[src as usize];
-            at = at.max(n.up_last);
-            n.up_last = at;
-        }
+        let at = self.arrival(src, |n| &mut n.up_last);
         self.push(
             at,
             Ev::Upload {
@@ -524,12 +532,7 @@ impl Sim {
             self.counters.dropped_down += 1;
             return;
         }
-        let mut at = self.now + self.latency();
-        if !self.cfg.reorder {
-            let n = &mut self.nodes[to as usize];
-            at = at.max(n.down_last);
-            n.down_last = at;
-        }
+        let at = self.arrival(to, |n| &mut n.down_last);
         self.counters.bytes_down += payload.bytes();
         self.push(
             at,
