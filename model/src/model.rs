@@ -430,7 +430,7 @@ impl GroupModel {
         }
 
         // The ghost is copied only when this step changes it.
-        let new_violation = !old_ghost.violated.contains_all(violated);
+        let new_violation = !ghost.violated.contains_all(violated);
         let new_delivery = effect
             .delivered
             .iter()
