@@ -50,7 +50,16 @@ impl AddressType {
     }
 
     fn parse(s: &str) -> Option<AddressType> {
-        AddressType::ALL.into_iter().find(|t| t.as_str() == s)
+        Some(match s {
+            "to" => AddressType::To,
+            "cc" => AddressType::Cc,
+            "bcc" => AddressType::Bcc,
+            "replyto" => AddressType::ReplyTo,
+            "replyroom" => AddressType::ReplyRoom,
+            "noreply" => AddressType::NoReply,
+            "ofrom" => AddressType::OFrom,
+            _ => return None,
+        })
     }
 
     /// Addresses the service delivers to (the others describe replies and origins).

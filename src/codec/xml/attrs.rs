@@ -131,6 +131,43 @@ fn flagged(w: u64, q: u64) -> u64 {
         | zeros(w ^ (ONES * 0xEF))
 }
 
+/// Eight bytes of `b` from `at` as a little-endian word, zeros past the end.
+#[inline(always)]
+fn word(b: &[u8], at: usize) -> u64 {
+    if let Some(w) = b.get(at..at.wrapping_add(8)) {
+        return u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or_default());
+    }
+    let rest = b.get(at..).unwrap_or_default();
+    rest.iter()
+        .rev()
+        .fold(0u64, |acc, &c| (acc << 8) | u64::from(c))
+}
+
+/// The high bit of each byte of `w` that is at least `lo` (`lo <= 0x80`); exact for ASCII
+/// bytes (no borrow crosses a byte), meaningless for the others.
+#[inline(always)]
+fn at_least(w: u64, lo: u8) -> u64 {
+    (w | HIGHS).wrapping_sub(ONES * u64::from(lo)) & HIGHS
+}
+
+/// The length of the name at the start of `b[at..]` when it is the common kind, 1 to 7
+/// ASCII letters directly followed by `=`; `None` for anything else (the general path
+/// reads it). One word, no loop.
+#[inline(always)]
+fn letters_then_eq(b: &[u8], at: usize) -> Option<usize> {
+    let w = word(b, at);
+    // The lowest flag of `zeros` is exact, and only it is used.
+    let eq = zeros(w ^ (ONES * u64::from(b'=')));
+    let k = (eq.trailing_zeros() / 8) as usize;
+    if eq == 0 || k == 0 {
+        return None;
+    }
+    let folded = w | (ONES * 0x20);
+    let letters = at_least(folded, b'a') & !at_least(folded, b'z' + 1) & !w & HIGHS;
+    let need = HIGHS & ((1u64 << (8 * k)) - 1);
+    (letters & need == need).then_some(k)
+}
+
 /// Reads the attributes of one tag: `raw` is what follows the element name, `base` the
 /// offset of its first byte in the input.
 pub(crate) struct Scan<'i> {
@@ -150,12 +187,22 @@ impl<'i> Scan<'i> {
     }
 
     /// The next attribute, `None` at the end of the tag.
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<RawAttr<'i>>, DecodeError> {
         let b = self.raw.as_bytes();
         let n = b.len();
         let mut i = self.at;
+        // The common shape, ` name='`, in a few word operations; the loops below read
+        // every other one (and say what is wrong with it).
+        if b.get(i) == Some(&b' ') {
+            if let Some(k) = letters_then_eq(b, i + 1) {
+                if let Some(&quote @ (b'\'' | b'"')) = b.get(i + k + 2) {
+                    let name = &self.raw[i + 1..i + 1 + k];
+                    return self.value(name, i + 1, i + k + 2, quote, 0);
+                }
+            }
+        }
         let gap = i;
         while i < n && CLASS[b[i] as usize] & WS != 0 {
             i += 1;
@@ -209,34 +256,47 @@ impl<'i> Scan<'i> {
             Some(&q @ (b'\'' | b'"')) => q,
             _ => return Err(self.err(i, format!("the value of attribute `{name}` is not quoted"))),
         };
-        // The value, up to the same quote; whether any byte needs work noted.
-        let value_start = i + 1;
+        self.value(name, name_start, i, quote, colon)
+    }
+
+    /// The rest of an attribute whose `name` starts at `name_start` and whose value opens
+    /// with `quote` at `open`: the value up to the same quote, whether any byte of it
+    /// needs work noted.
+    #[inline(always)]
+    fn value(
+        &mut self,
+        name: &'i str,
+        name_start: usize,
+        open: usize,
+        quote: u8,
+        colon: usize,
+    ) -> Result<Option<RawAttr<'i>>, DecodeError> {
+        let b = self.raw.as_bytes();
+        let n = b.len();
+        let value_start = open + 1;
         let mut j = value_start;
         let mut special = false;
         let q = ONES * u64::from(quote);
         loop {
-            // Eight bytes at a time while they last: most values are clean JIDs and
-            // names, so this usually runs straight to the quote.
-            if let Some(w) = b.get(j..j + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(w);
-                let f = flagged(u64::from_le_bytes(word), q);
-                if f == 0 {
-                    j += 8;
-                    continue;
-                }
-                j += (f.trailing_zeros() / 8) as usize;
-            } else if j == n {
-                return Err(self.err(i, format!("the value of attribute `{name}` is not closed")));
-            } else if CLASS[b[j] as usize] & (QUOTE | SPECIAL) == 0 {
-                j += 1;
+            // Eight bytes at a time (zeros past the end, which are flagged as controls):
+            // most values are clean JIDs and names, so this runs straight to the quote.
+            let f = flagged(word(b, j), q);
+            if f == 0 {
+                j += 8;
                 continue;
             }
-            // `b[j]` is the quote or a byte that needs work (or the other quote).
+            j += (f.trailing_zeros() / 8) as usize;
+            if j >= n {
+                return Err(self.err(
+                    open,
+                    format!("the value of attribute `{name}` is not closed"),
+                ));
+            }
+            // `b[j]` is the quote or a byte that needs work.
             if b[j] == quote {
                 break;
             }
-            special |= CLASS[b[j] as usize] & SPECIAL != 0;
+            special = true;
             j += 1;
         }
         let value = &self.raw[value_start..j];
@@ -371,6 +431,66 @@ mod tests {
                 // Refused: only for a forbidden character or `<`.
                 Err(_) => assert!(plain_special, "{raw:?}"),
             }
+        }
+    }
+
+    /// The one-word path for ` name='` reads exactly what the general loops read: the same
+    /// attributes, positions and errors, whether an attribute takes the word path (a space
+    /// before it) or the loops (a tab before it).
+    #[test]
+    fn word_path_agrees_with_the_general_path() {
+        let names = [
+            "a", "jid", "type", "owner", "abcdefg", "abcdefgh", "xmlns", "x:y", "a1", "_a", "é",
+            "A", "Zz", "a b", "", "a=", "[", "`", "{", "@",
+        ];
+        let values = [
+            "",
+            "to",
+            "user@x.org/r",
+            "a&amp;b",
+            "<",
+            "\t",
+            "\"",
+            "'",
+            "é😀",
+            "0123456789abcdef",
+        ];
+        let eqs = ["=", " =", "= ", "==", ""];
+        let quotes = ["'", "\""];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |m: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m as u64) as usize
+        };
+        for _ in 0..50_000 {
+            let (mut word, mut general) = (String::new(), String::new());
+            for _ in 0..1 + next(3) {
+                let name = names[next(names.len())];
+                let eq = if next(4) == 0 {
+                    eqs[next(eqs.len())]
+                } else {
+                    "="
+                };
+                let q = quotes[next(2)];
+                let v = values[next(values.len())];
+                let close = if next(20) == 0 { "" } else { q };
+                let tail = format!("{name}{eq}{q}{v}{close}");
+                word.push(' ');
+                word.push_str(&tail);
+                general.push('\t');
+                general.push_str(&tail);
+                if close.is_empty() {
+                    // An unclosed value runs to the end, over the separators that differ.
+                    break;
+                }
+            }
+            let (a, b) = (all(&word), all(&general));
+            let key = |r: Result<Vec<(String, String, u64, bool)>, DecodeError>| {
+                r.map_err(|e| (e.offset, e.kind.to_string()))
+            };
+            assert_eq!(key(a), key(b), "{word:?}");
         }
     }
 

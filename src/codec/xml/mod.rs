@@ -223,6 +223,12 @@ pub(crate) fn check_chars(s: &str, pos: u64) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// An attribute named twice on one tag.
+#[cold]
+pub(crate) fn duplicate_attribute(pos: u64, name: &str) -> DecodeError {
+    DecodeError::new(pos, ErrorKind::Xml(format!("duplicate attribute `{name}`")))
+}
+
 /// The error for a child element where none is allowed.
 fn unexpected_child(t: &Tag<'_>, element: &'static str) -> DecodeError {
     DecodeError::new(
@@ -524,10 +530,22 @@ impl<'i> Cursor<'i> {
         let raw_pos = (at + name_len) as u64;
 
         // Every attribute once: declarations go to the scope before anything is resolved
-        // (they apply to the tag that carries them).
-        self.scratch.clear();
+        // (they apply to the tag that carries them; a prefix declared twice on it is
+        // refused there), and the first few unprefixed ones are kept, checked distinct as
+        // they come. A tag with prefixed attributes, or more unprefixed ones than are kept,
+        // has its attributes checked as a whole afterwards.
+        let mut plain = [Plain::default(); KEPT];
+        let (mut prefixed, mut n_plain, mut special) = (false, 0usize, 0u8);
+        let fits = raw.len() <= usize::from(u16::MAX);
+        let base = raw.as_ptr() as usize;
+        // Offsets within `raw`, which is shorter than 64 KiB when they are taken.
+        let span = |s: &str| {
+            (
+                (s.as_ptr() as usize).wrapping_sub(base) as u16,
+                s.len() as u16,
+            )
+        };
         let mut scan = Scan::new(raw, raw_pos);
-        let (mut prefixed, mut n_plain) = (false, 0usize);
         while let Some(a) = scan.next()? {
             if let Some(prefix) = a.declares() {
                 self.scope.declare(prefix, a.value, level, a.pos)?;
@@ -537,48 +555,44 @@ impl<'i> Cursor<'i> {
                     a.value(a.pos)?;
                 }
             } else {
+                if n_plain < KEPT && fits {
+                    let name = a.name.as_bytes();
+                    if plain[..n_plain].iter().any(|p| {
+                        scope::same(
+                            name,
+                            &raw.as_bytes()[usize::from(p.name.0)..][..usize::from(p.name.1)],
+                        )
+                    }) {
+                        return Err(duplicate_attribute(a.pos, a.name));
+                    }
+                    plain[n_plain] = Plain {
+                        name: span(a.name),
+                        value: span(a.value),
+                    };
+                    special |= u8::from(a.special) << n_plain;
+                }
                 n_plain += 1;
             }
-            self.scratch.push(a);
         }
         let (prefix, local) = split_qname(qname, pos)?;
         let ns = self.scope.element(prefix, pos)?;
-        self.check_distinct(prefixed)?;
-
-        let mut tag = Tag {
+        let more_plain = n_plain > KEPT || !fits;
+        if prefixed || more_plain {
+            self.check_distinct(raw, raw_pos, prefixed)?;
+        }
+        let tag = Tag {
             ns,
             local,
-            plain: [Plain::default(); KEPT],
-            n_plain: 0,
-            special: 0,
-            more_plain: n_plain > KEPT || raw.len() > usize::from(u16::MAX),
+            plain,
+            n_plain: if more_plain { 0 } else { n_plain as u8 },
+            special,
+            more_plain,
             prefixed,
             raw,
             raw_pos,
             empty,
             pos,
         };
-        if n_plain > 0 && !tag.more_plain {
-            let base = raw.as_ptr() as usize;
-            // Offsets within `raw`, which is shorter than 64 KiB here.
-            let span = |s: &str| {
-                (
-                    (s.as_ptr() as usize).wrapping_sub(base) as u16,
-                    s.len() as u16,
-                )
-            };
-            for a in &self.scratch {
-                if a.colon == 0 && a.name != "xmlns" {
-                    let k = usize::from(tag.n_plain);
-                    tag.plain[k] = Plain {
-                        name: span(a.name),
-                        value: span(a.value),
-                    };
-                    tag.special |= u8::from(a.special) << k;
-                    tag.n_plain += 1;
-                }
-            }
-        }
         if !empty {
             self.depth = level;
         }
@@ -586,23 +600,25 @@ impl<'i> Cursor<'i> {
         Ok(Ev::Start(tag))
     }
 
-    /// Refuses a tag whose attributes (in `scratch`) repeat a name, or, prefixed, a
-    /// namespace and local name.
-    fn check_distinct(&self, prefixed: bool) -> Result<(), DecodeError> {
+    /// Refuses a tag whose attributes (`raw`, what follows its name) repeat a name, or,
+    /// prefixed, a namespace and local name. (The common tag, with a few unprefixed
+    /// attributes, is checked as it is read, without this.)
+    #[cold]
+    fn check_distinct(
+        &mut self,
+        raw: &'i str,
+        raw_pos: u64,
+        prefixed: bool,
+    ) -> Result<(), DecodeError> {
+        self.scratch.clear();
+        let mut scan = Scan::new(raw, raw_pos);
+        while let Some(a) = scan.next()? {
+            self.scratch.push(a);
+        }
         let attrs = &self.scratch;
         let repeat = if !prefixed {
-            let names: Vec<&str>;
-            if attrs.len() <= 8 {
-                (1..attrs.len()).find(|&i| {
-                    let name = attrs[i].name.as_bytes();
-                    attrs[..i]
-                        .iter()
-                        .any(|b| scope::same(b.name.as_bytes(), name))
-                })
-            } else {
-                names = attrs.iter().map(|a| a.name).collect();
-                first_repeat(&names)
-            }
+            let names: Vec<&str> = attrs.iter().map(|a| a.name).collect();
+            first_repeat(&names)
         } else {
             let mut keys = Vec::with_capacity(attrs.len());
             for a in attrs {
@@ -615,10 +631,7 @@ impl<'i> Cursor<'i> {
         };
         match repeat {
             None => Ok(()),
-            Some(i) => Err(DecodeError::new(
-                attrs[i].pos,
-                ErrorKind::Xml(format!("duplicate attribute `{}`", attrs[i].name)),
-            )),
+            Some(i) => Err(duplicate_attribute(attrs[i].pos, attrs[i].name)),
         }
     }
 

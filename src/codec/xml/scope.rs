@@ -93,6 +93,23 @@ impl<'i> Scope<'i> {
         if prefix.contains(':') {
             return Err(reserved(pos, "a namespace prefix with a colon"));
         }
+        // The element's own declarations are the innermost bindings at its level.
+        let name = |p: &str| {
+            if p.is_empty() {
+                "xmlns".to_owned()
+            } else {
+                format!("xmlns:{p}")
+            }
+        };
+        if self
+            .bindings
+            .iter()
+            .rev()
+            .take_while(|b| b.level == level)
+            .any(|b| same(b.prefix.as_bytes(), prefix.as_bytes()))
+        {
+            return Err(super::duplicate_attribute(pos, &name(prefix)));
+        }
         if self.bindings.len() >= MAX_BINDINGS {
             return Err(DecodeError::new(
                 pos,
