@@ -759,6 +759,13 @@ fn duplicate_attributes_are_refused_on_every_element_however_many_there_are() {
         format!("<message><addresses {a}><address type='to'{many} jid='a@x.org' x11='w'/></addresses></message>"),
         format!("<message{many} x0='again'/>"),
         "<message><unknown xmlns='urn:x' k='1' k='2'/></message>".to_string(),
+        // Namespace declarations repeated, the default one and a prefix.
+        "<message xmlns='jabber:client' xmlns='jabber:client'/>".to_string(),
+        format!("<message><g:group xmlns:g='urn:a' {g} xmlns:g='urn:a' id='g' owner='o@x.org'/></message>"),
+        // A repeat among unprefixed attributes when the tag also has a prefixed one.
+        "<message xmlns:p='urn:p' p:k='1' type='chat' type='chat'/>".to_string(),
+        // Prefixed attributes naming one namespace through two prefixes.
+        "<message xmlns:p='urn:p' xmlns:q='urn:p' p:k='1' q:k='2'/>".to_string(),
     ] {
         let e = err(&xml);
         assert!(

@@ -252,7 +252,7 @@ pub(crate) struct Cursor<'i> {
     depth: usize,
     root_seen: bool,
     scope: Scope<'i>,
-    /// The attributes of the tag being read (kept to reuse its allocation).
+    /// The attributes of a tag checked as a whole (kept to reuse its allocation).
     scratch: Vec<RawAttr<'i>>,
     pub limits: Limits,
 }
@@ -284,7 +284,7 @@ impl<'i> Cursor<'i> {
             depth: 0,
             root_seen: false,
             scope: Scope::default(),
-            scratch: Vec::with_capacity(8),
+            scratch: Vec::new(),
             limits,
         })
     }

@@ -11,6 +11,8 @@
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
 use super::{check_chars, Ns};
 use crate::codec::error::{DecodeError, ErrorKind};
 
@@ -30,9 +32,11 @@ struct Binding<'i> {
     level: usize,
 }
 
+/// A stanza declares a handful of namespaces (`<addresses>`, `<group>`, our element): they
+/// fit in the scope itself, so a decode allocates nothing for them.
 #[derive(Default)]
 pub(crate) struct Scope<'i> {
-    bindings: Vec<Binding<'i>>,
+    bindings: SmallVec<[Binding<'i>; 4]>,
 }
 
 /// The namespace name of a declaration's raw value: entities resolved (`xmlns='&#x75;rn:x'`
