@@ -6,6 +6,8 @@
 //! corpus is a uniform mix, so its prefix is representative and the run stays short), then
 //! prints same-run ratios over the whole corpus (best of five full passes).
 //! `KGROUP_BENCH_STANZAS` sets the corpus size (default 100 000).
+//! `KGROUP_BENCH_PROFILE=decode` (or `encode`, `floor`) runs only that, 30 passes over the
+//! corpus and nothing else, for a profiler (`perf record`, `valgrind --tool=callgrind`).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -210,6 +212,17 @@ fn main() {
     assert_eq!(decode_all(addrs), n);
     assert_eq!(minidom_all(addrs), n, "minidom rejects the corpus");
 
+    if let Ok(what) = std::env::var("KGROUP_BENCH_PROFILE") {
+        for _ in 0..30 {
+            black_box(match what.as_str() {
+                "decode" => decode_all(corpus),
+                "encode" => decoded.iter().map(|m| m.encode().len()).sum(),
+                "floor" => corpus.iter().map(|x| quick_xml_loop(x)).sum(),
+                other => panic!("KGROUP_BENCH_PROFILE: `{other}` is not decode, encode or floor"),
+            });
+        }
+        return;
+    }
     if std::env::var_os("KGROUP_BENCH_RATIOS_ONLY").is_some() {
         return ratios(n, corpus, &decoded, addrs, bytes, addr_bytes);
     }
