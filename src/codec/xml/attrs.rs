@@ -78,36 +78,28 @@ impl<'i> RawAttr<'i> {
     }
 }
 
-/// Byte classes for the scanner's loops: one table look-up per byte.
+/// Byte classes for the scanner's name and whitespace loops: one table look-up per byte.
+/// (Values are read a word at a time by [`flagged`].)
 const WS: u8 = 1;
 const EQ: u8 = 2;
 const COLON: u8 = 4;
 /// Not allowed in a name: `< > & ' " /`.
 const NOT_NAME: u8 = 8;
-const QUOTE: u8 = 16;
-/// A value byte that needs work or a check: `&`, `<`, controls, 0xEF.
-const SPECIAL: u8 = 32;
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        t[c] = SPECIAL;
-        c += 1;
-    }
     t[b' ' as usize] = WS;
-    t[b'\t' as usize] = WS | SPECIAL;
-    t[b'\r' as usize] = WS | SPECIAL;
-    t[b'\n' as usize] = WS | SPECIAL;
+    t[b'\t' as usize] = WS;
+    t[b'\r' as usize] = WS;
+    t[b'\n' as usize] = WS;
     t[b'=' as usize] = EQ;
     t[b':' as usize] = COLON;
-    t[b'<' as usize] = NOT_NAME | SPECIAL;
-    t[b'&' as usize] = NOT_NAME | SPECIAL;
+    t[b'<' as usize] = NOT_NAME;
+    t[b'&' as usize] = NOT_NAME;
     t[b'>' as usize] = NOT_NAME;
     t[b'/' as usize] = NOT_NAME;
-    t[b'\'' as usize] = NOT_NAME | QUOTE;
-    t[b'"' as usize] = NOT_NAME | QUOTE;
-    t[0xEF] = SPECIAL;
+    t[b'\'' as usize] = NOT_NAME;
+    t[b'"' as usize] = NOT_NAME;
     t
 };
 
@@ -121,7 +113,8 @@ fn zeros(w: u64) -> u64 {
 }
 
 /// Flags the bytes of the little-endian word `w` that end a value (`q`: the quote in
-/// every byte) or need work (`SPECIAL`); the lowest flag marks the first such byte.
+/// every byte) or need work (`&`, `<`, controls, 0xEF: see the module docs); the lowest
+/// flag marks the first such byte.
 fn flagged(w: u64, q: u64) -> u64 {
     let controls = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
     zeros(w ^ q)

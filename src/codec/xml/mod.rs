@@ -602,7 +602,8 @@ impl<'i> Cursor<'i> {
 
     /// Refuses a tag whose attributes (`raw`, what follows its name) repeat a name, or,
     /// prefixed, a namespace and local name. (The common tag, with a few unprefixed
-    /// attributes, is checked as it is read, without this.)
+    /// attributes, is checked as it is read, without this; namespace declarations are
+    /// left out, the scope refused a prefix declared twice when it read them.)
     #[cold]
     fn check_distinct(
         &mut self,
@@ -613,7 +614,9 @@ impl<'i> Cursor<'i> {
         self.scratch.clear();
         let mut scan = Scan::new(raw, raw_pos);
         while let Some(a) = scan.next()? {
-            self.scratch.push(a);
+            if a.declares().is_none() {
+                self.scratch.push(a);
+            }
         }
         let attrs = &self.scratch;
         let repeat = if !prefixed {
@@ -623,8 +626,8 @@ impl<'i> Cursor<'i> {
             let mut keys = Vec::with_capacity(attrs.len());
             for a in attrs {
                 keys.push(match a.prefix() {
-                    Some(p) if p != "xmlns" => (Some(self.scope.attribute(p, a.pos)?), a.local()),
-                    _ => (None, a.name),
+                    Some(p) => (Some(self.scope.attribute(p, a.pos)?), a.local()),
+                    None => (None, a.name),
                 });
             }
             first_repeat(&keys)

@@ -97,14 +97,8 @@ impl<'i> Scope<'i> {
         if prefix.contains(':') {
             return Err(reserved(pos, "a namespace prefix with a colon"));
         }
-        // The element's own declarations are the innermost bindings at its level.
-        let name = |p: &str| {
-            if p.is_empty() {
-                "xmlns".to_owned()
-            } else {
-                format!("xmlns:{p}")
-            }
-        };
+        // The element's own declarations are the innermost bindings at its level; this is
+        // the one check for a declaration repeated on a tag.
         if self
             .bindings
             .iter()
@@ -112,7 +106,11 @@ impl<'i> Scope<'i> {
             .take_while(|b| b.level == level)
             .any(|b| same(b.prefix.as_bytes(), prefix.as_bytes()))
         {
-            return Err(super::duplicate_attribute(pos, &name(prefix)));
+            let name = match prefix {
+                "" => "xmlns".to_owned(),
+                p => format!("xmlns:{p}"),
+            };
+            return Err(super::duplicate_attribute(pos, &name));
         }
         if self.bindings.len() >= MAX_BINDINGS {
             return Err(DecodeError::new(
