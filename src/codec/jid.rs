@@ -175,7 +175,7 @@ impl Jid {
             p
         });
         let j = Jid::normalised(&out);
-        debug_assert_eq!((j.at(), j.slash()), (at, slash));
+        debug_assert_eq!(j.parts(), (at, slash));
         Ok(j)
     }
 
@@ -189,15 +189,12 @@ impl Jid {
         }
     }
 
-    /// Index of the `@` ending the node part, if there is one.
-    fn at(&self) -> Option<usize> {
+    /// Indexes of the `@` ending the node part and of the `/` starting the resource part,
+    /// where there are such parts.
+    fn parts(&self) -> (Option<usize>, Option<usize>) {
         let s = self.as_str();
-        s[..self.slash().unwrap_or(s.len())].find('@')
-    }
-
-    /// Index of the `/` starting the resource part, if there is one.
-    fn slash(&self) -> Option<usize> {
-        self.as_str().find('/')
+        let slash = s.find('/');
+        (s[..slash.unwrap_or(s.len())].find('@'), slash)
     }
 
     /// The common case without the Unicode machinery: a JID whose every part is already
@@ -274,7 +271,7 @@ impl Jid {
         }
         debug_assert!(domain_ok(&s[dom_start..j]));
         let jid = Jid::normalised(s);
-        debug_assert_eq!((jid.at(), jid.slash()), (at, slash));
+        debug_assert_eq!(jid.parts(), (at, slash));
         Some(jid)
     }
 
@@ -297,28 +294,28 @@ impl Jid {
     }
 
     pub fn is_bare(&self) -> bool {
-        self.slash().is_none()
+        !self.as_str().contains('/')
     }
 
     /// The node part (`alice` in `alice@example.org/phone`), if any.
     pub fn node(&self) -> Option<&str> {
-        self.at().map(|a| &self.as_str()[..a])
+        self.parts().0.map(|a| &self.as_str()[..a])
     }
 
     /// The domain part.
     pub fn domain(&self) -> &str {
-        let s = self.as_str();
-        &s[self.at().map_or(0, |a| a + 1)..self.slash().unwrap_or(s.len())]
+        let (s, (at, slash)) = (self.as_str(), self.parts());
+        &s[at.map_or(0, |a| a + 1)..slash.unwrap_or(s.len())]
     }
 
     /// The resource part, if any.
     pub fn resource(&self) -> Option<&str> {
-        self.slash().map(|p| &self.as_str()[p + 1..])
+        self.parts().1.map(|p| &self.as_str()[p + 1..])
     }
 
     /// This JID without its resource.
     pub fn to_bare(&self) -> Jid {
-        match self.slash() {
+        match self.parts().1 {
             None => self.clone(),
             Some(p) => Jid::normalised(&self.as_str()[..p]),
         }
@@ -506,7 +503,7 @@ mod tests {
         /// The single-pass fast path accepts exactly what the plain rules accept.
         #[test]
         fn fast_path_is_the_reference_rules(s in "[a-dA-Dx0-9@/._ !#%'-]{0,14}|[a-z-]{0,5}@[a-z0-9-]{0,6}(\\.[a-z0-9-]{0,6}){0,3}\\.?(/[ -~]{0,4})?|[a-z0-9.-]{60,70}") {
-            let fast = Jid::fast(&s).map(|j| (j.at(), j.slash()));
+            let fast = Jid::fast(&s).map(|j| j.parts());
             proptest::prop_assert_eq!(fast, reference(&s), "{:?}", s);
         }
 
