@@ -262,6 +262,22 @@ fn soup() -> impl Strategy<Value = String> {
             "<addresses xmlns='http://jabber.org/protocol/address'>",
             "</addresses>",
             "<address type='to' jid='a@x'/>",
+            // Children the decoder's fast paths take, and their near misses.
+            "<address type='cc' jid='A@X/r' delivered='true'/>",
+            "<address type='to' jid='a@x' delivered='1' x='&amp;'/>",
+            "<address type='bcc' uri='u' node='n'/>",
+            "<address type='noreply'/>",
+            "<address type='nope' jid='a@x'/>",
+            "<address type='to' type='cc' jid='a@x'/>",
+            "<address xmlns='urn:p' type='to' jid='a@x'/>",
+            "<address p:type='to' jid='a@x'/>",
+            "<address type='to' jid='a@@x'/>",
+            "<address type='to' jid='a@x' delivered='yes'/>",
+            "<address type='to' jid='a@x'></address>",
+            "<member jid='a@x/r'/>",
+            "<add jid='B@X' foo='1'/>",
+            "<remove jid='c@x' jid='d@x'/>",
+            "<remove/>",
             "<stamp xmlns='urn:kgroup:hardened:0' epoch='1' seq='2'/>",
             "<snapshot xmlns='urn:kgroup:hardened:0' epoch='1' seq='1'>",
             "</snapshot>",
@@ -339,23 +355,106 @@ fn mutated_seed() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
-/// The decoder's contract on any input: no panic, and an accepted input re-encodes to a
-/// stanza that decodes to the same value.
+/// A stanza whose `<addresses/>` and `<group/>` hold children drawn from the shapes the
+/// decoder's fast paths take and their near misses (prefixes, declarations, repeats, bad
+/// values, unknown attributes, content, comments, text).
+fn list_children() -> impl Strategy<Value = String> {
+    let child = prop::sample::select(vec![
+        "<address type='to' jid='a@x'/>",
+        "<address type='cc' jid='A@X/r' delivered='true'/>",
+        "<address jid='b@y' type='bcc' delivered='0'/>",
+        "<address type='to' jid='c@z' delivered='1'/>",
+        "<address type='to' jid='c@z' delivered='false'/>",
+        "<address type='ofrom' jid='o@x/r' delivered='true'/>",
+        "<address type='to' jid='a@x' delivered='1' x='&amp;'/>",
+        "<address type='to' jid='a@x' zz='1'/>",
+        "<address type='replyto' uri='xmpp:a@x'/>",
+        "<address type='bcc' uri='u' node='n'/>",
+        "<address type='to' jid='a@x' desc='d'/>",
+        "<address type='noreply'/>",
+        "<address type='to'/>",
+        "<address jid='a@x'/>",
+        "<address type='nope' jid='a@x'/>",
+        "<address type='to' type='cc' jid='a@x'/>",
+        "<address xmlns='urn:p' type='to' jid='a@x'/>",
+        "<address xmlns='http://jabber.org/protocol/address' type='to' jid='a@x'/>",
+        "<address xmlns:p='urn:p' p:k='v' type='to' jid='a@x'/>",
+        "<p:address xmlns:p='http://jabber.org/protocol/address' type='to' jid='a@x'/>",
+        "<address type='to' jid='a@@x'/>",
+        "<address type='to' jid='a@x' delivered='yes'/>",
+        "<address type='to' jid='a@x'></address>",
+        "<address type='to' jid='a@x'><x/></address>",
+        "<address type='to' jid='a&#64;x'/>",
+        "<address type=\"to\" jid=\"a@x\" />",
+        "<address  type = 'to'\n jid='a@x'/>",
+        "<address type='to'jid='a@x'/>",
+        "<address type='to' jid='a@x' a='1' b='2' c='3'/>",
+        "<member jid='m@x'/>",
+        "<member jid='M@X'/>",
+        "<member jid='m@x/r'/>",
+        "<member jid='m@x' k='v'/>",
+        "<member/>",
+        "<member jid='m@x' jid='n@x'/>",
+        "<member jid='m@x'></member>",
+        "<add jid='b@x'/>",
+        "<add jid='b@x' foo='&lt;'/>",
+        "<remove jid='c@x'/>",
+        "<remove jid='c@x' jid='d@x'/>",
+        "<remove xmlns='urn:p' jid='c@x'/>",
+        "<subject>s</subject>",
+        "<part/>",
+        "<unknown a='1'/>",
+        "<!-- c -->",
+        " ",
+        "\n",
+        "text",
+    ]);
+    (
+        prop::collection::vec(child.clone(), 0..8),
+        prop::collection::vec(child, 0..8),
+        prop::bool::ANY,
+    )
+        .prop_map(|(a, g, create)| {
+            format!(
+                "<message from='o@x/r' to='s.x' type='groupchat'>\
+                 <addresses xmlns='http://jabber.org/protocol/address'>{}</addresses>\
+                 <group xmlns='http://kontalk.org/extensions/message#group' id='g' owner='o@x' type='{}'>{}</group>\
+                 </message>",
+                a.concat(),
+                if create { "create" } else { "set" },
+                g.concat()
+            )
+        })
+}
+
+/// The decoder's contract on any input: no panic, the fast paths agree with the ordinary
+/// way (the same value, or the same error at the same offset), and an accepted input
+/// re-encodes to a stanza that decodes to the same value.
 fn check_any(input: &[u8]) -> Result<(), TestCaseError> {
-    if let Ok(m) = Message::decode(input) {
+    let decoded = Message::decode(input);
+    prop_assert_eq!(
+        &decoded,
+        &Message::decode_reference(input, Limits::default()),
+        "{}",
+        String::from_utf8_lossy(input)
+    );
+    if let Ok(m) = decoded {
         let xml = m.encode();
         let again = Message::decode(xml.as_bytes())
             .map_err(|e| TestCaseError::fail(format!("re-decode failed: {e}\n{xml}")))?;
         prop_assert_eq!(again, m);
     }
     // Tight limits take other paths through the same code.
-    let _ = Message::decode_with(
-        input,
-        Limits {
-            max_bytes: 400,
-            max_depth: 3,
-            max_items: 2,
-        },
+    let tight = Limits {
+        max_bytes: 400,
+        max_depth: 3,
+        max_items: 2,
+    };
+    prop_assert_eq!(
+        Message::decode_with(input, tight),
+        Message::decode_reference(input, tight),
+        "{}",
+        String::from_utf8_lossy(input)
     );
     Ok(())
 }
@@ -386,5 +485,10 @@ proptest! {
     #[test]
     fn mutated_seed_stanzas_never_panic(b in mutated_seed()) {
         check_any(&b)?;
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_ordinary_way(s in list_children()) {
+        check_any(s.as_bytes())?;
     }
 }

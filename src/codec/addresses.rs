@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{DecodeError, ErrorKind};
 use super::jid::Jid;
-use super::xml::{write_attr, Cursor, Ns, Tag};
+use super::xml::{write_attr, Bare, Cursor, Ns, Tag};
 use super::{Text, NS_ADDRESS};
 
 /// The `type` of an `<address/>`.
@@ -131,15 +131,26 @@ impl Addresses {
     /// Parses the element whose start tag is `tag` (namespace already checked).
     pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Self, DecodeError> {
         let mut list = Vec::new();
-        cur.children(tag, "addresses", |cur, t| {
-            if t.ns == Ns::Address && t.local() == "address" {
-                cur.room(list.len(), t.pos, "addresses")?;
-                list.push(decode_address(cur, &t)?);
-            }
-            // XEP-0033 defines no children of <address/>, and unknown children of a known
-            // element are ignored.
-            cur.skip(&t)
-        })?;
+        cur.children_fast(
+            tag,
+            "addresses",
+            Ns::Address,
+            &mut list,
+            |cur, list, b| {
+                b.local == "address"
+                    && list.len() < cur.limits.max_items
+                    && plain_address(b).map(|a| list.push(a)).is_some()
+            },
+            |cur, list, t| {
+                if t.ns == Ns::Address && t.local() == "address" {
+                    cur.room(list.len(), t.pos, "addresses")?;
+                    list.push(decode_address(cur, &t)?);
+                }
+                // XEP-0033 defines no children of <address/>, and unknown children of a
+                // known element are ignored.
+                cur.skip(&t)
+            },
+        )?;
         Ok(Addresses(list))
     }
 
@@ -181,6 +192,37 @@ fn bad(tag: &Tag<'_>, attribute: &'static str, value: &str, reason: impl ToStrin
             reason: reason.to_string(),
         },
     )
+}
+
+/// The common `<address/>` ([`Cursor::children_fast`]): `type`, `jid` and `delivered` at
+/// most, valid. `None` sends it the ordinary way ([`decode_address`]), which takes the
+/// rest and words the errors; the two agree on everything this takes.
+fn plain_address(b: &Bare<'_>) -> Option<Address> {
+    let (mut kind, mut jid, mut delivered) = (None, None, false);
+    for &(k, v) in b.attrs() {
+        match k {
+            "type" => kind = Some(AddressType::parse(v)?),
+            "jid" => jid = Some(Jid::new(v).ok()?),
+            "delivered" => {
+                delivered = match v {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return None,
+                }
+            }
+            "uri" | "node" | "desc" => return None,
+            _ => {}
+        }
+    }
+    let a = Address {
+        kind: kind?,
+        jid,
+        uri: None,
+        node: None,
+        desc: None,
+        delivered,
+    };
+    a.check().ok().map(|()| a)
 }
 
 fn decode_address<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Address, DecodeError> {

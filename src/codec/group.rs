@@ -43,6 +43,29 @@ enum Kind {
     Set,
 }
 
+/// What a `<group/>` element's children say, as they are read.
+#[derive(Default)]
+struct Children {
+    subject: Option<Text>,
+    members: Vec<Jid>,
+    add: Vec<Jid>,
+    remove: Vec<Jid>,
+    part: bool,
+}
+
+impl Children {
+    /// The list a child named `local` adds to, its element name and its list's name
+    /// (for limits); `None` for children that are not JID lists.
+    fn list(&mut self, local: &str) -> Option<(&mut Vec<Jid>, &'static str, &'static str)> {
+        Some(match local {
+            "member" => (&mut self.members, "member", "members"),
+            "add" => (&mut self.add, "add", "add"),
+            "remove" => (&mut self.remove, "remove", "remove"),
+            _ => return None,
+        })
+    }
+}
+
 impl Group {
     pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Self, DecodeError> {
         let (mut id, mut owner, mut kind) = (None, None, Kind::Message);
@@ -87,33 +110,52 @@ impl Group {
         let id = id.ok_or_else(|| missing("id"))?;
         let owner = owner.ok_or_else(|| missing("owner"))?;
 
-        let (mut subject, mut members, mut add, mut remove, mut part) =
-            (None, Vec::new(), Vec::new(), Vec::new(), false);
-        cur.children(tag, EL, |cur, t| {
-            if t.ns != Ns::Group {
-                return cur.skip(&t);
-            }
-            let (list, element, what) = match t.local() {
-                "subject" => {
-                    if subject.is_some() {
-                        return Err(duplicate(t.pos, EL, "subject"));
+        let mut c = Children::default();
+        cur.children_fast(
+            tag,
+            EL,
+            Ns::Group,
+            &mut c,
+            |cur, c, b| {
+                let Some((list, _, _)) = c.list(b.local) else {
+                    return false;
+                };
+                list.len() < cur.limits.max_items && b.bare_jid().map(|j| list.push(j)).is_some()
+            },
+            |cur, c, t| {
+                if t.ns != Ns::Group {
+                    return cur.skip(&t);
+                }
+                match t.local() {
+                    "subject" => {
+                        if c.subject.is_some() {
+                            return Err(duplicate(t.pos, EL, "subject"));
+                        }
+                        c.subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
+                        Ok(())
                     }
-                    subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
-                    return Ok(());
+                    "part" => {
+                        c.part = true;
+                        cur.expect_empty(&t, "part")
+                    }
+                    local => {
+                        let Some((list, element, what)) = c.list(local) else {
+                            return cur.skip(&t);
+                        };
+                        cur.room(list.len(), t.pos, what)?;
+                        list.push(cur.jid_attr(&t, element)?);
+                        cur.expect_empty(&t, element)
+                    }
                 }
-                "part" => {
-                    part = true;
-                    return cur.expect_empty(&t, "part");
-                }
-                "member" => (&mut members, "member", "members"),
-                "add" => (&mut add, "add", "add"),
-                "remove" => (&mut remove, "remove", "remove"),
-                _ => return cur.skip(&t),
-            };
-            cur.room(list.len(), t.pos, what)?;
-            list.push(cur.jid_attr(&t, element)?);
-            cur.expect_empty(&t, element)
-        })?;
+            },
+        )?;
+        let Children {
+            subject,
+            members,
+            add,
+            remove,
+            part,
+        } = c;
         let p = tag.pos;
         let command = match kind {
             _ if part && kind != Kind::Message => {

@@ -171,6 +171,28 @@ impl<'i> Tag<'i> {
     }
 }
 
+/// A childless child element taken by a fast path ([`Cursor::children_fast`]): its
+/// local name and its plain attributes, values as written (they need no work).
+pub(crate) struct Bare<'i> {
+    pub local: &'i str,
+    attrs: [(&'i str, &'i str); KEPT],
+    n: usize,
+}
+
+impl<'i> Bare<'i> {
+    /// The attributes, in document order.
+    pub fn attrs(&self) -> &[(&'i str, &'i str)] {
+        &self.attrs[..self.n]
+    }
+
+    /// What [`Cursor::jid_attr`] makes of this element's `jid` (a bare JID), when it is
+    /// valid: `None` otherwise, for the ordinary way to say why.
+    pub fn bare_jid(&self) -> Option<Jid> {
+        let &(_, v) = self.attrs().iter().find(|(k, _)| *k == "jid")?;
+        Jid::new(v).ok().filter(Jid::is_bare)
+    }
+}
+
 /// An element's `prefix:local` name split (`None`: no prefix). A name with an empty part
 /// or a second colon is not a qualified name.
 #[inline]
@@ -255,6 +277,9 @@ pub(crate) struct Cursor<'i> {
     /// The attributes of a tag checked as a whole (kept to reuse its allocation).
     scratch: Vec<RawAttr<'i>>,
     pub limits: Limits,
+    /// [`Cursor::children_fast`] takes its fast path (off: everything the ordinary way,
+    /// for comparing the two).
+    pub fast: bool,
 }
 
 impl<'i> Cursor<'i> {
@@ -286,6 +311,7 @@ impl<'i> Cursor<'i> {
             scope: Scope::default(),
             scratch: Vec::new(),
             limits,
+            fast: true,
         })
     }
 
@@ -358,23 +384,114 @@ impl<'i> Cursor<'i> {
         element: &'static str,
         mut child: impl FnMut(&mut Self, Tag<'i>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
+        self.walk(
+            tag,
+            element,
+            None,
+            &mut (),
+            |_, _, _| false,
+            |cur, _, t| child(cur, t),
+        )
+    }
+
+    /// [`Cursor::children`] for the long lists (addresses, snapshot members), with a fast
+    /// path for their common child: childless, unprefixed, in the default namespace `ns`,
+    /// every attribute plain (no prefix, no declaration, no value that needs work) and
+    /// distinct. `fast` gets such a child as a [`Bare`], without a [`Tag`] being built, and
+    /// says whether it took it; whatever it does not take goes the ordinary way, to
+    /// `child`, which decodes it or says what is wrong with it. Both share `state` (the
+    /// list being built).
+    pub fn children_fast<S>(
+        &mut self,
+        tag: &Tag<'i>,
+        element: &'static str,
+        ns: Ns,
+        state: &mut S,
+        fast: impl FnMut(&mut Self, &mut S, &Bare<'i>) -> bool,
+        child: impl FnMut(&mut Self, &mut S, Tag<'i>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        self.walk(tag, element, Some(&ns), state, fast, child)
+    }
+
+    #[inline(always)]
+    fn walk<S>(
+        &mut self,
+        tag: &Tag<'i>,
+        element: &'static str,
+        ns: Option<&Ns>,
+        state: &mut S,
+        mut fast: impl FnMut(&mut Self, &mut S, &Bare<'i>) -> bool,
+        mut child: impl FnMut(&mut Self, &mut S, Tag<'i>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
         if tag.empty {
             return Ok(());
         }
+        // The default namespace of the children stays the same throughout: a child's own
+        // declarations leave the scope when it ends, and a bare child has none.
+        let fast_ok = self.fast
+            && self.depth < self.limits.max_depth
+            && ns.is_some_and(|ns| self.scope.default_is(ns));
         loop {
-            match self.next()? {
-                Ev::End => return Ok(()),
-                Ev::Text(t) if is_ws(&t) => {}
-                Ev::Text(_) => {
+            self.scope.leave(self.depth);
+            let (ev, pos) = self.read()?;
+            if let (true, Event::Empty(start)) = (fast_ok, &ev) {
+                if let Some(b) = self.bare(start) {
+                    if fast(self, state, &b) {
+                        continue;
+                    }
+                }
+            }
+            match self.event(ev, pos)? {
+                None => {}
+                Some(Ev::End) => return Ok(()),
+                Some(Ev::Text(t)) if is_ws(&t) => {}
+                Some(Ev::Text(_)) => {
                     return Err(DecodeError::new(
                         self.pos(),
                         ErrorKind::UnexpectedText { element },
                     ))
                 }
-                Ev::Start(t) => child(self, t)?,
-                Ev::Eof => return Err(self.eof()),
+                Some(Ev::Start(t)) => child(self, state, t)?,
+                Some(Ev::Eof) => return Err(self.eof()),
             }
         }
+    }
+
+    /// The empty element `start` as a [`Bare`] child, if it is one (see
+    /// [`Cursor::children_fast`]); `None` for anything else, valid or not.
+    #[inline]
+    fn bare(&self, start: &BytesStart<'_>) -> Option<Bare<'i>> {
+        let content: &str = start;
+        let at = (content.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        let name_len = start.name().0.len();
+        let local = self.input.get(at..at.wrapping_add(name_len))?;
+        let raw = self
+            .input
+            .get(at.wrapping_add(name_len)..at.wrapping_add(content.len()))?;
+        if local.bytes().any(|c| c == b':') {
+            return None;
+        }
+        let mut b = Bare {
+            local,
+            attrs: [("", ""); KEPT],
+            n: 0,
+        };
+        let mut scan = Scan::new(raw, 0);
+        while let Some(a) = scan.next().ok()? {
+            if a.colon != 0 || a.special || a.name == "xmlns" || b.n == KEPT {
+                return None;
+            }
+            let name = a.name.as_bytes();
+            if b.attrs[..b.n]
+                .iter()
+                .any(|(k, _)| scope::same(k.as_bytes(), name))
+            {
+                return None;
+            }
+            b.attrs[b.n] = (a.name, a.value);
+            b.n += 1;
+        }
+        Some(b)
     }
 
     pub fn pos(&self) -> u64 {
@@ -395,102 +512,110 @@ impl<'i> Cursor<'i> {
         // The declarations of elements that have ended (or were empty) leave the scope.
         self.scope.leave(self.depth);
         loop {
-            let pos = self.r.buffer_position();
-            let ev = match self.r.read_event() {
-                Ok(ev) => ev,
-                Err(e) => return Err(self.xml_err(e)),
-            };
-            match ev {
-                Event::Start(start) | Event::Empty(start) if self.depth == 0 && self.root_seen => {
-                    let _ = start;
-                    return Err(DecodeError::new(pos, ErrorKind::TrailingContent));
-                }
-                Event::Start(start) => return self.start(start, pos, false),
-                Event::Empty(start) => return self.start(start, pos, true),
-                Event::End(_) => {
-                    self.depth = self.depth.saturating_sub(1);
-                    return Ok(Ev::End);
-                }
-                Event::Text(t) => {
-                    if self.depth == 0 {
-                        if t.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
-                            continue;
-                        }
-                        return Err(DecodeError::new(
-                            pos,
-                            if self.root_seen {
-                                ErrorKind::TrailingContent
-                            } else {
-                                ErrorKind::Xml("text before the root element".into())
-                            },
-                        ));
+            let (ev, pos) = self.read()?;
+            if let Some(ev) = self.event(ev, pos)? {
+                return Ok(ev);
+            }
+        }
+    }
+
+    /// quick-xml's next event, and the offset where it starts.
+    #[inline]
+    fn read(&mut self) -> Result<(Event<'i>, u64), DecodeError> {
+        let pos = self.r.buffer_position();
+        match self.r.read_event() {
+            Ok(ev) => Ok((ev, pos)),
+            Err(e) => Err(self.xml_err(e)),
+        }
+    }
+
+    /// quick-xml's event `ev` (at `pos`) as an event that matters; `None`: skipped.
+    fn event(&mut self, ev: Event<'i>, pos: u64) -> Result<Option<Ev<'i>>, DecodeError> {
+        match ev {
+            Event::Start(_) | Event::Empty(_) if self.depth == 0 && self.root_seen => {
+                Err(DecodeError::new(pos, ErrorKind::TrailingContent))
+            }
+            Event::Start(start) => self.start(start, pos, false).map(Some),
+            Event::Empty(start) => self.start(start, pos, true).map(Some),
+            Event::End(_) => {
+                self.depth = self.depth.saturating_sub(1);
+                Ok(Some(Ev::End))
+            }
+            Event::Text(t) => {
+                if self.depth == 0 {
+                    if t.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
+                        return Ok(None);
                     }
-                    let s = t.xml10_content();
-                    check_chars(&s, pos)?;
-                    return Ok(Ev::Text(s));
+                    return Err(DecodeError::new(
+                        pos,
+                        if self.root_seen {
+                            ErrorKind::TrailingContent
+                        } else {
+                            ErrorKind::Xml("text before the root element".into())
+                        },
+                    ));
                 }
-                Event::CData(t) => {
-                    if self.depth == 0 {
-                        return Err(DecodeError::new(
-                            pos,
-                            ErrorKind::Xml("CDATA outside the root element".into()),
-                        ));
-                    }
-                    let s = t.xml10_content();
-                    check_chars(&s, pos)?;
-                    return Ok(Ev::Text(s));
+                let s = t.xml10_content();
+                check_chars(&s, pos)?;
+                Ok(Some(Ev::Text(s)))
+            }
+            Event::CData(t) => {
+                if self.depth == 0 {
+                    return Err(DecodeError::new(
+                        pos,
+                        ErrorKind::Xml("CDATA outside the root element".into()),
+                    ));
                 }
-                Event::GeneralRef(r) => {
-                    if self.depth == 0 {
-                        return Err(DecodeError::new(
-                            pos,
-                            ErrorKind::Xml("entity reference outside the root element".into()),
-                        ));
-                    }
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => {
-                            let mut buf = [0u8; 4];
-                            let s: &str = c.encode_utf8(&mut buf);
-                            check_chars(s, pos)?;
-                            return Ok(Ev::Text(Cow::Owned(s.to_owned())));
-                        }
-                        Ok(None) => {}
-                        Err(e) => return Err(DecodeError::new(pos, ErrorKind::Xml(e.to_string()))),
-                    }
-                    let name: &str = &r;
-                    match quick_xml::escape::resolve_predefined_entity(name) {
-                        Some(s) => return Ok(Ev::Text(Cow::Borrowed(s))),
-                        None => {
-                            return Err(DecodeError::new(
-                                pos,
-                                ErrorKind::UnknownEntity(name.to_owned()),
-                            ))
-                        }
-                    }
+                let s = t.xml10_content();
+                check_chars(&s, pos)?;
+                Ok(Some(Ev::Text(s)))
+            }
+            Event::GeneralRef(r) => {
+                if self.depth == 0 {
+                    return Err(DecodeError::new(
+                        pos,
+                        ErrorKind::Xml("entity reference outside the root element".into()),
+                    ));
                 }
-                Event::Comment(_) => continue,
-                Event::Decl(_) => {
-                    if self.root_seen || self.depth > 0 {
-                        return Err(DecodeError::new(
-                            pos,
-                            ErrorKind::Xml("XML declaration not at the start".into()),
-                        ));
+                match r.resolve_char_ref() {
+                    Ok(Some(c)) => {
+                        let mut buf = [0u8; 4];
+                        let s: &str = c.encode_utf8(&mut buf);
+                        check_chars(s, pos)?;
+                        return Ok(Some(Ev::Text(Cow::Owned(s.to_owned()))));
                     }
-                    continue;
+                    Ok(None) => {}
+                    Err(e) => return Err(DecodeError::new(pos, ErrorKind::Xml(e.to_string()))),
                 }
-                Event::PI(_) => {
-                    return Err(DecodeError::new(pos, ErrorKind::ProcessingInstruction))
+                let name: &str = &r;
+                match quick_xml::escape::resolve_predefined_entity(name) {
+                    Some(s) => Ok(Some(Ev::Text(Cow::Borrowed(s)))),
+                    None => Err(DecodeError::new(
+                        pos,
+                        ErrorKind::UnknownEntity(name.to_owned()),
+                    )),
                 }
-                Event::DocType(_) => return Err(DecodeError::new(pos, ErrorKind::Doctype)),
-                Event::Eof => {
-                    if self.depth > 0 {
-                        return Err(DecodeError::new(
-                            pos,
-                            ErrorKind::Xml("unexpected end of input inside an element".into()),
-                        ));
-                    }
-                    return Ok(Ev::Eof);
+            }
+            Event::Comment(_) => Ok(None),
+            Event::Decl(_) => {
+                if self.root_seen || self.depth > 0 {
+                    return Err(DecodeError::new(
+                        pos,
+                        ErrorKind::Xml("XML declaration not at the start".into()),
+                    ));
                 }
+                Ok(None)
+            }
+            Event::PI(_) => Err(DecodeError::new(pos, ErrorKind::ProcessingInstruction)),
+            Event::DocType(_) => Err(DecodeError::new(pos, ErrorKind::Doctype)),
+            Event::Eof => {
+                if self.depth > 0 {
+                    return Err(DecodeError::new(
+                        pos,
+                        ErrorKind::Xml("unexpected end of input inside an element".into()),
+                    ));
+                }
+                Ok(Some(Ev::Eof))
             }
         }
     }

@@ -142,6 +142,13 @@ impl<'i> Scope<'i> {
             .find(|b| same(b.prefix.as_bytes(), prefix.as_bytes()))
     }
 
+    /// Whether an unprefixed element here is in `ns` (what [`Scope::element`] says for
+    /// one, without copying the namespace).
+    #[inline]
+    pub fn default_is(&self, ns: &Ns) -> bool {
+        self.find("").map_or(*ns == Ns::Content, |b| b.ns == *ns)
+    }
+
     /// The namespace of an element named with `prefix` (`None`: unprefixed).
     #[inline]
     pub fn element(&self, prefix: Option<&str>, pos: u64) -> Result<Ns, DecodeError> {
