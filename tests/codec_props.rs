@@ -355,9 +355,9 @@ fn mutated_seed() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
-/// A stanza whose `<addresses/>` and `<group/>` hold children drawn from the shapes the
-/// decoder's fast paths take and their near misses (prefixes, declarations, repeats, bad
-/// values, unknown attributes, content, comments, text).
+/// A stanza whose `<addresses/>`, `<group/>` and `<snapshot/>` hold children drawn from the
+/// shapes the decoder's fast paths take and their near misses (prefixes, declarations,
+/// repeats, bad values, unknown attributes, content, comments, text).
 fn list_children() -> impl Strategy<Value = String> {
     let child = prop::sample::select(vec![
         "<address type='to' jid='a@x'/>",
@@ -409,20 +409,49 @@ fn list_children() -> impl Strategy<Value = String> {
         "\n",
         "text",
     ]);
+    let member = prop::sample::select(vec![
+        "<member jid='a@x'><span since='1'/></member>",
+        "<member jid='b@x'><span since='1' until='2'/><span since='3'/></member>",
+        "<member jid='c@x'><span since='3'/><span since='1'/></member>",
+        "<member jid='d@x'><span since='5' until='2'/></member>",
+        "<member jid='e@x'><span until='2'/></member>",
+        "<member jid='f@x'><span since='x'/></member>",
+        "<member jid='f@x'><span since='99999999999999999999'/></member>",
+        "<member jid='g@x'></member>",
+        "<member jid='g@x'/>",
+        "<member jid='H@X'><span since='1'/></member>",
+        "<member jid='h@x/r'><span since='1'/></member>",
+        "<member><span since='1'/></member>",
+        "<member jid='a@x'><span since='1'></span></member>",
+        "<member jid='a@x'><span since='1'><x/></span></member>",
+        "<member jid='a@x'><span since='1' since='2'/></member>",
+        "<member jid='a@x' x='1'><span since='01' k='&amp;'/><!-- c --> </member>",
+        "<member jid='i@x'><span since='1' k='v'/>\n</member>",
+        "<member jid='i@x'>text<span since='1'/></member>",
+        "<member jid='j@x'><other/><span since='1'/></member>",
+        "<member xmlns='urn:p' jid='k@x'><span since='1'/></member>",
+        "<member jid='l@x'><span xmlns='urn:p' since='1'/><span since='2'/></member>",
+        "<member jid='m@x'><span since='1' until='1'/><span since='2' until='3'/></member>",
+        "<subject>s</subject>",
+        " ",
+    ]);
     (
         prop::collection::vec(child.clone(), 0..8),
         prop::collection::vec(child, 0..8),
+        prop::collection::vec(member, 0..6),
         prop::bool::ANY,
     )
-        .prop_map(|(a, g, create)| {
+        .prop_map(|(a, g, m, create)| {
             format!(
                 "<message from='o@x/r' to='s.x' type='groupchat'>\
                  <addresses xmlns='http://jabber.org/protocol/address'>{}</addresses>\
                  <group xmlns='http://kontalk.org/extensions/message#group' id='g' owner='o@x' type='{}'>{}</group>\
+                 <snapshot xmlns='urn:kgroup:hardened:0' epoch='1' seq='2'>{}</snapshot>\
                  </message>",
                 a.concat(),
                 if create { "create" } else { "set" },
-                g.concat()
+                g.concat(),
+                m.concat()
             )
         })
 }

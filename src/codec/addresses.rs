@@ -132,14 +132,15 @@ impl Addresses {
     pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Self, DecodeError> {
         let mut list = Vec::new();
         cur.children_fast(
-            tag,
+            tag.empty,
             "addresses",
             Ns::Address,
             &mut list,
             |cur, list, b| {
-                b.local == "address"
+                Ok(b.empty
+                    && b.local == "address"
                     && list.len() < cur.limits.max_items
-                    && plain_address(b).map(|a| list.push(a)).is_some()
+                    && plain_address(b).map(|a| list.push(a)).is_some())
             },
             |cur, list, t| {
                 if t.ns == Ns::Address && t.local() == "address" {

@@ -112,15 +112,16 @@ impl Group {
 
         let mut c = Children::default();
         cur.children_fast(
-            tag,
+            tag.empty,
             EL,
             Ns::Group,
             &mut c,
             |cur, c, b| {
-                let Some((list, _, _)) = c.list(b.local) else {
-                    return false;
+                let Some((list, _, _)) = c.list(b.local).filter(|_| b.empty) else {
+                    return Ok(false);
                 };
-                list.len() < cur.limits.max_items && b.bare_jid().map(|j| list.push(j)).is_some()
+                Ok(list.len() < cur.limits.max_items
+                    && b.bare_jid().map(|j| list.push(j)).is_some())
             },
             |cur, c, t| {
                 if t.ns != Ns::Group {

@@ -23,7 +23,7 @@
 
 use super::error::{DecodeError, ErrorKind};
 use super::jid::Jid;
-use super::xml::{duplicate, escape_text, write_attr, Cursor, Ns, Tag};
+use super::xml::{duplicate, escape_text, write_attr, Bare, Cursor, Ns, Tag};
 use super::{Text, NS_HARDENED};
 use crate::core::{Ext, Roster, Span};
 
@@ -48,8 +48,7 @@ fn number(
     attribute: &'static str,
     v: &str,
 ) -> Result<u64, DecodeError> {
-    let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
-    ok.then(|| v.parse::<u64>().ok()).flatten().ok_or_else(|| {
+    parse_number(v).ok_or_else(|| {
         DecodeError::new(
             tag.pos,
             ErrorKind::BadAttribute {
@@ -60,6 +59,12 @@ fn number(
             },
         )
     })
+}
+
+/// [`number`]'s value, `None` where it says why not.
+fn parse_number(v: &str) -> Option<u64> {
+    let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| v.parse::<u64>().ok()).flatten()
 }
 
 /// Reads the numeric attributes `names` of `tag` (each `None` if absent).
@@ -127,26 +132,42 @@ fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, 
     let [e, s] = numbers(tag, EL, ["epoch", "seq"])?;
     let epoch = required(tag, EL, "epoch", e)?;
     let seq = required(tag, EL, "seq", s)?;
-    let mut subject = None;
-    let mut roster = Roster::default();
-    cur.children(tag, EL, |cur, t| match (&t.ns, t.local()) {
-        (Ns::Hardened, "subject") => {
-            if subject.is_some() {
-                return Err(duplicate(t.pos, EL, "subject"));
+    let mut c = (None, Roster::default());
+    cur.children_fast(
+        tag.empty,
+        EL,
+        Ns::Hardened,
+        &mut c,
+        |cur, (_, roster), b| {
+            if b.empty || b.local != "member" || roster.spans.len() >= cur.limits.max_items {
+                return Ok(false);
             }
-            subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
-            Ok(())
-        }
-        (Ns::Hardened, "member") => {
-            cur.room(roster.spans.len(), t.pos, "snapshot members")?;
-            let (jid, spans) = decode_member(cur, &t)?;
-            if roster.spans.insert(jid, spans).is_some() {
-                return Err(invalid(t.pos, "member", "the same member appears twice"));
+            let Some(jid) = b.bare_jid() else {
+                return Ok(false);
+            };
+            // Taken: from here on, what is wrong is this member's, as on the ordinary way.
+            let spans = member_spans(cur, false, b.pos)?;
+            add_member(roster, jid, spans, b.pos)?;
+            Ok(true)
+        },
+        |cur, (subject, roster), t| match (&t.ns, t.local()) {
+            (Ns::Hardened, "subject") => {
+                if subject.is_some() {
+                    return Err(duplicate(t.pos, EL, "subject"));
+                }
+                *subject = Some(Text::from(cur.leaf_text(&t, "subject")?));
+                Ok(())
             }
-            Ok(())
-        }
-        _ => cur.skip(&t),
-    })?;
+            (Ns::Hardened, "member") => {
+                cur.room(roster.spans.len(), t.pos, "snapshot members")?;
+                let jid = cur.jid_attr(&t, "member")?;
+                let spans = member_spans(cur, t.empty, t.pos)?;
+                add_member(roster, jid, spans, t.pos)
+            }
+            _ => cur.skip(&t),
+        },
+    )?;
+    let (subject, roster) = c;
     Ok(Ext::Snapshot {
         epoch,
         seq,
@@ -155,30 +176,88 @@ fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, 
     })
 }
 
-fn decode_member<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<(Jid, Vec<Span>), DecodeError> {
-    const EL: &str = "member";
-    let jid = cur.jid_attr(tag, EL)?;
-    let mut spans: Vec<Span> = Vec::new();
-    cur.children(tag, EL, |cur, t| {
-        if t.ns != Ns::Hardened || t.local() != "span" {
-            return cur.skip(&t);
-        }
-        cur.room(spans.len(), t.pos, "spans")?;
-        let [since, until] = numbers(&t, "span", ["since", "until"])?;
-        let since = required(&t, "span", "since", since)?;
-        if until.is_some_and(|u| u < since) {
-            return Err(invalid(t.pos, "span", "`until` is before `since`"));
-        }
-        if spans.last().is_some_and(|s| s.until.is_none()) {
-            return Err(invalid(t.pos, "span", "only the last interval may be open"));
-        }
-        spans.push(Span { since, until });
-        cur.expect_empty(&t, "span")
-    })?;
-    if spans.is_empty() {
-        return Err(invalid(tag.pos, EL, "a member needs at least one <span/>"));
+/// Adds the member at `pos` to the roster, unless it is there already.
+fn add_member(
+    roster: &mut Roster<Jid>,
+    jid: Jid,
+    spans: Vec<Span>,
+    pos: u64,
+) -> Result<(), DecodeError> {
+    if roster.spans.insert(jid, spans).is_some() {
+        return Err(invalid(pos, "member", "the same member appears twice"));
     }
-    Ok((jid, spans))
+    Ok(())
+}
+
+/// The `<span/>`s of the `<member>` at `pos` (`empty`: it has no content), up to its end.
+fn member_spans(cur: &mut Cursor<'_>, empty: bool, pos: u64) -> Result<Vec<Span>, DecodeError> {
+    let mut spans: Vec<Span> = Vec::new();
+    cur.children_fast(
+        empty,
+        "member",
+        Ns::Hardened,
+        &mut spans,
+        |cur, spans, b| {
+            if !b.empty || b.local != "span" || spans.len() >= cur.limits.max_items {
+                return Ok(false);
+            }
+            let Some((since, until)) = plain_span(b) else {
+                return Ok(false);
+            };
+            push_span(spans, since, until, b.pos)?;
+            Ok(true)
+        },
+        |cur, spans, t| {
+            if t.ns != Ns::Hardened || t.local() != "span" {
+                return cur.skip(&t);
+            }
+            cur.room(spans.len(), t.pos, "spans")?;
+            let [since, until] = numbers(&t, "span", ["since", "until"])?;
+            let since = required(&t, "span", "since", since)?;
+            push_span(spans, since, until, t.pos)?;
+            cur.expect_empty(&t, "span")
+        },
+    )?;
+    if spans.is_empty() {
+        return Err(invalid(
+            pos,
+            "member",
+            "a member needs at least one <span/>",
+        ));
+    }
+    Ok(spans)
+}
+
+/// A plain `<span/>`'s interval ([`Cursor::children_fast`]), if its numbers are valid and
+/// `since` is there; `None` sends it the ordinary way, which says what is wrong.
+fn plain_span(b: &Bare<'_>) -> Option<(u64, Option<u64>)> {
+    let (mut since, mut until) = (None, None);
+    for &(k, v) in b.attrs() {
+        match k {
+            "since" => since = Some(parse_number(v)?),
+            "until" => until = Some(parse_number(v)?),
+            _ => {}
+        }
+    }
+    Some((since?, until))
+}
+
+/// Appends the interval of the `<span/>` at `pos`: `until` not before `since`, and only
+/// the last interval open.
+fn push_span(
+    spans: &mut Vec<Span>,
+    since: u64,
+    until: Option<u64>,
+    pos: u64,
+) -> Result<(), DecodeError> {
+    if until.is_some_and(|u| u < since) {
+        return Err(invalid(pos, "span", "`until` is before `since`"));
+    }
+    if spans.last().is_some_and(|s| s.until.is_none()) {
+        return Err(invalid(pos, "span", "only the last interval may be open"));
+    }
+    spans.push(Span { since, until });
+    Ok(())
 }
 
 fn write_num(out: &mut String, name: &str, v: u64) {

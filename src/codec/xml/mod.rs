@@ -171,12 +171,16 @@ impl<'i> Tag<'i> {
     }
 }
 
-/// A childless child element taken by a fast path ([`Cursor::children_fast`]): its
-/// local name and its plain attributes, values as written (they need no work).
+/// A child element offered to a fast path ([`Cursor::children_fast`]): its local name and
+/// its plain attributes, values as written (they need no work).
 pub(crate) struct Bare<'i> {
     pub local: &'i str,
     attrs: [(&'i str, &'i str); KEPT],
     n: usize,
+    /// Byte offset of the `<`.
+    pub pos: u64,
+    /// `<x/>`: no content follows.
+    pub empty: bool,
 }
 
 impl<'i> Bare<'i> {
@@ -385,45 +389,47 @@ impl<'i> Cursor<'i> {
         mut child: impl FnMut(&mut Self, Tag<'i>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
         self.walk(
-            tag,
+            tag.empty,
             element,
             None,
             &mut (),
-            |_, _, _| false,
+            |_, _, _| Ok(false),
             |cur, _, t| child(cur, t),
         )
     }
 
-    /// [`Cursor::children`] for the long lists (addresses, snapshot members), with a fast
-    /// path for their common child: childless, unprefixed, in the default namespace `ns`,
-    /// every attribute plain (no prefix, no declaration, no value that needs work) and
-    /// distinct. `fast` gets such a child as a [`Bare`], without a [`Tag`] being built, and
-    /// says whether it took it; whatever it does not take goes the ordinary way, to
-    /// `child`, which decodes it or says what is wrong with it. Both share `state` (the
-    /// list being built).
+    /// [`Cursor::children`] for the long lists (addresses, group members, snapshot members
+    /// and their spans) of an element (`empty`: it has no content), with a fast path for
+    /// their common child: unprefixed, in the default namespace `ns`, every attribute
+    /// plain (no prefix, no declaration, no value that needs work) and distinct. `fast`
+    /// gets such a child as a [`Bare`], without a [`Tag`] being built, and says whether it
+    /// took it: it may decline only before reading anything, and must consume the content
+    /// of a child that is not empty once it takes it. Whatever it declines goes the
+    /// ordinary way, to `child`, which decodes it or says what is wrong with it. Both share
+    /// `state` (the list being built).
     pub fn children_fast<S>(
         &mut self,
-        tag: &Tag<'i>,
+        empty: bool,
         element: &'static str,
         ns: Ns,
         state: &mut S,
-        fast: impl FnMut(&mut Self, &mut S, &Bare<'i>) -> bool,
+        fast: impl FnMut(&mut Self, &mut S, &Bare<'i>) -> Result<bool, DecodeError>,
         child: impl FnMut(&mut Self, &mut S, Tag<'i>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
-        self.walk(tag, element, Some(&ns), state, fast, child)
+        self.walk(empty, element, Some(&ns), state, fast, child)
     }
 
     #[inline(always)]
     fn walk<S>(
         &mut self,
-        tag: &Tag<'i>,
+        empty: bool,
         element: &'static str,
         ns: Option<&Ns>,
         state: &mut S,
-        mut fast: impl FnMut(&mut Self, &mut S, &Bare<'i>) -> bool,
+        mut fast: impl FnMut(&mut Self, &mut S, &Bare<'i>) -> Result<bool, DecodeError>,
         mut child: impl FnMut(&mut Self, &mut S, Tag<'i>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
-        if tag.empty {
+        if empty {
             return Ok(());
         }
         // The default namespace of the children stays the same throughout: a child's own
@@ -434,10 +440,16 @@ impl<'i> Cursor<'i> {
         loop {
             self.scope.leave(self.depth);
             let (ev, pos) = self.read()?;
-            if let (true, Event::Empty(start)) = (fast_ok, &ev) {
-                if let Some(b) = self.bare(start) {
-                    if fast(self, state, &b) {
-                        continue;
+            if fast_ok {
+                if let Event::Empty(start) | Event::Start(start) = &ev {
+                    let empty = matches!(ev, Event::Empty(_));
+                    if let Some(b) = self.bare(start, pos, empty) {
+                        // Inside the child, as the ordinary way's start tag would be.
+                        self.depth += usize::from(!empty);
+                        if fast(self, state, &b)? {
+                            continue;
+                        }
+                        self.depth -= usize::from(!empty);
                     }
                 }
             }
@@ -457,10 +469,10 @@ impl<'i> Cursor<'i> {
         }
     }
 
-    /// The empty element `start` as a [`Bare`] child, if it is one (see
-    /// [`Cursor::children_fast`]); `None` for anything else, valid or not.
+    /// The element `start` (at `pos`; `empty`: without content) as a [`Bare`] child, if it
+    /// is one (see [`Cursor::children_fast`]); `None` for anything else, valid or not.
     #[inline]
-    fn bare(&self, start: &BytesStart<'_>) -> Option<Bare<'i>> {
+    fn bare(&self, start: &BytesStart<'_>, pos: u64, empty: bool) -> Option<Bare<'i>> {
         let content: &str = start;
         let at = (content.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
         let name_len = start.name().0.len();
@@ -475,6 +487,8 @@ impl<'i> Cursor<'i> {
             local,
             attrs: [("", ""); KEPT],
             n: 0,
+            pos,
+            empty,
         };
         let mut scan = Scan::new(raw, 0);
         while let Some(a) = scan.next().ok()? {
