@@ -732,7 +732,12 @@ fn fuzz_artifacts_keep_to_the_contract() {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        if let Ok(m) = Message::decode(&bytes) {
+        let decoded = Message::decode(&bytes);
+        assert_eq!(
+            decoded,
+            Message::decode_reference(&bytes, kgroup::codec::Limits::default())
+        );
+        if let Ok(m) = decoded {
             assert_eq!(Message::decode(m.encode().as_bytes()).unwrap(), m);
         }
         if let Ok(m) = Message::decode_payload(&bytes) {
