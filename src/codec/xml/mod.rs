@@ -11,6 +11,14 @@
 //! start tag and an allocation per element; that was most of the decoder's time.
 //! Unknown elements are re-serialised by [`capture`]; the encoders' escaping is in
 //! [`escape`].
+//!
+//! The long lists (addresses, group members, snapshot members and their spans) are most of
+//! a stanza's elements, so their common child is also offered to a fast path, as a [`Bare`]
+//! read straight from quick-xml's event ([`Cursor::children_fast`]): building a [`Tag`]
+//! and handing it through the child loop's closures cost more than decoding the element.
+//! A fast path only takes what it can decode in full and leaves everything else, errors
+//! included, to the ordinary way; `Message::decode_reference` decodes with the fast paths
+//! off, and the property tests and the fuzz target check that the two always agree.
 
 mod attrs;
 mod capture;
@@ -437,13 +445,21 @@ impl<'i> Cursor<'i> {
         let fast_ok = self.fast
             && self.depth < self.limits.max_depth
             && ns.is_some_and(|ns| self.scope.default_is(ns));
+        // Filled in place for each child (a `Bare` is too large to return cheaply).
+        let mut b = Bare {
+            local: "",
+            attrs: [("", ""); KEPT],
+            n: 0,
+            pos: 0,
+            empty: true,
+        };
         loop {
             self.scope.leave(self.depth);
             let (ev, pos) = self.read()?;
             if fast_ok {
                 if let Event::Empty(start) | Event::Start(start) = &ev {
                     let empty = matches!(ev, Event::Empty(_));
-                    if let Some(b) = self.bare(start, pos, empty) {
+                    if self.bare(start, pos, empty, &mut b) {
                         // Inside the child, as the ordinary way's start tag would be.
                         self.depth += usize::from(!empty);
                         if fast(self, state, &b)? {
@@ -469,43 +485,44 @@ impl<'i> Cursor<'i> {
         }
     }
 
-    /// The element `start` (at `pos`; `empty`: without content) as a [`Bare`] child, if it
-    /// is one (see [`Cursor::children_fast`]); `None` for anything else, valid or not.
+    /// Reads the element `start` (at `pos`; `empty`: without content) into `b` if it is a
+    /// [`Bare`] child (see [`Cursor::children_fast`]); `false` for anything else, valid
+    /// or not.
     #[inline]
-    fn bare(&self, start: &BytesStart<'_>, pos: u64, empty: bool) -> Option<Bare<'i>> {
+    fn bare(&self, start: &BytesStart<'_>, pos: u64, empty: bool, b: &mut Bare<'i>) -> bool {
         let content: &str = start;
         let at = (content.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
         let name_len = start.name().0.len();
-        let local = self.input.get(at..at.wrapping_add(name_len))?;
-        let raw = self
-            .input
-            .get(at.wrapping_add(name_len)..at.wrapping_add(content.len()))?;
-        if local.bytes().any(|c| c == b':') {
-            return None;
-        }
-        let mut b = Bare {
-            local,
-            attrs: [("", ""); KEPT],
-            n: 0,
-            pos,
-            empty,
+        let (Some(local), Some(raw)) = (
+            self.input.get(at..at.wrapping_add(name_len)),
+            self.input
+                .get(at.wrapping_add(name_len)..at.wrapping_add(content.len())),
+        ) else {
+            return false;
         };
+        if local.bytes().any(|c| c == b':') {
+            return false;
+        }
+        (b.local, b.pos, b.empty, b.n) = (local, pos, empty, 0);
         let mut scan = Scan::new(raw, 0);
-        while let Some(a) = scan.next().ok()? {
+        while let Ok(next) = scan.next() {
+            let Some(a) = next else {
+                return true;
+            };
             if a.colon != 0 || a.special || a.name == "xmlns" || b.n == KEPT {
-                return None;
+                return false;
             }
             let name = a.name.as_bytes();
             if b.attrs[..b.n]
                 .iter()
                 .any(|(k, _)| scope::same(k.as_bytes(), name))
             {
-                return None;
+                return false;
             }
             b.attrs[b.n] = (a.name, a.value);
             b.n += 1;
         }
-        Some(b)
+        false
     }
 
     pub fn pos(&self) -> u64 {
