@@ -230,9 +230,12 @@ fn member_spans(cur: &mut Cursor<'_>, empty: bool, pos: u64) -> Result<Vec<Span>
 
 /// A plain `<span/>`'s interval ([`Cursor::children_fast`]), if its numbers are valid and
 /// `since` is there; `None` sends it the ordinary way, which says what is wrong.
-fn plain_span(b: &Bare<'_>) -> Option<(u64, Option<u64>)> {
+fn plain_span(b: &mut Bare<'_>) -> Option<(u64, Option<u64>)> {
+    if let Some(v) = b.only(" since='") {
+        return Some((parse_number(v)?, None));
+    }
     let (mut since, mut until) = (None, None);
-    for &(k, v) in b.attrs() {
+    for &(k, v) in b.attrs()? {
         match k {
             "since" => since = Some(parse_number(v)?),
             "until" => until = Some(parse_number(v)?),

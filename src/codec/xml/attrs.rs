@@ -161,6 +161,23 @@ fn letters_then_eq(b: &[u8], at: usize) -> Option<usize> {
     (letters & need == need).then_some(k)
 }
 
+/// Whether `v` holds none of the bytes that end a value quoted with `quote` or make it
+/// need work ([`flagged`]): the value as written is its own value.
+pub(crate) fn plain(v: &str, quote: u8) -> bool {
+    let b = v.as_bytes();
+    let q = ONES * u64::from(quote);
+    let mut j = 0;
+    while j < b.len() {
+        // The lowest flag is exact; one past the end is the zero padding.
+        let f = flagged(word(b, j), q);
+        if f != 0 && j + ((f.trailing_zeros() / 8) as usize) < b.len() {
+            return false;
+        }
+        j += 8;
+    }
+    true
+}
+
 /// Reads the attributes of one tag: `raw` is what follows the element name, `base` the
 /// offset of its first byte in the input.
 pub(crate) struct Scan<'i> {
@@ -413,6 +430,13 @@ mod tests {
             let plain_special = value
                 .bytes()
                 .any(|c| c < 0x20 || c == b'&' || c == b'<' || c == 0xEF);
+            // `plain` says the same of the value alone, and a quote is not plain.
+            assert_eq!(plain(&value, b'\''), !plain_special, "{value:?}");
+            assert_eq!(
+                plain(&value, b'"'),
+                !plain_special && !value.contains('"'),
+                "{value:?}"
+            );
             let mut s = Scan::new(&raw, 0);
             match s.next() {
                 Ok(Some(a)) => {

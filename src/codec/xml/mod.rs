@@ -179,12 +179,16 @@ impl<'i> Tag<'i> {
     }
 }
 
-/// A child element offered to a fast path ([`Cursor::children_fast`]): its local name and
-/// its plain attributes, values as written (they need no work).
+/// A child element offered to a fast path ([`Cursor::children_fast`]): an unprefixed name
+/// and what follows it in the tag, whose attributes are read only when asked for, and only
+/// if they are all plain (see [`Bare::attrs`]).
 pub(crate) struct Bare<'i> {
     pub local: &'i str,
+    /// What follows the name in the tag.
+    raw: &'i str,
     attrs: [(&'i str, &'i str); KEPT],
-    n: usize,
+    /// How many of `attrs` are read; `None`: not yet.
+    n: Option<usize>,
     /// Byte offset of the `<`.
     pub pos: u64,
     /// `<x/>`: no content follows.
@@ -192,15 +196,56 @@ pub(crate) struct Bare<'i> {
 }
 
 impl<'i> Bare<'i> {
-    /// The attributes, in document order.
-    pub fn attrs(&self) -> &[(&'i str, &'i str)] {
-        &self.attrs[..self.n]
+    /// The attributes in document order, if they are all plain (no prefix, no namespace
+    /// declaration, no value that needs work), distinct, well-formed and at most [`KEPT`];
+    /// `None` otherwise (the ordinary way then reads the element and says what is wrong).
+    pub fn attrs(&mut self) -> Option<&[(&'i str, &'i str)]> {
+        let n = match self.n {
+            Some(n) => n,
+            None => {
+                let n = self.read_attrs();
+                self.n = Some(n.unwrap_or(usize::MAX));
+                n?
+            }
+        };
+        self.attrs.get(..n)
+    }
+
+    fn read_attrs(&mut self) -> Option<usize> {
+        let mut n = 0;
+        let mut scan = Scan::new(self.raw, 0);
+        while let Some(a) = scan.next().ok()? {
+            if a.colon != 0 || a.special || a.name == "xmlns" || n == KEPT {
+                return None;
+            }
+            let name = a.name.as_bytes();
+            if self.attrs[..n]
+                .iter()
+                .any(|(k, _)| scope::same(k.as_bytes(), name))
+            {
+                return None;
+            }
+            self.attrs[n] = (a.name, a.value);
+            n += 1;
+        }
+        Some(n)
+    }
+
+    /// The value `v` when the tag's attributes are written exactly `{before}{v}'`, `v`
+    /// plain (as in [`Bare::attrs`]): `only(" type='to' jid='")` for the commonest
+    /// address. Two word compares instead of reading every attribute.
+    pub fn only(&self, before: &str) -> Option<&'i str> {
+        let v = self.raw.strip_prefix(before)?.strip_suffix('\'')?;
+        attrs::plain(v, b'\'').then_some(v)
     }
 
     /// What [`Cursor::jid_attr`] makes of this element's `jid` (a bare JID), when it is
     /// valid: `None` otherwise, for the ordinary way to say why.
-    pub fn bare_jid(&self) -> Option<Jid> {
-        let &(_, v) = self.attrs().iter().find(|(k, _)| *k == "jid")?;
+    pub fn bare_jid(&mut self) -> Option<Jid> {
+        let v = match self.only(" jid='") {
+            Some(v) => v,
+            None => self.attrs()?.iter().find(|(k, _)| *k == "jid")?.1,
+        };
         Jid::new(v).ok().filter(Jid::is_bare)
     }
 }
@@ -421,7 +466,7 @@ impl<'i> Cursor<'i> {
         element: &'static str,
         ns: Ns,
         state: &mut S,
-        fast: impl FnMut(&mut Self, &mut S, &Bare<'i>) -> Result<bool, DecodeError>,
+        fast: impl FnMut(&mut Self, &mut S, &mut Bare<'i>) -> Result<bool, DecodeError>,
         child: impl FnMut(&mut Self, &mut S, Tag<'i>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
         self.walk(empty, element, Some(&ns), state, fast, child)
@@ -434,7 +479,7 @@ impl<'i> Cursor<'i> {
         element: &'static str,
         ns: Option<&Ns>,
         state: &mut S,
-        mut fast: impl FnMut(&mut Self, &mut S, &Bare<'i>) -> Result<bool, DecodeError>,
+        mut fast: impl FnMut(&mut Self, &mut S, &mut Bare<'i>) -> Result<bool, DecodeError>,
         mut child: impl FnMut(&mut Self, &mut S, Tag<'i>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
         if empty {
@@ -448,8 +493,9 @@ impl<'i> Cursor<'i> {
         // Filled in place for each child (a `Bare` is too large to return cheaply).
         let mut b = Bare {
             local: "",
+            raw: "",
             attrs: [("", ""); KEPT],
-            n: 0,
+            n: None,
             pos: 0,
             empty: true,
         };
@@ -462,7 +508,7 @@ impl<'i> Cursor<'i> {
                     if self.bare(start, pos, empty, &mut b) {
                         // Inside the child, as the ordinary way's start tag would be.
                         self.depth += usize::from(!empty);
-                        if fast(self, state, &b)? {
+                        if fast(self, state, &mut b)? {
                             continue;
                         }
                         self.depth -= usize::from(!empty);
@@ -485,9 +531,8 @@ impl<'i> Cursor<'i> {
         }
     }
 
-    /// Reads the element `start` (at `pos`; `empty`: without content) into `b` if it is a
-    /// [`Bare`] child (see [`Cursor::children_fast`]); `false` for anything else, valid
-    /// or not.
+    /// Sets `b` to the element `start` (at `pos`; `empty`: without content) if its name
+    /// has no prefix (see [`Cursor::children_fast`]).
     #[inline]
     fn bare(&self, start: &BytesStart<'_>, pos: u64, empty: bool, b: &mut Bare<'i>) -> bool {
         let content: &str = start;
@@ -503,26 +548,8 @@ impl<'i> Cursor<'i> {
         if local.bytes().any(|c| c == b':') {
             return false;
         }
-        (b.local, b.pos, b.empty, b.n) = (local, pos, empty, 0);
-        let mut scan = Scan::new(raw, 0);
-        while let Ok(next) = scan.next() {
-            let Some(a) = next else {
-                return true;
-            };
-            if a.colon != 0 || a.special || a.name == "xmlns" || b.n == KEPT {
-                return false;
-            }
-            let name = a.name.as_bytes();
-            if b.attrs[..b.n]
-                .iter()
-                .any(|(k, _)| scope::same(k.as_bytes(), name))
-            {
-                return false;
-            }
-            b.attrs[b.n] = (a.name, a.value);
-            b.n += 1;
-        }
-        false
+        (b.local, b.raw, b.pos, b.empty, b.n) = (local, raw, pos, empty, None);
+        true
     }
 
     pub fn pos(&self) -> u64 {
