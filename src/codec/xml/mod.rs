@@ -453,13 +453,13 @@ impl<'i> Cursor<'i> {
 
     /// [`Cursor::children`] for the long lists (addresses, group members, snapshot members
     /// and their spans) of an element (`empty`: it has no content), with a fast path for
-    /// their common child: unprefixed, in the default namespace `ns`, every attribute
-    /// plain (no prefix, no declaration, no value that needs work) and distinct. `fast`
-    /// gets such a child as a [`Bare`], without a [`Tag`] being built, and says whether it
-    /// took it: it may decline only before reading anything, and must consume the content
-    /// of a child that is not empty once it takes it. Whatever it declines goes the
-    /// ordinary way, to `child`, which decodes it or says what is wrong with it. Both share
-    /// `state` (the list being built).
+    /// their children that are unprefixed and in the default namespace `ns`. `fast` gets
+    /// such a child as a [`Bare`], without a [`Tag`] being built, reads its attributes
+    /// only as far as it needs them (and only plain ones: [`Bare::only`], [`Bare::attrs`]),
+    /// and says whether it took it: it may decline only before reading anything past the
+    /// start tag, and must consume the content of a child that is not empty once it takes
+    /// it. Whatever it declines goes the ordinary way, to `child`, which decodes it or says
+    /// what is wrong with it. Both share `state` (the list being built).
     pub fn children_fast<S>(
         &mut self,
         empty: bool,
