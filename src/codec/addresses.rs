@@ -50,16 +50,7 @@ impl AddressType {
     }
 
     fn parse(s: &str) -> Option<AddressType> {
-        Some(match s {
-            "to" => AddressType::To,
-            "cc" => AddressType::Cc,
-            "bcc" => AddressType::Bcc,
-            "replyto" => AddressType::ReplyTo,
-            "replyroom" => AddressType::ReplyRoom,
-            "noreply" => AddressType::NoReply,
-            "ofrom" => AddressType::OFrom,
-            _ => return None,
-        })
+        AddressType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
     /// Addresses the service delivers to (the others describe replies and origins).
@@ -139,7 +130,7 @@ impl Addresses {
             |cur, list, b| {
                 Ok(b.empty
                     && b.local == "address"
-                    && list.len() < cur.limits.max_items
+                    && cur.has_room(list.len())
                     && plain_address(b).map(|a| list.push(a)).is_some())
             },
             |cur, list, t| {

@@ -120,8 +120,7 @@ impl Group {
                 let Some((list, _, _)) = c.list(b.local).filter(|_| b.empty) else {
                     return Ok(false);
                 };
-                Ok(list.len() < cur.limits.max_items
-                    && b.bare_jid().map(|j| list.push(j)).is_some())
+                Ok(cur.has_room(list.len()) && b.bare_jid().map(|j| list.push(j)).is_some())
             },
             |cur, c, t| {
                 if t.ns != Ns::Group {

@@ -139,7 +139,7 @@ fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, 
         Ns::Hardened,
         &mut c,
         |cur, (_, roster), b| {
-            if b.empty || b.local != "member" || roster.spans.len() >= cur.limits.max_items {
+            if b.empty || b.local != "member" || !cur.has_room(roster.spans.len()) {
                 return Ok(false);
             }
             let Some(jid) = b.bare_jid() else {
@@ -198,7 +198,7 @@ fn member_spans(cur: &mut Cursor<'_>, empty: bool, pos: u64) -> Result<Vec<Span>
         Ns::Hardened,
         &mut spans,
         |cur, spans, b| {
-            if !b.empty || b.local != "span" || spans.len() >= cur.limits.max_items {
+            if !b.empty || b.local != "span" || !cur.has_room(spans.len()) {
                 return Ok(false);
             }
             let Some((since, until)) = plain_span(b) else {

@@ -81,7 +81,7 @@ impl Message {
     }
 
     /// [`Message::decode_with`] without the fast paths for the long lists (addresses, group
-    /// members): every element goes the ordinary way. What the fast paths must agree with,
+    /// members, snapshot members and their spans): every element goes the ordinary way. What the fast paths must agree with,
     /// value for value and error for error; the property tests and the fuzz target compare
     /// the two.
     #[doc(hidden)]

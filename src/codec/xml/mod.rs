@@ -246,7 +246,7 @@ impl<'i> Bare<'i> {
             Some(v) => v,
             None => self.attrs()?.iter().find(|(k, _)| *k == "jid")?.1,
         };
-        Jid::new(v).ok().filter(Jid::is_bare)
+        Jid::new_bare(v).ok()
     }
 }
 
@@ -381,12 +381,7 @@ impl<'i> Cursor<'i> {
 
     /// [`Cursor::jid`] for a JID that must be bare ([`Jid::new_bare`]).
     pub fn bare_jid(&mut self, v: &str) -> Result<Jid, JidError> {
-        let j = self.jid(v)?;
-        if j.is_bare() {
-            Ok(j)
-        } else {
-            Err(JidError::NotBare)
-        }
+        Jid::new_bare(v)
     }
 
     /// The required bare `jid` attribute of `tag` (`<member/>`, `<add/>`, `<remove/>`).
@@ -417,9 +412,14 @@ impl<'i> Cursor<'i> {
         ))
     }
 
+    /// Whether a list of `len` entries may take one more ([`Limits::max_items`]).
+    pub fn has_room(&self, len: usize) -> bool {
+        len < self.limits.max_items
+    }
+
     /// Fails with `TooMany` when a list of `len` entries may not take one more.
     pub fn room(&self, len: usize, pos: u64, what: &'static str) -> Result<(), DecodeError> {
-        if len >= self.limits.max_items {
+        if !self.has_room(len) {
             return Err(DecodeError::new(
                 pos,
                 ErrorKind::TooMany {
@@ -535,14 +535,7 @@ impl<'i> Cursor<'i> {
     /// has no prefix (see [`Cursor::children_fast`]).
     #[inline]
     fn bare(&self, start: &BytesStart<'_>, pos: u64, empty: bool, b: &mut Bare<'i>) -> bool {
-        let content: &str = start;
-        let at = (content.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
-        let name_len = start.name().0.len();
-        let (Some(local), Some(raw)) = (
-            self.input.get(at..at.wrapping_add(name_len)),
-            self.input
-                .get(at.wrapping_add(name_len)..at.wrapping_add(content.len())),
-        ) else {
+        let Some((local, raw, _)) = self.tag_text(start) else {
             return false;
         };
         if local.bytes().any(|c| c == b':') {
@@ -550,6 +543,22 @@ impl<'i> Cursor<'i> {
         }
         (b.local, b.raw, b.pos, b.empty, b.n) = (local, raw, pos, empty, None);
         true
+    }
+
+    /// The qualified name of the start tag `start` and what follows it in the tag, as
+    /// slices of the input (quick-xml's event borrows them from there), and the offset of
+    /// the latter in the input.
+    #[inline]
+    fn tag_text(&self, start: &BytesStart<'_>) -> Option<(&'i str, &'i str, u64)> {
+        let content: &str = start;
+        let at = (content.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        let end_of_name = at.wrapping_add(start.name().0.len());
+        Some((
+            self.input.get(at..end_of_name)?,
+            self.input
+                .get(end_of_name..at.wrapping_add(content.len()))?,
+            end_of_name as u64,
+        ))
     }
 
     pub fn pos(&self) -> u64 {
@@ -696,21 +705,12 @@ impl<'i> Cursor<'i> {
                 },
             ));
         }
-        // The tag's text as a slice of the input (quick-xml's event borrows it from there).
-        let content: &str = &start;
-        let at = (content.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
-        let name_len = start.name().0.len();
-        let (Some(qname), Some(raw)) = (
-            self.input.get(at..at.wrapping_add(name_len)),
-            self.input
-                .get(at.wrapping_add(name_len)..at.wrapping_add(content.len())),
-        ) else {
+        let Some((qname, raw, raw_pos)) = self.tag_text(&start) else {
             return Err(DecodeError::new(
                 pos,
                 ErrorKind::Xml("start tag outside the input".into()),
             ));
         };
-        let raw_pos = (at + name_len) as u64;
 
         // Every attribute once: declarations go to the scope before anything is resolved
         // (they apply to the tag that carries them; a prefix declared twice on it is
