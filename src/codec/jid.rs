@@ -71,7 +71,7 @@ const fn node_byte_ok(c: u8) -> bool {
     matches!(c, b'['..=b'~' | b'0'..=b'9' | b'('..=b'.' | b'#'..=b'%')
 }
 
-/// Byte classes for [`Jid::fast`]: a node byte nodeprep leaves alone, a lowercase LDH
+/// Byte classes for [`Jid::fast_parts`]: a node byte nodeprep leaves alone, a lowercase LDH
 /// domain byte, `.`, `/`, a separator ending the node (`@` or `/`), printable ASCII.
 const NODE: u8 = 1;
 const LDH: u8 = 2;
@@ -130,7 +130,21 @@ fn domain_ok(d: &str) -> bool {
 impl Jid {
     /// Parses and normalises a bare or full JID.
     pub fn new(s: &str) -> Result<Jid, JidError> {
-        if let Some(j) = Jid::fast(s) {
+        Jid::parse(s).map(|(j, _)| j)
+    }
+
+    /// Parses and normalises a JID that must be bare (group identities).
+    pub fn new_bare(s: &str) -> Result<Jid, JidError> {
+        match Jid::parse(s)? {
+            (j, true) => Ok(j),
+            (_, false) => Err(JidError::NotBare),
+        }
+    }
+
+    /// [`Jid::new`], and whether the JID is bare (known while parsing: asking the JID
+    /// afterwards would search it again).
+    fn parse(s: &str) -> Result<(Jid, bool), JidError> {
+        if let Some(j) = Jid::fast_parts(s) {
             return Ok(j);
         }
         // RFC 7622 §3.2 removes one trailing dot of the domain. The crate does too, but its
@@ -176,7 +190,7 @@ impl Jid {
         });
         let j = Jid::normalised(&out);
         debug_assert_eq!(j.parts(), (at, slash));
-        Ok(j)
+        Ok((j, slash.is_none()))
     }
 
     /// A JID from a string already in normal form.
@@ -187,6 +201,12 @@ impl Jid {
                 Err(_) => Repr::Shared(Arc::from(s)),
             },
         }
+    }
+
+    /// [`Jid::fast_parts`] without the bareness.
+    #[cfg(test)]
+    fn fast(s: &str) -> Option<Jid> {
+        Jid::fast_parts(s).map(|(j, _)| j)
     }
 
     /// Indexes of the `@` ending the node part and of the `/` starting the resource part,
@@ -200,8 +220,8 @@ impl Jid {
     /// The common case without the Unicode machinery: a JID whose every part is already
     /// in normal form (lowercase ASCII node and domain, printable ASCII resource) is its own
     /// normalisation. Anything else, valid or not, goes to the `jid` crate; a property test
-    /// checks that both agree wherever this accepts.
-    fn fast(s: &str) -> Option<Jid> {
+    /// checks that both agree wherever this accepts. Also says whether the JID is bare.
+    fn fast_parts(s: &str) -> Option<(Jid, bool)> {
         // This runs for every JID of every stanza: one table look-up per byte, and the
         // label rules checked at each dot.
         let b = s.as_bytes();
@@ -272,17 +292,7 @@ impl Jid {
         debug_assert!(domain_ok(&s[dom_start..j]));
         let jid = Jid::normalised(s);
         debug_assert_eq!(jid.parts(), (at, slash));
-        Some(jid)
-    }
-
-    /// Parses and normalises a JID that must be bare (group identities).
-    pub fn new_bare(s: &str) -> Result<Jid, JidError> {
-        let j = Jid::new(s)?;
-        if j.is_bare() {
-            Ok(j)
-        } else {
-            Err(JidError::NotBare)
-        }
+        Some((jid, slash.is_none()))
     }
 
     /// The normalised form.
@@ -532,6 +542,11 @@ mod tests {
                 if let Some(r) = j.resource() { t.push('/'); t.push_str(r); }
                 proptest::prop_assert_eq!(t, j.as_str());
                 proptest::prop_assert_eq!(j.clone(), Jid::new(j.as_str()).unwrap());
+                // The bareness `new_bare` goes by, known while parsing, is the JID's.
+                let (parsed, bare) = Jid::parse(&s).unwrap();
+                proptest::prop_assert_eq!(&parsed, &j);
+                proptest::prop_assert_eq!(bare, j.is_bare());
+                proptest::prop_assert_eq!(Jid::new_bare(&s).is_ok(), j.is_bare());
             }
         }
     }

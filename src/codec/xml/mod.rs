@@ -16,6 +16,10 @@
 //! a stanza's elements, so their common child is also offered to a fast path, as a [`Bare`]
 //! read straight from quick-xml's event ([`Cursor::children_fast`]): building a [`Tag`]
 //! and handing it through the child loop's closures cost more than decoding the element.
+//! When quick-xml stands between two tags, an empty child is first offered to the fast
+//! path straight from the input ([`Cursor::skim`]), and quick-xml is moved past it if
+//! taken: in the common stanza most elements are such children, and tokenising them was
+//! most of what was left of the decoder's time.
 //! A fast path only takes what it can decode in full and leaves everything else, errors
 //! included, to the ordinary way; `Message::decode_reference` decodes with the fast paths
 //! off, and the property tests and the fuzz target check that the two always agree.
@@ -337,6 +341,12 @@ pub(crate) struct Cursor<'i> {
     /// [`Cursor::children_fast`] takes its fast path (off: everything the ordinary way,
     /// for comparing the two).
     pub fast: bool,
+    /// The last event quick-xml read was a tag (start, empty or end): it is between two
+    /// pieces of markup, where [`Cursor::skim`] may take the next element itself. (After
+    /// text it is at the `<` of the next tag, and must read that tag itself; in a list,
+    /// text only ever comes before a child the skim declined, but this keeps the rule
+    /// local.)
+    after_tag: bool,
 }
 
 impl<'i> Cursor<'i> {
@@ -369,6 +379,7 @@ impl<'i> Cursor<'i> {
             scratch: Vec::new(),
             limits,
             fast: true,
+            after_tag: false,
         })
     }
 
@@ -501,6 +512,9 @@ impl<'i> Cursor<'i> {
         };
         loop {
             self.scope.leave(self.depth);
+            if fast_ok && self.after_tag && self.skim(state, &mut fast, &mut b)? {
+                continue;
+            }
             let (ev, pos) = self.read()?;
             if fast_ok {
                 if let Event::Empty(start) | Event::Start(start) = &ev {
@@ -529,6 +543,64 @@ impl<'i> Cursor<'i> {
                 Some(Ev::Eof) => return Err(self.eof()),
             }
         }
+    }
+
+    /// Offers the next child of a long list to `fast` straight from the input, before
+    /// quick-xml reads it, when it is an empty element (after whitespace, if any) whose
+    /// name has no prefix: most children are, and tokenising them was most of the decoder's
+    /// time. If `fast` takes it, the reader is moved past it through quick-xml's
+    /// [`Reader::stream`], which keeps its offsets right; quick-xml is then just after a
+    /// tag, as it would be after reading this one. Otherwise nothing is consumed and
+    /// quick-xml reads the child as usual.
+    ///
+    /// The element ends at the first `>`: `fast` takes only attributes it reads in full
+    /// (a fixed shape with a plain value, or a well-formed list), whose quotes are closed,
+    /// so that `>` is outside them and is the end quick-xml would find too.
+    #[inline]
+    fn skim<S>(
+        &mut self,
+        state: &mut S,
+        fast: &mut impl FnMut(&mut Self, &mut S, &mut Bare<'i>) -> Result<bool, DecodeError>,
+        b: &mut Bare<'i>,
+    ) -> Result<bool, DecodeError> {
+        let rest: &'i [u8] = self.r.get_ref();
+        let at = (rest.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        let Some(rest) = self.input.get(at..) else {
+            return Ok(false);
+        };
+        let lead = rest
+            .bytes()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            .unwrap_or(rest.len());
+        let tag = &rest.as_bytes()[lead..];
+        if tag.first() != Some(&b'<') || !tag.get(1).is_some_and(u8::is_ascii_alphabetic) {
+            return Ok(false);
+        }
+        let Some(gt) = memchr::memchr(b'>', tag) else {
+            return Ok(false);
+        };
+        if tag[gt - 1] != b'/' {
+            return Ok(false);
+        }
+        // `<` name raw `/>`, as quick-xml splits an empty element's tag.
+        let Some(content) = rest.get(lead + 1..lead + gt - 1) else {
+            return Ok(false);
+        };
+        let name_len = content
+            .bytes()
+            .position(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            .unwrap_or(content.len());
+        let (local, raw) = content.split_at(name_len);
+        if local.bytes().any(|c| c == b':') {
+            return Ok(false);
+        }
+        let pos = self.r.buffer_position() + lead as u64;
+        (b.local, b.raw, b.pos, b.empty, b.n) = (local, raw, pos, true, None);
+        if !fast(self, state, b)? {
+            return Ok(false);
+        }
+        std::io::BufRead::consume(&mut self.r.stream(), lead + gt + 1);
+        Ok(true)
     }
 
     /// Sets `b` to the element `start` (at `pos`; `empty`: without content) if its name
@@ -591,7 +663,10 @@ impl<'i> Cursor<'i> {
     fn read(&mut self) -> Result<(Event<'i>, u64), DecodeError> {
         let pos = self.r.buffer_position();
         match self.r.read_event() {
-            Ok(ev) => Ok((ev, pos)),
+            Ok(ev) => {
+                self.after_tag = matches!(ev, Event::Start(_) | Event::Empty(_) | Event::End(_));
+                Ok((ev, pos))
+            }
             Err(e) => Err(self.xml_err(e)),
         }
     }
