@@ -457,6 +457,8 @@ fn list_children() -> impl Strategy<Value = String> {
         "<member jid='n@x'><span since='1' until='2'/ ><span since='3'/></member>",
         "<member jid='n@x'><span since='1' until='2'/></member >",
         "<member jid='n@x'><span since='1' until='2'/></memberx>",
+        "<member jid='n@x'><span since='1'/></membex>",
+        "<member jid='n@x'><span since='1'/></member\n>",
         "<member jid='n@x'><span since='1'/><span/></member>",
         "<member jid='d@x'>\n <span since='5' until='2'/></member>",
         "<member jid='d@x'>\n <span since='1'/> <span since='2'/></member>",
@@ -572,6 +574,12 @@ proptest! {
     fn mutated_seed_stanzas_never_panic(b in mutated_seed()) {
         check_any(&b)?;
     }
+}
+
+proptest! {
+    // Cheap cases (a stanza of a few hundred bytes each), and the fast paths have many
+    // ways in: more of them.
+    #![proptest_config(ProptestConfig::with_cases(8192))]
 
     #[test]
     fn fast_paths_agree_with_the_ordinary_way(s in list_children()) {

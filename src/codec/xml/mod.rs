@@ -347,6 +347,13 @@ pub(crate) struct Cursor<'i> {
     /// text only ever comes before a child the skim declined, but this keeps the rule
     /// local.)
     after_tag: bool,
+    /// The name of the child with content that [`Cursor::skim`] is taking, and how much
+    /// of the input past quick-xml's position it has taken so far; quick-xml is moved
+    /// past it all once its end tag is taken too.
+    open: Option<&'i str>,
+    ahead: usize,
+    /// A skim met what only quick-xml reads ([`Cursor::stuck`]).
+    stuck: bool,
 }
 
 impl<'i> Cursor<'i> {
@@ -380,6 +387,9 @@ impl<'i> Cursor<'i> {
             limits,
             fast: true,
             after_tag: false,
+            open: None,
+            ahead: 0,
+            stuck: false,
         })
     }
 
@@ -515,6 +525,9 @@ impl<'i> Cursor<'i> {
             if fast_ok && self.after_tag && self.skim(state, &mut fast, &mut b)? {
                 continue;
             }
+            if let Some(name) = self.open {
+                return self.skim_end(name);
+            }
             let (ev, pos) = self.read()?;
             if fast_ok {
                 if let Event::Empty(start) | Event::Start(start) = &ev {
@@ -546,16 +559,22 @@ impl<'i> Cursor<'i> {
     }
 
     /// Offers the next child of a long list to `fast` straight from the input, before
-    /// quick-xml reads it, when it is an empty element (after whitespace, if any) whose
-    /// name has no prefix: most children are, and tokenising them was most of the decoder's
-    /// time. If `fast` takes it, the reader is moved past it through quick-xml's
+    /// quick-xml reads it, when it is an element (after whitespace, if any) whose name has
+    /// no prefix: most children are, and tokenising them was most of the decoder's time.
+    /// If `fast` takes it, the reader is moved past it through quick-xml's
     /// [`Reader::stream`], which keeps its offsets right; quick-xml is then just after a
     /// tag, as it would be after reading this one. Otherwise nothing is consumed and
     /// quick-xml reads the child as usual.
     ///
-    /// The element ends at the first `>`: `fast` takes only attributes it reads in full
-    /// (a fixed shape with a plain value, or a well-formed list), whose quotes are closed,
-    /// so that `>` is outside them and is the end quick-xml would find too.
+    /// A child with content (a snapshot's `<member>`) is taken only whole: quick-xml
+    /// checks each end tag against the start tags it read, so its content must be taken
+    /// the same way, up to its end tag ([`Cursor::skim_end`]). Until then what was taken
+    /// is only counted ([`Cursor::ahead`]); anything else inside it (text, another kind of
+    /// child, a read) leaves the child to the ordinary way, with nothing consumed.
+    ///
+    /// A tag ends at the first `>`: `fast` takes only attributes it reads in full (a fixed
+    /// shape with a plain value, or a well-formed list), whose quotes are closed, so that
+    /// `>` is outside them and is the end quick-xml would find too.
     #[inline]
     fn skim<S>(
         &mut self,
@@ -563,9 +582,7 @@ impl<'i> Cursor<'i> {
         fast: &mut impl FnMut(&mut Self, &mut S, &mut Bare<'i>) -> Result<bool, DecodeError>,
         b: &mut Bare<'i>,
     ) -> Result<bool, DecodeError> {
-        let rest: &'i [u8] = self.r.get_ref();
-        let at = (rest.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
-        let Some(rest) = self.input.get(at..) else {
+        let Some(rest) = self.unread() else {
             return Ok(false);
         };
         let lead = rest
@@ -579,11 +596,12 @@ impl<'i> Cursor<'i> {
         let Some(gt) = memchr::memchr(b'>', tag) else {
             return Ok(false);
         };
-        if tag[gt - 1] != b'/' {
+        let empty = tag[gt - 1] == b'/';
+        if !empty && self.open.is_some() {
             return Ok(false);
         }
-        // `<` name raw `/>`, as quick-xml splits an empty element's tag.
-        let Some(content) = rest.get(lead + 1..lead + gt - 1) else {
+        // `<` name raw `/>` or `<` name raw `>`, as quick-xml splits a tag.
+        let Some(content) = rest.get(lead + 1..lead + gt - usize::from(empty)) else {
             return Ok(false);
         };
         let name_len = content
@@ -594,13 +612,75 @@ impl<'i> Cursor<'i> {
         if local.bytes().any(|c| c == b':') {
             return Ok(false);
         }
-        let pos = self.r.buffer_position() + lead as u64;
-        (b.local, b.raw, b.pos, b.empty, b.n) = (local, raw, pos, true, None);
-        if !fast(self, state, b)? {
-            return Ok(false);
+        let pos = self.r.buffer_position() + (self.ahead + lead) as u64;
+        let taken = lead + gt + 1;
+        (b.local, b.raw, b.pos, b.empty, b.n) = (local, raw, pos, empty, None);
+        if empty {
+            if !fast(self, state, b)? {
+                return Ok(false);
+            }
+            if self.open.is_some() {
+                self.ahead += taken;
+            } else {
+                std::io::BufRead::consume(&mut self.r.stream(), taken);
+            }
+            return Ok(true);
         }
-        std::io::BufRead::consume(&mut self.r.stream(), lead + gt + 1);
-        Ok(true)
+        // Inside the child, as the ordinary way's start tag would be, until its end tag.
+        let depth = self.depth;
+        (self.ahead, self.open, self.depth) = (taken, Some(local), depth + 1);
+        let took = fast(self, state, b);
+        let (ahead, open) = (std::mem::take(&mut self.ahead), self.open.take());
+        let stuck = std::mem::take(&mut self.stuck);
+        match took {
+            Ok(true) if open.is_none() => {
+                std::io::BufRead::consume(&mut self.r.stream(), ahead);
+                Ok(true)
+            }
+            Err(e) if !stuck => Err(e),
+            // Declined, before reading anything or on finding what only the ordinary way
+            // reads (or taken without its content read, which `fast` must not do).
+            _ => {
+                self.depth = depth;
+                Ok(false)
+            }
+        }
+    }
+
+    /// The input after what quick-xml has read and what a skim has taken since.
+    #[inline]
+    fn unread(&self) -> Option<&'i str> {
+        let rest: &'i [u8] = self.r.get_ref();
+        let at = (rest.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        self.input.get(at.wrapping_add(self.ahead)..)
+    }
+
+    /// The end tag of the child [`Cursor::skim`] is taking (`name`), after whitespace if
+    /// any, where its content has nothing more that a skim takes: taken, as the ordinary
+    /// way's end event would be. Anything else leaves the whole child to the ordinary
+    /// way ([`Cursor::stuck`]).
+    fn skim_end(&mut self, name: &str) -> Result<(), DecodeError> {
+        let end = self.unread().and_then(|rest| {
+            let tag = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+            let after = tag.strip_prefix("</")?.strip_prefix(name)?;
+            let close = after.trim_start_matches([' ', '\t', '\r', '\n']);
+            close.starts_with('>').then(|| rest.len() - close.len() + 1)
+        });
+        let Some(len) = end else {
+            return Err(self.stuck());
+        };
+        self.ahead += len;
+        self.open = None;
+        self.depth = self.depth.saturating_sub(1);
+        Ok(())
+    }
+
+    /// Ends a skim that met what only quick-xml reads: the error only carries the news
+    /// up to [`Cursor::skim`], which declines the child instead.
+    #[cold]
+    fn stuck(&mut self) -> DecodeError {
+        self.stuck = true;
+        DecodeError::new(self.r.buffer_position(), ErrorKind::Xml(String::new()))
     }
 
     /// Sets `b` to the element `start` (at `pos`; `empty`: without content) if its name
@@ -661,6 +741,10 @@ impl<'i> Cursor<'i> {
     /// quick-xml's next event, and the offset where it starts.
     #[inline]
     fn read(&mut self) -> Result<(Event<'i>, u64), DecodeError> {
+        if self.open.is_some() {
+            // Inside a child a skim is taking: quick-xml has not read its start tag.
+            return Err(self.stuck());
+        }
         let pos = self.r.buffer_position();
         match self.r.read_event() {
             Ok(ev) => {
