@@ -191,8 +191,8 @@ fn bad(tag: &Tag<'_>, attribute: &'static str, value: &str, reason: impl ToStrin
 /// rest and words the errors; the two agree on everything this takes.
 fn plain_address(b: &mut Bare<'_>) -> Option<Address> {
     // What our encoder and Kontalk's clients write, nearly every time.
-    if let Some(v) = b.only(" type='to' jid='") {
-        return Jid::new(v).ok().map(Address::to);
+    if let Some((j, _)) = b.only_jid(" type='to' jid='") {
+        return Some(Address::to(j));
     }
     let (mut kind, mut jid, mut delivered) = (None, None, false);
     for &(k, v) in b.attrs()? {

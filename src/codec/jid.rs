@@ -295,6 +295,19 @@ impl Jid {
         Some((jid, slash.is_none()))
     }
 
+    /// [`Jid::parse`] of an attribute value as written, if `plain` says the value as
+    /// written is its own value; `None` otherwise, or if the JID is invalid. `plain` is
+    /// not asked about a JID the common-case check takes bare: its bytes (node, `@`,
+    /// lowercase LDH labels and dots) are none of those a value needs work for (a quote,
+    /// `&`, `<`, a control character, non-ASCII), which a test checks byte by byte.
+    pub(crate) fn parse_written(v: &str, plain: impl FnOnce(&str) -> bool) -> Option<(Jid, bool)> {
+        match Jid::fast_parts(v) {
+            Some((j, true)) => Some((j, true)),
+            Some(full) => plain(v).then_some(full),
+            None => plain(v).then(|| Jid::parse(v).ok()).flatten(),
+        }
+    }
+
     /// The normalised form.
     pub fn as_str(&self) -> &str {
         match &self.s {
@@ -505,6 +518,30 @@ mod tests {
             }
         }
         Some((at, slash))
+    }
+
+    /// What [`Jid::parse_written`] relies on: a bare JID the fast path takes is made of
+    /// bytes that never make an attribute value need work.
+    #[test]
+    fn bare_fast_jids_are_plain_as_written() {
+        for c in 0..=255u8 {
+            let class = JID_CLASS[c as usize];
+            if class & (NODE | LDH | DOT) != 0 || c == b'@' {
+                assert!(
+                    (0x20..0x80).contains(&c) && !matches!(c, b'\'' | b'"' | b'&' | b'<'),
+                    "{c:#x}"
+                );
+            }
+        }
+        // And through the function itself: a bare JID is never asked about, a full one
+        // and one the fast path leaves are.
+        assert!(Jid::parse_written("a@example.org", |_| false).is_some());
+        assert!(Jid::parse_written("a@example.org/r", |_| false).is_none());
+        assert!(Jid::parse_written("A@example.org", |_| false).is_none());
+        assert_eq!(
+            Jid::parse_written("A@example.org", |_| true).map(|(j, b)| (j.to_string(), b)),
+            Some(("a@example.org".to_owned(), true))
+        );
     }
 
     proptest::proptest! {

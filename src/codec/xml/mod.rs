@@ -243,13 +243,22 @@ impl<'i> Bare<'i> {
         attrs::plain(v, b'\'').then_some(v)
     }
 
+    /// [`Bare::only`] for a JID value: the valid JID and whether it is bare. A JID the
+    /// common-case check takes bare cannot hold what makes a value need work, so only
+    /// the others are checked plain ([`Jid::parse_written`]).
+    #[inline]
+    pub fn only_jid(&self, before: &str) -> Option<(Jid, bool)> {
+        let v = self.raw.strip_prefix(before)?.strip_suffix('\'')?;
+        Jid::parse_written(v, |v| attrs::plain(v, b'\''))
+    }
+
     /// What [`Cursor::jid_attr`] makes of this element's `jid` (a bare JID), when it is
     /// valid: `None` otherwise, for the ordinary way to say why.
     pub fn bare_jid(&mut self) -> Option<Jid> {
-        let v = match self.only(" jid='") {
-            Some(v) => v,
-            None => self.attrs()?.iter().find(|(k, _)| *k == "jid")?.1,
-        };
+        if let Some((j, bare)) = self.only_jid(" jid='") {
+            return bare.then_some(j);
+        }
+        let v = self.attrs()?.iter().find(|(k, _)| *k == "jid")?.1;
         Jid::new_bare(v).ok()
     }
 }
