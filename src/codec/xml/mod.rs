@@ -642,13 +642,14 @@ impl<'i> Cursor<'i> {
         let (ahead, open) = (std::mem::take(&mut self.ahead), self.open.take());
         let stuck = std::mem::take(&mut self.stuck);
         match took {
-            Ok(true) if open.is_none() => {
+            Ok(true) if open.is_none() && !stuck => {
                 std::io::BufRead::consume(&mut self.r.stream(), ahead);
                 Ok(true)
             }
             Err(e) if !stuck => Err(e),
             // Declined, before reading anything or on finding what only the ordinary way
-            // reads (or taken without its content read, which `fast` must not do).
+            // reads (or taken without its content read, or past such a finding, which
+            // `fast` must not do).
             _ => {
                 self.depth = depth;
                 Ok(false)
