@@ -21,7 +21,7 @@
 //! The seed keeps only the XEP-0033 address list in clear (the multicast service must read
 //! it) and encrypts everything else to all recipients at once. Inside `<e2e/>` is the
 //! base64 (standard alphabet, padded, no line breaks) of one binary OpenPGP message made by
-//! [`envelope::seal`]: signed by the sender, encrypted once, one PKESK per recipient key.
+//! [`envelope::seal()`]: signed by the sender, encrypted once, one PKESK per recipient key.
 //! Its literal data is the stanza's inside, written by [`Message::encode_payload`]:
 //!
 //! ```xml

@@ -81,9 +81,10 @@ impl Message {
     }
 
     /// [`Message::decode_with`] without the fast paths for the long lists (addresses, group
-    /// members, snapshot members and their spans): every element goes the ordinary way. What the fast paths must agree with,
-    /// value for value and error for error; the property tests and the fuzz target compare
-    /// the two.
+    /// members, snapshot members and their spans), skims included: quick-xml reads every
+    /// element and each goes the ordinary way. What the fast paths must agree with, value
+    /// for value and error for error; the property tests and the fuzz target compare the
+    /// two.
     #[doc(hidden)]
     pub fn decode_reference(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
         Message::decode_rooted(input, limits, "message", false)

@@ -8,8 +8,8 @@
 //! `Clone + Eq + Hash` so a model checker can store it.
 //!
 //! Two dialects share the bookkeeping: `kontalk` (the seed as written: apply on arrival, no
-//! versions) in [`kontalk`], and `hardened` (epochs, full snapshots, part tombstones,
-//! buffering, resync, acknowledged retransmission) in [`hardened`].
+//! versions) in `core::kontalk`, and `hardened` (epochs, full snapshots, part tombstones,
+//! buffering, resync, acknowledged retransmission) in `core::hardened`.
 //!
 //! **Persistence.** Before a driver sends the stanzas of a transition it must store
 //! [`Client::durable`]: the epoch and snapshot an owner issued, every group's roster,

@@ -16,10 +16,12 @@
 //! a stanza's elements, so their common child is also offered to a fast path, as a [`Bare`]
 //! read straight from quick-xml's event ([`Cursor::children_fast`]): building a [`Tag`]
 //! and handing it through the child loop's closures cost more than decoding the element.
-//! When quick-xml stands between two tags, an empty child is first offered to the fast
-//! path straight from the input ([`Cursor::skim`]), and quick-xml is moved past it if
-//! taken: in the common stanza most elements are such children, and tokenising them was
-//! most of what was left of the decoder's time.
+//! When quick-xml stands between two tags, the next child is first offered to the fast
+//! path straight from the input ([`Cursor::skim`]; a child with content only whole, up to
+//! its end tag), and quick-xml is moved past it if taken: in the common stanza most
+//! elements are such children, and tokenising them was most of what was left of the
+//! decoder's time.
+//!
 //! A fast path only takes what it can decode in full and leaves everything else, errors
 //! included, to the ordinary way; `Message::decode_reference` decodes with the fast paths
 //! off, and the property tests and the fuzz target check that the two always agree.
