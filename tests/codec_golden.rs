@@ -594,6 +594,33 @@ fn error_offsets_point_at_the_offending_element() {
     assert!(!line.contains('\n') && line.len() < 300, "{line}");
 }
 
+/// Children taken straight from the input (skimmed) move quick-xml past them: what
+/// follows is still found at its own byte, errors included.
+#[test]
+fn offsets_after_skimmed_children_are_input_offsets() {
+    let head = "<message><addresses xmlns='http://jabber.org/protocol/address'>\
+                <address type='to' jid='a@x.org'/>\n  <address type='to' jid='b@x.org'/>";
+    let xml = format!("{head}<address type='bogus' jid='c@x.org'/></addresses></message>");
+    assert_eq!(err(&xml).offset, head.len() as u64);
+    // Inside a snapshot member taken whole, and after it.
+    let member = "<member jid='a@x.org'><span since='1'/></member>";
+    let head =
+        format!("<message><snapshot xmlns='urn:kgroup:hardened:0' epoch='1' seq='1'>{member}\n");
+    let xml = format!(
+        "{head}<member jid='b@x.org'><span since='5' until='2'/></member></snapshot></message>"
+    );
+    let at = head.len() + "<member jid='b@x.org'>".len();
+    assert_eq!(err(&xml).offset, at as u64);
+    let xml =
+        format!("{head}<member jid='b@x.org'><span since='1'/></membex></snapshot></message>");
+    let e = err(&xml);
+    assert!(matches!(e.kind, ErrorKind::Xml(_)), "{e}");
+    assert_eq!(
+        e.offset,
+        (head.len() + "<member jid='b@x.org'><span since='1'/>".len()) as u64
+    );
+}
+
 #[test]
 fn limits_bound_size_depth_and_lists() {
     let small = Limits {
