@@ -254,6 +254,18 @@ impl<'i> Bare<'i> {
         Jid::parse_written(v, |v| attrs::plain(v, b'\''))
     }
 
+    /// Makes this the element named `local` (at `pos`; `raw`: what follows the name in
+    /// its tag; `empty`: without content), if the name has no prefix: the fast paths
+    /// take no other.
+    #[inline]
+    fn set(&mut self, local: &'i str, raw: &'i str, pos: u64, empty: bool) -> bool {
+        if local.bytes().any(|c| c == b':') {
+            return false;
+        }
+        (self.local, self.raw, self.pos, self.empty, self.n) = (local, raw, pos, empty, None);
+        true
+    }
+
     /// What [`Cursor::jid_attr`] makes of this element's `jid` (a bare JID), when it is
     /// valid: `None` otherwise, for the ordinary way to say why.
     pub fn bare_jid(&mut self) -> Option<Jid> {
@@ -596,10 +608,7 @@ impl<'i> Cursor<'i> {
         let Some(rest) = self.unread() else {
             return Ok(false);
         };
-        let lead = rest
-            .bytes()
-            .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
-            .unwrap_or(rest.len());
+        let lead = rest.len() - skip_ws(rest).len();
         let tag = &rest.as_bytes()[lead..];
         if tag.first() != Some(&b'<') || !tag.get(1).is_some_and(u8::is_ascii_alphabetic) {
             return Ok(false);
@@ -617,15 +626,14 @@ impl<'i> Cursor<'i> {
         };
         let name_len = content
             .bytes()
-            .position(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            .position(is_ws_byte)
             .unwrap_or(content.len());
         let (local, raw) = content.split_at(name_len);
-        if local.bytes().any(|c| c == b':') {
+        let pos = self.r.buffer_position() + (self.ahead + lead) as u64;
+        if !b.set(local, raw, pos, empty) {
             return Ok(false);
         }
-        let pos = self.r.buffer_position() + (self.ahead + lead) as u64;
         let taken = lead + gt + 1;
-        (b.local, b.raw, b.pos, b.empty, b.n) = (local, raw, pos, empty, None);
         if empty {
             if !fast(self, state, b)? {
                 return Ok(false);
@@ -663,8 +671,14 @@ impl<'i> Cursor<'i> {
     #[inline]
     fn unread(&self) -> Option<&'i str> {
         let rest: &'i [u8] = self.r.get_ref();
-        let at = (rest.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
-        self.input.get(at.wrapping_add(self.ahead)..)
+        self.input.get(self.offset(rest).wrapping_add(self.ahead)..)
+    }
+
+    /// Where `s` starts in the input, for a slice of it (as quick-xml's events and its
+    /// unread rest are); meaningless for any other, and only ever used through `get`.
+    #[inline]
+    fn offset(&self, s: &[u8]) -> usize {
+        (s.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize)
     }
 
     /// The end tag of the child [`Cursor::skim`] is taking (`name`), after whitespace if
@@ -673,9 +687,8 @@ impl<'i> Cursor<'i> {
     /// way ([`Cursor::stuck`]).
     fn skim_end(&mut self, name: &str) -> Result<(), DecodeError> {
         let end = self.unread().and_then(|rest| {
-            let tag = rest.trim_start_matches([' ', '\t', '\r', '\n']);
-            let after = tag.strip_prefix("</")?.strip_prefix(name)?;
-            let close = after.trim_start_matches([' ', '\t', '\r', '\n']);
+            let after = skip_ws(rest).strip_prefix("</")?.strip_prefix(name)?;
+            let close = skip_ws(after);
             close.starts_with('>').then(|| rest.len() - close.len() + 1)
         });
         let Some(len) = end else {
@@ -702,11 +715,7 @@ impl<'i> Cursor<'i> {
         let Some((local, raw, _)) = self.tag_text(start) else {
             return false;
         };
-        if local.bytes().any(|c| c == b':') {
-            return false;
-        }
-        (b.local, b.raw, b.pos, b.empty, b.n) = (local, raw, pos, empty, None);
-        true
+        b.set(local, raw, pos, empty)
     }
 
     /// The qualified name of the start tag `start` and what follows it in the tag, as
@@ -715,7 +724,7 @@ impl<'i> Cursor<'i> {
     #[inline]
     fn tag_text(&self, start: &BytesStart<'_>) -> Option<(&'i str, &'i str, u64)> {
         let content: &str = start;
-        let at = (content.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+        let at = self.offset(content.as_bytes());
         let end_of_name = at.wrapping_add(start.name().0.len());
         Some((
             self.input.get(at..end_of_name)?,
@@ -781,7 +790,7 @@ impl<'i> Cursor<'i> {
             }
             Event::Text(t) => {
                 if self.depth == 0 {
-                    if t.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) {
+                    if is_ws(&t) {
                         return Ok(None);
                     }
                     return Err(DecodeError::new(
@@ -1045,6 +1054,17 @@ impl<'i> Cursor<'i> {
     }
 }
 
+/// XML's whitespace: space, tab, carriage return, line feed.
+fn is_ws_byte(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
 pub(crate) fn is_ws(s: &str) -> bool {
-    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    s.bytes().all(is_ws_byte)
+}
+
+/// `s` after its leading whitespace.
+fn skip_ws(s: &str) -> &str {
+    let i = s.bytes().position(|c| !is_ws_byte(c)).unwrap_or(s.len());
+    s.get(i..).unwrap_or_default()
 }
