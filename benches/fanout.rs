@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion};
-use kgroup::envelope::fixture::Fanout;
 use kgroup::envelope::{open, open_stock, Suite};
+use kgroup_testkit::fixture::Fanout;
 
 const NS: [usize; 4] = [1, 10, 100, 1000];
 const SIZES: [usize; 2] = [1024, 65536];

@@ -2,9 +2,6 @@
 //! transition function ([`core`]) in two dialects, `kontalk` (the seed as written) and
 //! `hardened` (our wire-compatible extension that converges).
 //!
-//! [`lab`] is a small deterministic driver that runs several clients over an in-memory
-//! network under the test's (or the CLI's) full control of delivery order; [`scenarios`]
-//! are the seed's example sequence and the reorderings where the dialects differ.
 //! [`envelope`] is the OpenPGP layer: group stanzas signed by their sender and encrypted
 //! once to all recipients; its verified signer is the sender the core is given. [`wire`]
 //! joins the two: a core stanza to the sealed `<message/>` XML and back.
@@ -12,8 +9,6 @@
 pub mod codec;
 pub mod core;
 pub mod envelope;
-pub mod lab;
-pub mod scenarios;
 pub mod wire;
 
 pub use crate::core::{

@@ -4,7 +4,11 @@
 //! [`seal_outgoing`] turns a core [`Outgoing`] into one `<message/>` for the multicast
 //! service; [`open_stanza`] turns a delivered `<message/>` into the **verified signer** and
 //! the core [`Stanza`], which are exactly the arguments of `Client::receive`. A driver
-//! (the simulator's encrypted mode, a live XMPP client) needs nothing else.
+//! that picks its own route (a live client: the multicast service found by discovery, or
+//! one copy per recipient; a replay of a captured envelope) seals once with [`seal`] and
+//! puts the same envelope in each `<message/>` with [`carry`]. Every driver (the
+//! simulator's encrypted mode, the live driver, the round-trip tests) goes through this
+//! module and nothing else.
 //!
 //! # Wire shape
 //!
@@ -15,8 +19,13 @@
 //!     <address type='to' jid='bob@example.org'/>
 //!   </addresses>
 //!   <e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'>wcBMA…(base64)…</e2e>
+//!   <store xmlns='urn:xmpp:hints'/>
 //! </message>
 //! ```
+//!
+//! The XEP-0334 `<store/>` hint asks the server to keep the (bodiless) message for an
+//! offline recipient. Sent to one recipient instead of the multicast service, the
+//! `<message/>` has no `<addresses/>` and that recipient as its `to`.
 //!
 //! The seed keeps only the XEP-0033 address list in clear (the multicast service must read
 //! it) and encrypts everything else to all recipients at once. Inside `<e2e/>` is the
@@ -49,13 +58,18 @@
 //! returned as [`Received::claimed_from`] for logging only; the sender handed to the core
 //! is the JID bound to the signer's certificate in the keyring. A stanza that carries a
 //! `<group/>`, `<body/>` or hardened element in clear is refused ([`WireError::Cleartext`]):
-//! its sender would be unauthenticated.
+//! its sender would be unauthenticated. A `type='error'` message is the server returning
+//! one of ours ([`WireError::ServerError`], with its RFC 6120 condition).
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 
-use crate::codec::{DecodeError, Jid, JidError, Message, RawElement};
+use quick_xml::events::Event;
+
+use crate::codec::{
+    Address, Addresses, DecodeError, Jid, JidError, Message, MessageType, RawElement,
+};
 use crate::core::{Outgoing, Stanza};
 use crate::envelope::{self, EnvelopeError, Keyring, Signer};
 
@@ -63,6 +77,8 @@ use crate::envelope::{self, EnvelopeError, Keyring, Signer};
 pub const NS_E2E: &str = "urn:ietf:params:xml:ns:xmpp-e2e";
 /// The element that holds the base64 OpenPGP message.
 pub const E2E: &str = "e2e";
+/// XEP-0334's namespace: the `<store/>` hint.
+pub const NS_HINTS: &str = "urn:xmpp:hints";
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -89,6 +105,28 @@ pub enum WireError {
     NotGroup,
     /// The signer's certificate is bound to something that is not a bare JID.
     Signer(String),
+    /// The server returned a message of ours as an error (`type='error'`), with the
+    /// condition it gave (`unspecified` when none).
+    ServerError(String),
+}
+
+impl WireError {
+    /// A short, stable label for reports and counters (`server-error:<condition>` and
+    /// `envelope:<kind>` say which).
+    pub fn label(&self) -> String {
+        match self {
+            WireError::Xml(_) => "bad-stanza".into(),
+            WireError::Cleartext => "cleartext".into(),
+            WireError::NotEncrypted => "not-encrypted".into(),
+            WireError::MultipleEnvelopes => "multiple-envelopes".into(),
+            WireError::Base64(_) => "bad-base64".into(),
+            WireError::Envelope(e) => format!("envelope:{}", e.kind()),
+            WireError::Payload(_) => "bad-payload".into(),
+            WireError::NotGroup => "not-group".into(),
+            WireError::Signer(_) => "bad-signer-jid".into(),
+            WireError::ServerError(c) => format!("server-error:{c}"),
+        }
+    }
 }
 
 impl std::fmt::Display for WireError {
@@ -107,6 +145,7 @@ impl std::fmt::Display for WireError {
             WireError::Payload(e) => write!(f, "encrypted payload: {e}"),
             WireError::NotGroup => f.write_str("the encrypted payload has no <group/> element"),
             WireError::Signer(d) => write!(f, "signer: {d}"),
+            WireError::ServerError(c) => write!(f, "the server returned our stanza: {c}"),
         }
     }
 }
@@ -119,14 +158,30 @@ impl From<EnvelopeError> for WireError {
     }
 }
 
-/// The `<message/>` XML that carries `out` from `sender` (a bare or full JID): the
-/// XEP-0033 addresses of `out.to` in clear, everything else signed with my key and
-/// encrypted once to the keys the keyring holds for `out.to`.
+/// The `<message/>` XML that carries `out` from `sender` (a bare or full JID) to the
+/// multicast service of `sender`'s domain: the XEP-0033 addresses of `out.to` in clear,
+/// everything else signed with my key and encrypted once to the keys the keyring holds
+/// for `out.to` ([`seal`], then [`carry`]).
 pub fn seal_outgoing(
     out: &Outgoing<Jid>,
     sender: &Jid,
     keyring: &Keyring,
 ) -> Result<String, WireError> {
+    let sealed = seal(out, sender, keyring)?;
+    Ok(carry(
+        &sealed,
+        &Carrier {
+            to: &sender.domain_jid(),
+            from: Some(sender),
+            id: None,
+            addresses: Some(&out.to),
+        },
+    ))
+}
+
+/// The OpenPGP message for `out`: its group stanza's inside (the `<xmpp/>` payload),
+/// signed with my key and encrypted once to the keys the keyring holds for `out.to`.
+pub fn seal(out: &Outgoing<Jid>, sender: &Jid, keyring: &Keyring) -> Result<Vec<u8>, WireError> {
     let mut message = Message::from_outgoing(out, sender);
     let inside = Message {
         group: message.group.take(),
@@ -136,11 +191,45 @@ pub fn seal_outgoing(
     };
     let recipients: Vec<&str> = out.to.iter().map(Jid::as_str).collect();
     let keys = keyring.recipients(&recipients)?;
-    let sealed = envelope::seal(keyring, &keys, inside.encode_payload().as_bytes())?;
-    message
-        .unknown
-        .push(RawElement::leaf(NS_E2E, E2E, &B64.encode(sealed)));
-    Ok(message.encode())
+    Ok(envelope::seal(
+        keyring,
+        &keys,
+        inside.encode_payload().as_bytes(),
+    )?)
+}
+
+/// How the `<message/>` around a sealed envelope is addressed.
+#[derive(Clone, Copy, Debug)]
+pub struct Carrier<'a> {
+    /// The stanza's `to`: the multicast service, or the one recipient.
+    pub to: &'a Jid,
+    /// The sender's session as the stanza's `from` (`None`: left to the server).
+    pub from: Option<&'a Jid>,
+    /// The stanza's `id`.
+    pub id: Option<&'a str>,
+    /// The XEP-0033 recipients when sent to a multicast service; `None` to one recipient.
+    pub addresses: Option<&'a [Jid]>,
+}
+
+/// The `<message/>` that carries `sealed` (an OpenPGP message from [`seal`], or a captured
+/// one sent again): the addresses in clear, the base64 envelope in `<e2e/>`, the
+/// `<store/>` hint.
+pub fn carry(sealed: &[u8], c: &Carrier<'_>) -> String {
+    let message = Message {
+        from: c.from.cloned(),
+        to: Some(c.to.clone()),
+        id: c.id.map(Into::into),
+        kind: MessageType::Chat,
+        addresses: c
+            .addresses
+            .map(|a| Addresses(a.iter().cloned().map(Address::to).collect())),
+        unknown: vec![
+            RawElement::leaf(NS_E2E, E2E, &B64.encode(sealed)),
+            RawElement::leaf(NS_HINTS, "store", ""),
+        ],
+        ..Message::default()
+    };
+    message.encode()
 }
 
 /// A delivered stanza, opened: what `Client::receive` takes, and what was around it.
@@ -154,6 +243,8 @@ pub struct Received {
     pub claimed_from: Option<Jid>,
     /// The decrypted group stanza.
     pub stanza: Arc<Stanza<Jid>>,
+    /// The OpenPGP message as it arrived (what a replay sends again).
+    pub sealed: Vec<u8>,
 }
 
 /// The OpenPGP message a stanza carries (what anyone on the path can see of it).
@@ -162,6 +253,9 @@ pub fn envelope_of(xml: &[u8]) -> Result<Vec<u8>, WireError> {
 }
 
 fn envelope_in(message: &Message) -> Result<Vec<u8>, WireError> {
+    if message.kind == MessageType::Error {
+        return Err(WireError::ServerError(error_condition(message)));
+    }
     if message.group.is_some() || message.body.is_some() || message.hardened.is_some() {
         return Err(WireError::Cleartext);
     }
@@ -197,5 +291,44 @@ pub fn open_stanza(xml: &[u8], keyring: &Keyring) -> Result<Received, WireError>
         signer: opened.signer,
         claimed_from: message.from,
         stanza: Arc::new(stanza),
+        sealed,
     })
+}
+
+/// The defined condition of an error message (RFC 6120 §8.3: the first child of `<error/>`
+/// other than `<text/>`), or `unspecified`.
+fn error_condition(message: &Message) -> String {
+    let unspecified = || "unspecified".to_owned();
+    let Some(error) = message.unknown.iter().find(|u| u.name() == "error") else {
+        return unspecified();
+    };
+    // The local name of a child of `<error/>` that is its condition (not `<text/>`).
+    let condition = |t: &quick_xml::events::BytesStart<'_>| {
+        let name = t.local_name().into_inner();
+        (name != "text").then(|| name.to_owned())
+    };
+    let mut reader = quick_xml::Reader::from_str(error.xml());
+    let mut depth = 0u32;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(t)) => {
+                if depth == 1 {
+                    if let Some(c) = condition(&t) {
+                        return c;
+                    }
+                }
+                depth += 1;
+            }
+            Ok(Event::Empty(t)) => {
+                if depth == 1 {
+                    if let Some(c) = condition(&t) {
+                        return c;
+                    }
+                }
+            }
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Eof) | Err(_) => return unspecified(),
+            Ok(_) => {}
+        }
+    }
 }

@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kgroup::lab::Lab;
 use kgroup::{Change, Command, Dialect, Ext, GroupKey, Intent};
+use kgroup_testkit::lab::Lab;
 use proptest::prelude::*;
 
 type Id = u8;

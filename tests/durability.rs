@@ -1,9 +1,9 @@
 //! Crash and restart from the persisted state, loss and retransmission, removed members
 //! asking to resync, and wire compatibility between the dialects.
 
-use kgroup::lab::Lab;
-use kgroup::scenarios::{group, Id, ALICE, BOB, CHARLIE, DAVID, GROUP_ID};
 use kgroup::{Change, Config, Dialect, Ext, Intent, Output, Reason, Status};
+use kgroup_testkit::lab::Lab;
+use kgroup_testkit::scenarios::{group, Id, ALICE, BOB, CHARLIE, DAVID, GROUP_ID};
 
 fn create(lab: &mut Lab<Id>, members: &[Id]) {
     lab.act(

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use kgroup::lab::Lab;
-use kgroup::scenarios::{group, Id, ALICE, BOB, CHARLIE, DAVID, GROUP_ID};
 use kgroup::{
     Change, Command, Config, Dialect, Ext, GroupKey, Intent, LocalError, Output, Reason, Roster,
     Stanza, Status, Text,
 };
+use kgroup_testkit::lab::Lab;
+use kgroup_testkit::scenarios::{group, Id, ALICE, BOB, CHARLIE, DAVID, GROUP_ID};
 
 const MALLORY: &str = "mallory@beta.kontalk.net";
 

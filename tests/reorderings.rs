@@ -1,9 +1,9 @@
 //! The reorderings where `kontalk` diverges and `hardened` does not, each asserted in both
 //! dialects with the exact views that result.
 
-use kgroup::lab::Lab;
-use kgroup::scenarios::{self, group, Id, ALICE, BOB, CHARLIE, DAVID};
 use kgroup::{Dialect, Reason};
+use kgroup_testkit::lab::Lab;
+use kgroup_testkit::scenarios::{self, group, Id, ALICE, BOB, CHARLIE, DAVID};
 
 fn members(lab: &Lab<Id>, who: Id) -> Vec<Id> {
     lab.clients[who]

@@ -1,184 +1,27 @@
 //! The whole path of a group stanza, in both dialects: the owner's core composes, the
 //! sender seals it into the real `<message/>` XML ([`kgroup::wire::seal_outgoing`]: the
 //! XEP-0033 addresses in clear, everything else in one signed OpenPGP message with a PKESK
-//! per recipient), a simulated multicast service reads the addresses, strips them and fans
+//! per recipient), the test kit's multicast service (`kgroup_testkit::multicast`) reads the addresses, strips them and fans
 //! the stanza out, and each receiver parses the XML, opens the envelope, verifies the
 //! signer and feeds its core with the **verified signer** as sender
 //! ([`kgroup::wire::open_stanza`]). Every stanza on the wire is checked to carry no group
 //! content in clear.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use kgroup::codec::{Jid, Message};
-use kgroup::envelope::{recipients_of, EnvelopeError, Keyring, Suite};
-use kgroup::wire::{envelope_of, open_stanza, seal_outgoing, WireError, NS_E2E};
+use kgroup::envelope::{recipients_of, EnvelopeError};
+use kgroup::wire::{envelope_of, open_stanza, seal_outgoing, WireError, NS_E2E, NS_HINTS};
 use kgroup::{
-    Change, Client, Command, Config, Dialect, Ext, GroupKey, Intent, Outgoing, Output, Reason,
-    Roster, Span, Stanza, Status, Text,
+    Change, Command, Dialect, Ext, Intent, Outgoing, Output, Reason, Roster, Span, Stanza, Status,
 };
+use kgroup_testkit::wire_net::{Node, WireNet};
 
 const DOMAIN: &str = "beta.kontalk.net";
 const GROUP_ID: &str = "journey-5e1f";
 const SUBJECT: &str = "Our great journey";
 const SUBJECT2: &str = "Our journey continues";
-
-fn jid(s: &str) -> Jid {
-    Jid::new(s).expect("jid")
-}
-
-/// One client: identity, keys, core, and what it saw.
-struct Node {
-    bare: Jid,
-    full: Jid,
-    ring: Keyring,
-    client: Client<Jid>,
-    delivered: Vec<(Jid, Text)>,
-    rejected: Vec<(Jid, Reason)>,
-    refused: Vec<WireError>,
-}
-
-/// Owner (index 0) and members, each with its own keyring holding everyone's certificate;
-/// a FIFO network through a multicast service that strips the address list.
-struct Net {
-    nodes: Vec<Node>,
-    /// (sender index, sealed XML as the sender wrote it).
-    queue: VecDeque<(usize, String)>,
-    /// Every XML that crossed the wire, before and after the service, with its sender.
-    seen: Vec<(usize, String)>,
-    /// The XML delivered to each node, in order (after the service).
-    inbox: Vec<Vec<String>>,
-    now: u64,
-}
-
-impl Net {
-    fn new(names: &[&str], dialect: Dialect) -> Net {
-        let mut nodes: Vec<Node> = names
-            .iter()
-            .map(|n| {
-                let bare = jid(&format!("{n}@{DOMAIN}"));
-                Node {
-                    full: jid(&format!("{n}@{DOMAIN}/phone")),
-                    ring: Keyring::generate(bare.as_str(), Suite::Cv25519).expect("keys"),
-                    client: Client::new(bare.clone(), Config::new(dialect)),
-                    bare,
-                    delivered: Vec::new(),
-                    rejected: Vec::new(),
-                    refused: Vec::new(),
-                }
-            })
-            .collect();
-        let certs: Vec<_> = nodes.iter().map(|n| n.ring.me().cert.clone()).collect();
-        for n in &mut nodes {
-            for c in &certs {
-                if c.fingerprint() != n.ring.me().fingerprint() {
-                    n.ring.add(c.clone()).expect("add cert");
-                }
-            }
-        }
-        let inbox = vec![Vec::new(); nodes.len()];
-        Net {
-            nodes,
-            queue: VecDeque::new(),
-            seen: Vec::new(),
-            inbox,
-            now: 0,
-        }
-    }
-
-    fn idx(&self, bare: &Jid) -> usize {
-        self.nodes
-            .iter()
-            .position(|n| &n.bare == bare)
-            .expect("known node")
-    }
-
-    fn bare(&self, i: usize) -> Jid {
-        self.nodes[i].bare.clone()
-    }
-
-    fn key(&self) -> GroupKey<Jid> {
-        GroupKey::new(GROUP_ID, self.bare(0))
-    }
-
-    /// Handles a transition's outputs: stanzas are sealed and queued, the rest recorded.
-    fn outputs(&mut self, i: usize, outs: Vec<Output<Jid>>) {
-        for o in outs {
-            match o {
-                Output::Send(send) => {
-                    let n = &self.nodes[i];
-                    let xml = seal_outgoing(&send, &n.full, &n.ring).expect("seal");
-                    self.queue.push_back((i, xml));
-                }
-                Output::Deliver { from, body, .. } => self.nodes[i].delivered.push((from, body)),
-                Output::Reject { from, reason, .. } => self.nodes[i].rejected.push((from, reason)),
-                Output::Changed { .. } | Output::GaveUp { .. } => {}
-            }
-        }
-    }
-
-    fn act(&mut self, i: usize, intent: Intent<Jid>) {
-        let mut out = Vec::new();
-        self.now += 1;
-        self.nodes[i]
-            .client
-            .act(intent, self.now, &mut out)
-            .expect("intent accepted");
-        self.outputs(i, out);
-    }
-
-    /// The multicast service: reads the XEP-0033 recipients, strips the address list, and
-    /// hands each recipient the rest (its `from` as the sender's session wrote it).
-    fn serve(&mut self, sender: usize, xml: &str) -> Vec<(usize, String)> {
-        self.seen.push((sender, xml.to_owned()));
-        let mut m = Message::decode(xml.as_bytes()).expect("the service parses the stanza");
-        assert_eq!(m.from.as_ref(), Some(&self.nodes[sender].full));
-        let to: Vec<Jid> = m
-            .addresses
-            .take()
-            .expect("XEP-0033 addresses in clear")
-            .recipients()
-            .map(Jid::to_bare)
-            .collect();
-        let stripped = m.encode();
-        self.seen.push((sender, stripped.clone()));
-        to.iter().map(|j| (self.idx(j), stripped.clone())).collect()
-    }
-
-    /// A receiver: parse, open, verify, decode, feed the core the verified signer.
-    fn deliver(&mut self, to: usize, xml: &str) {
-        self.inbox[to].push(xml.to_owned());
-        match open_stanza(xml.as_bytes(), &self.nodes[to].ring) {
-            Ok(r) => {
-                let mut out = Vec::new();
-                self.now += 1;
-                self.nodes[to]
-                    .client
-                    .receive(r.sender, r.stanza, self.now, &mut out);
-                self.outputs(to, out);
-            }
-            Err(e) => self.nodes[to].refused.push(e),
-        }
-    }
-
-    /// Runs the network until nothing is in flight.
-    fn run(&mut self) {
-        while let Some((from, xml)) = self.queue.pop_front() {
-            for (to, copy) in self.serve(from, &xml) {
-                self.deliver(to, &copy);
-            }
-        }
-    }
-
-    fn view_members(&self, i: usize) -> Vec<Jid> {
-        self.nodes[i]
-            .client
-            .view(&self.key())
-            .map(|v| v.members)
-            .unwrap_or_default()
-    }
-}
 
 fn sorted(mut v: Vec<Jid>) -> Vec<Jid> {
     v.sort();
@@ -186,7 +29,7 @@ fn sorted(mut v: Vec<Jid>) -> Vec<Jid> {
 }
 
 /// The encryption subkey's key id of node `i`, as a v3 PKESK names it.
-fn pkesk_id(net: &Net, i: usize) -> sequoia_openpgp::KeyHandle {
+fn pkesk_id(net: &WireNet, i: usize) -> sequoia_openpgp::KeyHandle {
     let keys = net.nodes[0]
         .ring
         .recipients(&[net.nodes[i].bare.as_str()])
@@ -195,10 +38,11 @@ fn pkesk_id(net: &Net, i: usize) -> sequoia_openpgp::KeyHandle {
     keys[0].key().keyid().into()
 }
 
-/// What may appear in clear: the stanza's `from`/`to`/`type`, the addresses and `<e2e/>`.
+/// What may appear in clear: the stanza's `from`/`to`/`type`, the addresses, `<e2e/>` and
+/// the empty XEP-0334 `<store/>` hint.
 /// Group ids, owner attributes, bodies, subjects and the group and hardened namespaces
 /// may not.
-fn assert_nothing_in_clear(net: &Net, secrets: &[&str]) {
+fn assert_nothing_in_clear(net: &WireNet, secrets: &[&str]) {
     assert!(!net.seen.is_empty());
     for (sender, xml) in &net.seen {
         for s in secrets.iter().copied().chain([
@@ -213,8 +57,13 @@ fn assert_nothing_in_clear(net: &Net, secrets: &[&str]) {
         // The owner's JID appears only as the sender or an addressee, never as an owner.
         let m = Message::decode(xml.as_bytes()).expect("decode");
         assert!(m.group.is_none() && m.body.is_none() && m.hardened.is_none());
-        assert_eq!(m.unknown.len(), 1, "only <e2e/> besides the addresses");
-        assert_eq!(m.unknown[0].ns(), Some(NS_E2E));
+        let unknown: Vec<_> = m.unknown.iter().map(|u| (u.ns(), u.name())).collect();
+        assert_eq!(
+            unknown,
+            vec![(Some(NS_E2E), "e2e"), (Some(NS_HINTS), "store")],
+            "only <e2e/> and the <store/> hint besides the addresses"
+        );
+        assert_eq!(m.unknown[1].text().as_deref(), Ok(""), "an empty hint");
         assert_eq!(m.from.as_ref(), Some(&net.nodes[*sender].full));
     }
 }
@@ -228,8 +77,13 @@ fn bodies(node: &Node) -> Vec<(String, String)> {
 
 /// The scenario both dialects run: create, add, a member's message, subject, remove, and
 /// a message after the removal. Returns the network and the XML of the last message.
-fn scenario(dialect: Dialect) -> (Net, String) {
-    let mut net = Net::new(&["david", "alice", "bob", "charlie"], dialect);
+fn scenario(dialect: Dialect) -> (WireNet, String) {
+    let mut net = WireNet::new(
+        &["david", "alice", "bob", "charlie"],
+        DOMAIN,
+        GROUP_ID,
+        dialect,
+    );
     let (owner, alice, bob, charlie) = (0, 1, 2, 3);
     let (a, b, c) = (net.bare(alice), net.bare(bob), net.bare(charlie));
     let key = net.key();
@@ -453,7 +307,7 @@ fn a_removed_members_key_is_not_among_the_next_messages_pkesks() {
 
 /// A set with the owner's name on it, composed and signed by alice; the server forges
 /// `from` to be the owner's session.
-fn forged_set(net: &Net, dialect: Dialect) -> String {
+fn forged_set(net: &WireNet, dialect: Dialect) -> String {
     let (b, c) = (net.bare(2), net.bare(3));
     let ext = match dialect {
         Dialect::Kontalk => None,

@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use kgroup::scenarios::{ALICE, BOB, CHARLIE, DAVID, GROUP_ID};
 use kgroup::{
     Client, Command, Config, Dialect, GroupKey, Intent, Output, Stanza, Status, Text, View,
 };
+use kgroup_testkit::scenarios::{ALICE, BOB, CHARLIE, DAVID, GROUP_ID};
 
 type Id = &'static str;
 
@@ -283,7 +283,7 @@ fn kontalk_owner_composes_the_seed_stanzas() {
 #[test]
 fn seed_scenario_converges_in_both_dialects() {
     for d in Dialect::ALL {
-        let lab = kgroup::scenarios::seed(d);
+        let lab = kgroup_testkit::scenarios::seed(d);
         assert!(lab.converged(&key()), "{d}: {:?}", lab.views(&key()));
         assert!(lab.is_quiescent(), "{d}");
         for m in [ALICE, BOB] {

@@ -139,7 +139,7 @@ fn open_stream(w: &mut TcpStream, domain: &str) -> std::io::Result<usize> {
     let header = format!(
         "<?xml version='1.0'?><stream:stream xmlns='{NS_CLIENT}' xmlns:stream='{NS_STREAM}' \
          to='{}' version='1.0'>",
-        crate::wire::escape_attr(domain)
+        crate::xml::escape_attr(domain)
     );
     w.write_all(header.as_bytes())?;
     Ok(header.len())
@@ -219,7 +219,7 @@ impl Connection {
         }
         let bind = format!(
             "<iq type='set' id='bind-1'><bind xmlns='{NS_BIND}'><resource>{}</resource></bind></iq>",
-            crate::wire::escape_text(&account.resource)
+            crate::xml::escape_text(&account.resource)
         );
         writer.write_all(bind.as_bytes())?;
         written += bind.len() as u64;
@@ -341,7 +341,7 @@ impl Negotiated<'_> {
         let id = format!("q-{}", self.next_id);
         let iq = format!(
             "<iq type='get' id='{id}' to='{}'>{payload}</iq>",
-            crate::wire::escape_attr(to)
+            crate::xml::escape_attr(to)
         );
         self.writer.write_all(iq.as_bytes())?;
         self.written += iq.len() as u64;

@@ -18,13 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kgroup::codec::Jid;
-use kgroup::envelope::{self, EnvelopeError, Keyring, Suite};
+use kgroup::envelope::{Keyring, Suite};
+use kgroup::wire::{self, Carrier, WireError};
 use kgroup::{Client, Config, Dialect, GroupKey, Intent, Output, Reason, Stanza, Text, View};
 
 use crate::c2s::{Account, Connection, Incoming};
 use crate::disco::{DiscoCache, Route};
 use crate::error::LiveError;
-use crate::wire::{self, WireReject};
 
 /// How to reach the server and whom to log in as.
 #[derive(Clone, Debug)]
@@ -59,11 +59,12 @@ impl Options {
     }
 }
 
-/// Why a received stanza was not acted on: the core's typed reason, or the wire's.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Why a received stanza was not acted on: the core's typed reason, or the wire's
+/// ([`kgroup::wire`], the one wire every driver uses).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RejectReason {
     Core(Reason),
-    Wire(WireReject),
+    Wire(WireError),
 }
 
 impl RejectReason {
@@ -185,22 +186,6 @@ pub struct Run {
     pub stale_at_start: usize,
 }
 
-fn envelope_label(e: &EnvelopeError) -> &'static str {
-    match e {
-        EnvelopeError::Malformed(_) => "malformed",
-        EnvelopeError::NotEncrypted => "not-encrypted",
-        EnvelopeError::NotForMe => "not-for-me",
-        EnvelopeError::Integrity => "integrity",
-        EnvelopeError::Unsigned => "unsigned",
-        EnvelopeError::MultipleSignatures => "multiple-signatures",
-        EnvelopeError::UnknownSigner { .. } => "unknown-signer",
-        EnvelopeError::BadSignature { .. } => "bad-signature",
-        EnvelopeError::NoRecipients => "no-recipients",
-        EnvelopeError::UnknownRecipient(_) => "unknown-recipient",
-        EnvelopeError::Key(_) => "key",
-    }
-}
-
 impl Run {
     /// Generates a key per user, gives every client every other's certificate (the out of
     /// band exchange a real deployment does through its key server), connects them all,
@@ -211,12 +196,15 @@ impl Run {
             return Err(LiveError::Usage("a run needs at least one client".into()));
         }
         let (tx, rx) = channel();
+        let bares: Vec<String> = users
+            .iter()
+            .map(|user| format!("{user}@{}", opts.domain))
+            .collect();
+        let keyrings = kgroup_testkit::keys::keyrings(&bares, Suite::Cv25519)?;
         let mut nodes = Vec::with_capacity(users.len());
-        for user in users {
-            let bare = format!("{user}@{}", opts.domain);
-            let jid = Jid::new(&bare)
-                .map_err(|e| LiveError::Usage(format!("bad account {bare}: {e}")))?;
-            let keyring = Keyring::generate(jid.as_str(), Suite::Cv25519)?;
+        for ((user, bare), keyring) in users.iter().zip(&bares).zip(keyrings) {
+            let jid =
+                Jid::new(bare).map_err(|e| LiveError::Usage(format!("bad account {bare}: {e}")))?;
             nodes.push(Node {
                 jid,
                 account: Account {
@@ -227,7 +215,7 @@ impl Run {
                     resource: "kgroup".into(),
                 },
                 client: Client::new(
-                    Jid::new(&bare).map_err(|e| LiveError::Usage(e.to_string()))?,
+                    Jid::new(bare).map_err(|e| LiveError::Usage(e.to_string()))?,
                     opts.config,
                 ),
                 keyring,
@@ -240,14 +228,6 @@ impl Run {
                 gave_up: 0,
                 next_id: 0,
             });
-        }
-        let certs: Vec<_> = nodes.iter().map(|n| n.keyring.me().cert.clone()).collect();
-        for (i, n) in nodes.iter_mut().enumerate() {
-            for (j, c) in certs.iter().enumerate() {
-                if i != j {
-                    n.keyring.add(c.clone())?;
-                }
-            }
         }
         let mut run = Run {
             opts,
@@ -401,9 +381,7 @@ impl Run {
             return Ok(());
         }
         let node = self.node(i)?;
-        let plain = wire::inner(out, &node.jid);
-        let to: Vec<&str> = out.to.iter().map(Jid::as_str).collect();
-        let sealed = envelope::seal_to(&node.keyring, &to, plain.as_bytes())?;
+        let sealed = wire::seal(out, &node.jid, &node.keyring)?;
         self.write_envelope(i, &out.to, &sealed)
     }
 
@@ -421,7 +399,15 @@ impl Run {
         let mut write = |dest: &Jid, addresses: Option<&[Jid]>| -> Result<(), LiveError> {
             node.next_id += 1;
             let id = format!("{}-{}", node.account.user, node.next_id);
-            let xml = wire::outer(dest, addresses, sealed, &id)?;
+            let xml = wire::carry(
+                sealed,
+                &Carrier {
+                    to: dest,
+                    from: None,
+                    id: Some(&id),
+                    addresses,
+                },
+            );
             conn.send(xml.as_bytes())?;
             node.sent.stanzas += 1;
             node.sent.bytes += xml.len() as u64;
@@ -483,7 +469,7 @@ impl Run {
         Ok(())
     }
 
-    fn reject(&mut self, i: usize, from: Option<Jid>, reason: WireReject) {
+    fn reject(&mut self, i: usize, from: Option<Jid>, reason: WireError) {
         if let Some(n) = self.nodes.get_mut(i) {
             n.rejected.push(Rejection {
                 from,
@@ -504,30 +490,11 @@ impl Run {
             // Presence and anything else: nothing for the group protocol.
             _ => return Ok(()),
         }
-        let received = match wire::unwrap(bytes) {
+        let node = self.node(i)?;
+        let received = match wire::open_stanza(bytes, &node.keyring) {
             Ok(r) => r,
             Err(e) => {
                 self.reject(i, None, e);
-                return Ok(());
-            }
-        };
-        let node = self.node(i)?;
-        let opened = match envelope::open(&node.keyring, &received.envelope) {
-            Ok(o) => o,
-            Err(e) => {
-                let label = envelope_label(&e).to_owned();
-                self.reject(i, None, WireReject::Envelope(label));
-                return Ok(());
-            }
-        };
-        let Ok(signer) = Jid::new(&opened.signer.jid) else {
-            self.reject(i, None, WireReject::Envelope("bad-signer-jid".into()));
-            return Ok(());
-        };
-        let stanza = match wire::stanza_of(&opened.plaintext) {
-            Ok(s) => s,
-            Err(e) => {
-                self.reject(i, Some(signer), e);
                 return Ok(());
             }
         };
@@ -540,13 +507,14 @@ impl Run {
             node.captured.remove(0);
         }
         node.captured.push(Captured {
-            signer: signer.clone(),
-            claimed_from: received.from,
-            stanza: stanza.clone(),
-            envelope: received.envelope,
+            signer: received.sender.clone(),
+            claimed_from: received.claimed_from,
+            stanza: (*received.stanza).clone(),
+            envelope: received.sealed,
         });
         let mut out = Vec::new();
-        node.client.receive(signer, Arc::new(stanza), now, &mut out);
+        node.client
+            .receive(received.sender, received.stanza, now, &mut out);
         self.absorb(i, out, Instant::now())
     }
 
@@ -560,10 +528,10 @@ impl Run {
         if kind != "get" && kind != "set" {
             return Ok(());
         }
-        let id = wire::escape_attr(iq.attr("id").unwrap_or(""));
+        let id = crate::xml::escape_attr(iq.attr("id").unwrap_or(""));
         let to = iq
             .attr("from")
-            .map(|f| format!(" to='{}'", wire::escape_attr(f)))
+            .map(|f| format!(" to='{}'", crate::xml::escape_attr(f)))
             .unwrap_or_default();
         let reply = if iq.child("ping", "urn:xmpp:ping").is_some() {
             format!("<iq type='result' id='{id}'{to}/>")

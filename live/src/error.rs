@@ -4,6 +4,7 @@ use std::fmt;
 
 use kgroup::codec::DecodeError;
 use kgroup::envelope::EnvelopeError;
+use kgroup::wire::WireError;
 use kgroup::LocalError;
 
 use crate::xml::XmlError;
@@ -24,6 +25,8 @@ pub enum LiveError {
     Decode(DecodeError),
     /// Sealing failed (opening failures are rejections, not errors).
     Envelope(EnvelopeError),
+    /// Sealing a group stanza for the wire failed.
+    Wire(WireError),
     /// The core refused a local intent.
     Local(LocalError),
     /// A usage error (bad client index, bad parameter).
@@ -40,6 +43,7 @@ impl fmt::Display for LiveError {
             LiveError::Xml(e) => write!(f, "{e}"),
             LiveError::Decode(e) => write!(f, "stanza: {e}"),
             LiveError::Envelope(e) => write!(f, "envelope: {e}"),
+            LiveError::Wire(e) => write!(f, "wire: {e}"),
             LiveError::Local(e) => write!(f, "core: {e}"),
             LiveError::Usage(e) => f.write_str(e),
         }
@@ -69,6 +73,12 @@ impl From<DecodeError> for LiveError {
 impl From<EnvelopeError> for LiveError {
     fn from(e: EnvelopeError) -> Self {
         LiveError::Envelope(e)
+    }
+}
+
+impl From<WireError> for LiveError {
+    fn from(e: WireError) -> Self {
+        LiveError::Wire(e)
     }
 }
 

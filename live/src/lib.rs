@@ -2,8 +2,8 @@
 //!
 //! N clients, each a real client-to-server connection ([`c2s`]), run the project's core;
 //! every group stanza is sealed with the project's OpenPGP envelope, wrapped as the seed
-//! describes ([`wire`]: the XEP-0033 address list in clear, everything else encrypted) and
-//! sent **once** to the server's multicast service, found by XEP-0030 service discovery
+//! describes by the project's one wire layer ([`kgroup::wire`]: the XEP-0033 address list
+//! in clear, everything else encrypted) and sent **once** to the server's multicast service, found by XEP-0030 service discovery
 //! ([`disco`]), or once per recipient where there is none. [`driver::Run`] is the driver;
 //! [`workload`] is the measured run behind `kgroup live`.
 //!
@@ -14,7 +14,6 @@ pub mod c2s;
 pub mod disco;
 pub mod driver;
 pub mod error;
-pub mod wire;
 pub mod workload;
 pub mod xml;
 

@@ -311,6 +311,20 @@ fn close(stack: &mut Vec<Element>) -> Option<Element> {
     }
 }
 
+/// Escapes text content of the stream-level stanzas this crate writes by hand.
+pub fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Escapes an attribute value (single- or double-quoted).
+pub fn escape_attr(s: &str) -> String {
+    escape_text(s)
+        .replace('\'', "&apos;")
+        .replace('"', "&quot;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

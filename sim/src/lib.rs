@@ -5,7 +5,6 @@
 pub mod config;
 pub mod engine;
 pub mod judge;
-pub mod plot;
 pub mod queue;
 pub mod replay;
 pub mod report;

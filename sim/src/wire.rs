@@ -10,6 +10,7 @@ use std::sync::Arc;
 use kgroup::codec::{Address, Addresses, Jid, Message};
 use kgroup::envelope::{Keyring, Suite};
 use kgroup::{Outgoing, Stanza};
+use kgroup_testkit::{keys, multicast};
 
 use crate::judge::Id;
 
@@ -60,18 +61,17 @@ pub fn encode_upload(out: &Outgoing<Id>, sender: Id) -> String {
     Message::from_outgoing(&to_jids(out), &jid(sender)).encode()
 }
 
-/// The server's side: decodes what a client uploaded, returns the recipients and the copy
-/// to fan out (the same stanza without its address list).
+/// The server's side: the test kit's multicast service (the one the wire round-trip tests
+/// use) serves what a client uploaded; returns the recipients and the copy to fan out
+/// (the same stanza without its address list).
 pub fn server_fanout(xml: &str) -> Result<(Vec<Id>, String), WireError> {
-    let mut m = Message::decode(xml.as_bytes()).map_err(|e| WireError::Decode(e.to_string()))?;
-    let recipients = m
-        .addresses
-        .take()
-        .map(|a| a.recipients().map(|j| id_of(&j.to_bare())).collect())
-        .transpose()?
-        .unwrap_or_default();
-    m.to = None;
-    Ok((recipients, m.encode()))
+    let served = multicast::serve(xml.as_bytes()).map_err(|e| WireError::Decode(e.to_string()))?;
+    let recipients = served
+        .recipients
+        .iter()
+        .map(id_of)
+        .collect::<Result<_, _>>()?;
+    Ok((recipients, served.copy))
 }
 
 /// An adversary's side: a copy as it arrived, addressed again to `to` for the server.
@@ -84,24 +84,9 @@ pub fn readdress(xml: &str, to: &[Id]) -> Result<String, WireError> {
 /// `--encrypt`: one key per client (Cv25519), and a keyring per client holding its key
 /// and every other client's certificate.
 pub fn keyrings(clients: u32) -> Result<Vec<Keyring>, String> {
-    let mut rings = Vec::with_capacity(clients as usize);
-    for c in 0..clients {
-        let j = jid(c);
-        rings.push(
-            Keyring::generate(j.as_str(), Suite::Cv25519)
-                .map_err(|e| format!("key for {j}: {e}"))?,
-        );
-    }
-    let certs: Vec<_> = rings.iter().map(|r| r.me().cert.clone()).collect();
-    for (i, ring) in rings.iter_mut().enumerate() {
-        for (k, cert) in certs.iter().enumerate() {
-            if k != i {
-                ring.add(cert.clone())
-                    .map_err(|e| format!("certificate of c{k}: {e}"))?;
-            }
-        }
-    }
-    Ok(rings)
+    let jids: Vec<Jid> = (0..clients).map(jid).collect();
+    let names: Vec<&str> = jids.iter().map(Jid::as_str).collect();
+    keys::keyrings(&names, Suite::Cv25519).map_err(|e| format!("keys for the clients: {e}"))
 }
 
 /// `--encrypt`, the sender's side: the `<message/>` with its address list in clear and the

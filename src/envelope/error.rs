@@ -35,6 +35,25 @@ pub enum EnvelopeError {
     Key(String),
 }
 
+impl EnvelopeError {
+    /// A short, stable name of the variant, for reports and counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EnvelopeError::Malformed(_) => "malformed",
+            EnvelopeError::NotEncrypted => "not-encrypted",
+            EnvelopeError::NotForMe => "not-for-me",
+            EnvelopeError::Integrity => "integrity",
+            EnvelopeError::Unsigned => "unsigned",
+            EnvelopeError::MultipleSignatures => "multiple-signatures",
+            EnvelopeError::UnknownSigner { .. } => "unknown-signer",
+            EnvelopeError::BadSignature { .. } => "bad-signature",
+            EnvelopeError::NoRecipients => "no-recipients",
+            EnvelopeError::UnknownRecipient(_) => "unknown-recipient",
+            EnvelopeError::Key(_) => "key",
+        }
+    }
+}
+
 impl fmt::Display for EnvelopeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

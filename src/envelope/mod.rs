@@ -13,16 +13,14 @@
 //! - [`keyring`]: my key and my peers' certificates, looked up by fingerprint, key id or JID;
 //! - [`seal()`]: sign once, encrypt once to all recipients (one PKESK each);
 //! - [`open()`]: find my PKESK in one linear pass, decrypt, check integrity, verify;
-//! - [`floor`]: the primitive operations one recipient costs, the benchmarks' yardstick,
-//!   and [`fixture`]: the sender and recipients the CLI and the benchmark measure on;
+//! - [`ecdh`]: the X25519 key wrap of the direct sealing path (its primitive cost is the
+//!   benchmarks' yardstick, in the test kit);
 //! - [`error`]: the typed failures.
 //!
 //! The payload is opaque bytes here: the codec decides what the stanza's inside is.
 
 pub mod ecdh;
 pub mod error;
-pub mod fixture;
-pub mod floor;
 pub mod keyring;
 pub mod keys;
 pub mod open;

@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use kgroup::envelope::fixture::Fanout;
 use kgroup::envelope::{open, open_stock, Suite};
+use kgroup_testkit::fixture::Fanout;
 use serde::Serialize;
 
 /// Median seconds per call of each of `ops`, timed in interleaved rounds (one call of each

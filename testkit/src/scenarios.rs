@@ -2,8 +2,8 @@
 //! diverges and `hardened` does not. Each runs the real core through [`Lab`] with exact
 //! delivery order, so tests and `kgroup demo` show the same thing.
 
-use crate::core::{Change, Dialect, GroupKey, Intent, Text};
 use crate::lab::Lab;
+use kgroup::core::{Change, Dialect, GroupKey, Intent, Text};
 
 pub const DAVID: &str = "david@beta.kontalk.net";
 pub const ALICE: &str = "alice@beta.kontalk.net";

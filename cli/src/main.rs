@@ -1,12 +1,13 @@
 //! The `kgroup` command line.
 
-mod check_cmd;
+mod check;
 mod demo;
-mod fanout_cmd;
-mod live_cmd;
-mod replay_cmd;
-mod sim_cmd;
-mod stanza_cmd;
+mod fanout;
+mod live;
+mod plot;
+mod replay;
+mod sim;
+mod stanza;
 
 use std::process::ExitCode;
 
@@ -34,7 +35,7 @@ struct Cli {
 enum Cmd {
     /// Exhaustively model-checks a dialect against the property catalogue. Exits 0 when
     /// every property holds, 1 when one fails (with a shortest counterexample), 2 on bad usage.
-    Check(check_cmd::CheckArgs),
+    Check(check::CheckArgs),
     /// Checks every property in both dialects on every network for three workloads, and
     /// prints the findings table (Markdown, or `--json`).
     Findings {
@@ -78,18 +79,18 @@ enum Cmd {
     /// (`encode`). Bad input exits 1 with a one-line error.
     Stanza {
         #[command(subcommand)]
-        action: stanza_cmd::StanzaCmd,
+        action: stanza::StanzaCmd,
     },
     /// Simulates many clients running the core through a lossy XMPP server, from one seed,
     /// and judges every property over the run. Exits 0 when all hold, 1 when one fails,
     /// 2 on bad usage.
-    Sim(Box<sim_cmd::SimArgs>),
+    Sim(Box<sim::SimArgs>),
     /// Finds the shortest counterexample of every failing property (the flags of `check`)
     /// and replays each through the simulator's clients and judge (`--wire`, `--encrypt`).
     /// Exits 0 when every one breaks the same property there, 1 otherwise, 2 on bad usage.
-    Replay(Box<replay_cmd::ReplayArgs>),
+    Replay(Box<replay::ReplayArgs>),
     /// Runs a group through a running XMPP server (see `scripts/e2e`): multicast and per recipient.
-    Live(live_cmd::LiveArgs),
+    Live(live::LiveArgs),
 }
 
 fn parse_suite(s: &str) -> Result<Suite, String> {
@@ -109,8 +110,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Cmd::Check(args) => check_cmd::run(args),
-        Cmd::Findings { threads, json } => check_cmd::findings(threads, json),
+        Cmd::Check(args) => check::run(args),
+        Cmd::Findings { threads, json } => check::findings(threads, json),
         Cmd::Demo {
             dialect,
             scenario,
@@ -121,10 +122,10 @@ fn main() -> ExitCode {
             size,
             suite,
             json,
-        } => fanout_cmd::run(recipients, size, suite, json),
-        Cmd::Stanza { action } => stanza_cmd::run(action),
-        Cmd::Sim(args) => sim_cmd::run(*args),
-        Cmd::Replay(args) => replay_cmd::run(*args),
-        Cmd::Live(args) => live_cmd::run(args),
+        } => fanout::run(recipients, size, suite, json),
+        Cmd::Stanza { action } => stanza::run(action),
+        Cmd::Sim(args) => sim::run(*args),
+        Cmd::Replay(args) => replay::run(*args),
+        Cmd::Live(args) => live::run(args),
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::core::{
+use kgroup::core::{
     Client, Config, Dialect, GroupKey, Identity, Intent, LocalError, Output, Reason, Stanza, Text,
     View,
 };
@@ -154,7 +154,7 @@ impl<I: Identity> Lab<I> {
         self.inflight.is_empty() && self.clients.values().all(|c| c.is_idle())
     }
 
-    /// Whether the group has converged (see [`crate::core::agreement`]); meaningful at
+    /// Whether the group has converged (see [`kgroup::core::agreement`]); meaningful at
     /// quiescence.
     pub fn converged(&self, key: &GroupKey<I>) -> bool {
         self.disagreeing(key).is_empty()
@@ -162,7 +162,7 @@ impl<I: Identity> Lab<I> {
 
     /// The participants whose view differs from the reference.
     pub fn disagreeing(&self, key: &GroupKey<I>) -> Vec<I> {
-        crate::core::agreement::disagreeing(&key.owner, &self.views(key))
+        kgroup::core::agreement::disagreeing(&key.owner, &self.views(key))
     }
 
     /// The bodies `who` delivered, in order.

@@ -4,7 +4,7 @@
 //! costs at least: 32 random bytes from the OS, one X25519 base-point multiplication (the
 //! ephemeral public key), one X25519 Diffie-Hellman, the key derivation (the RFC 6637 KDF
 //! for v4 ECDH keys, HKDF-SHA256 for v6 X25519 keys) and one AES key wrap. [`Floor::wrap`]
-//! is exactly that ([`super::ecdh`], on x25519-dalek, sha2/hkdf and aes-kw, the crates
+//! is exactly that ([`kgroup::envelope::ecdh`], on x25519-dalek, sha2/hkdf and aes-kw, the crates
 //! sequoia's `crypto-rust` backend builds on) and nothing else: no session-key encoding,
 //! no packet, no policy. The benchmarks and `kgroup fanout` divide the per-recipient cost
 //! of sealing by it, measured in the same run, so the ratio says what the envelope adds.
@@ -14,9 +14,8 @@
 use rand_core::{OsRng, RngCore};
 use x25519_dalek::StaticSecret;
 
-use super::ecdh::Recipient;
-use super::error::EnvelopeError;
-use super::keys::EncryptionKey;
+use kgroup::envelope::ecdh::Recipient;
+use kgroup::envelope::{EncryptionKey, EnvelopeError};
 
 /// The primitive work of one recipient key, ready to be timed.
 #[derive(Clone)]

@@ -1,9 +1,10 @@
-//! `kgroup demo`: the named scenarios of `kgroup::scenarios`, in both dialects.
+//! `kgroup demo`: the named scenarios of `kgroup_testkit::scenarios`, in both dialects.
 
 use std::process::ExitCode;
 
-use kgroup::scenarios::{self, group, Id};
-use kgroup::{lab::Lab, Dialect};
+use kgroup::Dialect;
+use kgroup_testkit::lab::Lab;
+use kgroup_testkit::scenarios::{self, group, Id};
 use serde::Serialize;
 
 #[derive(Serialize)]

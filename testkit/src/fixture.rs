@@ -1,10 +1,9 @@
 //! A sender and N recipients with fresh keys: what `kgroup fanout` and the fan-out
 //! benchmark measure on, so that both measure the same thing.
 
-use super::error::EnvelopeError;
-use super::floor::Floor;
-use super::keyring::Keyring;
-use super::keys::{self, EncryptionKey, Suite};
+use kgroup::envelope::{self, keys, EncryptionKey, EnvelopeError, Keyring, Suite};
+
+use crate::floor::Floor;
 
 /// The owner of a group of `n` recipients. The last recipient has a full keyring (it is the
 /// one that opens); the others exist only as certificates in the sender's keyring.
@@ -56,7 +55,7 @@ impl Fanout {
         keys: &[&EncryptionKey],
         payload: &[u8],
     ) -> Result<Vec<u8>, EnvelopeError> {
-        super::seal(&self.sender, keys, payload)
+        envelope::seal(&self.sender, keys, payload)
     }
 
     /// The multi-recipient seal through sequoia's `Encryptor` alone.
@@ -65,7 +64,7 @@ impl Fanout {
         keys: &[&EncryptionKey],
         payload: &[u8],
     ) -> Result<Vec<u8>, EnvelopeError> {
-        super::seal_sequoia(&self.sender, keys, payload)
+        envelope::seal_sequoia(&self.sender, keys, payload)
     }
 
     /// The per-recipient alternative: one signed message per recipient. Returns the total
@@ -77,7 +76,7 @@ impl Fanout {
     ) -> Result<usize, EnvelopeError> {
         let mut total = 0;
         for key in keys {
-            total += super::seal(&self.sender, &[*key], payload)?.len();
+            total += envelope::seal(&self.sender, &[*key], payload)?.len();
         }
         Ok(total)
     }

@@ -232,7 +232,7 @@ pub fn run(args: SimArgs) -> ExitCode {
     });
     bar.finish_and_clear();
     if let Some(path) = &args.plot {
-        if let Err(e) = kgroup_sim::plot::svg(&report, path) {
+        if let Err(e) = crate::plot::svg(&report, path) {
             eprintln!("kgroup sim: --plot {}: {e}", path.display());
             return ExitCode::from(2);
         }

@@ -12,7 +12,7 @@ use kgroup_sim::replay::{replay, Replayed};
 use kgroup_sim::Mode;
 use serde::Serialize;
 
-use crate::check_cmd::CheckArgs;
+use crate::check::CheckArgs;
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {

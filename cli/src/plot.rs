@@ -5,7 +5,7 @@
 
 use plotters::prelude::*;
 
-use crate::report::Report;
+use kgroup_sim::Report;
 
 /// Writes the SVG; errors are plotters' or the file system's, as text.
 pub fn svg(report: &Report, path: &std::path::Path) -> Result<(), String> {
