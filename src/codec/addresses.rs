@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{DecodeError, ErrorKind};
 use super::jid::Jid;
-use super::xml::{write_attr, Bare, Cursor, Ns, Tag};
+use super::xml::{write_attr, Cursor, FastTag, Ns, Tag};
 use super::{Text, NS_ADDRESS};
 
 /// The `type` of an `<address/>`.
@@ -189,7 +189,7 @@ fn bad(tag: &Tag<'_>, attribute: &'static str, value: &str, reason: impl ToStrin
 /// The common `<address/>` ([`Cursor::children_fast`]): `type`, `jid` and `delivered` at
 /// most, valid. `None` sends it the ordinary way ([`decode_address`]), which takes the
 /// rest and words the errors; the two agree on everything this takes.
-fn plain_address(b: &mut Bare<'_>) -> Option<Address> {
+fn plain_address(b: &mut FastTag<'_>) -> Option<Address> {
     // What our encoder and Kontalk's clients write, nearly every time.
     if let Some((j, _)) = b.only_jid(" type='to' jid='") {
         return Some(Address::to(j));

@@ -23,7 +23,7 @@
 
 use super::error::{DecodeError, ErrorKind};
 use super::jid::Jid;
-use super::xml::{duplicate, escape_text, write_attr, Bare, Cursor, Ns, Tag};
+use super::xml::{duplicate, escape_text, write_attr, Cursor, FastTag, Ns, Tag};
 use super::{Text, NS_HARDENED};
 use crate::core::{Ext, Roster, Span};
 
@@ -230,7 +230,7 @@ fn member_spans(cur: &mut Cursor<'_>, empty: bool, pos: u64) -> Result<Vec<Span>
 
 /// A plain `<span/>`'s interval ([`Cursor::children_fast`]), if its numbers are valid and
 /// `since` is there; `None` sends it the ordinary way, which says what is wrong.
-fn plain_span(b: &mut Bare<'_>) -> Option<(u64, Option<u64>)> {
+fn plain_span(b: &mut FastTag<'_>) -> Option<(u64, Option<u64>)> {
     if let Some(v) = b.only(" since='") {
         return Some((parse_number(v)?, None));
     }

@@ -1,8 +1,9 @@
 //! Wrapping a session key for one X25519 recipient, straight on the primitives.
 //!
 //! Sealing a group stanza for N members is N session-key wraps, so their cost is the cost
-//! of a large fan-out. sequoia's generic path adds about 10–15% to the primitives per
-//! recipient (boxed ciphers and digests, protected allocations, MPI round trips). For the
+//! of a large fan-out. sequoia's generic path adds work to the primitives per recipient
+//! (boxed ciphers and digests, protected allocations, MPI round trips; the figures are in
+//! docs/performance.md, from `cargo bench --bench fanout`). For the
 //! common case, v4 ECDH keys on Curve25519 (RFC 9580 §5.1.5, the RFC 6637 scheme), this
 //! module does the wrap with the same pure-Rust crates sequoia's backend uses
 //! (x25519-dalek, sha2, aes-kw) and nothing else, on stack buffers (no allocation);

@@ -19,6 +19,7 @@ use quick_xml::name::QName;
 use quick_xml::XmlVersion;
 
 use super::check_chars;
+use super::words::{flagged, letters_then_eq, splat, word};
 use crate::codec::error::{DecodeError, ErrorKind};
 
 /// One attribute as written.
@@ -79,7 +80,7 @@ impl<'i> RawAttr<'i> {
 }
 
 /// Byte classes for the scanner's name and whitespace loops: one table look-up per byte.
-/// (Values are read a word at a time by [`flagged`].)
+/// (Values are read a word at a time, [`super::words`].)
 const WS: u8 = 1;
 const EQ: u8 = 2;
 const COLON: u8 = 4;
@@ -102,81 +103,6 @@ static CLASS: [u8; 256] = {
     t[b'"' as usize] = NOT_NAME;
     t
 };
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `w` that is zero. Past the first zero byte a flag may be
-/// spurious (a borrow), but the lowest flag is always exact, and only it is used.
-fn zeros(w: u64) -> u64 {
-    w.wrapping_sub(ONES) & !w & HIGHS
-}
-
-/// Flags the bytes of the little-endian word `w` that end a value (`q`: the quote in
-/// every byte) or need work (`&`, `<`, controls, 0xEF: see the module docs); the lowest
-/// flag marks the first such byte.
-fn flagged(w: u64, q: u64) -> u64 {
-    let controls = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-    zeros(w ^ q)
-        | controls
-        | zeros(w ^ (ONES * u64::from(b'&')))
-        | zeros(w ^ (ONES * u64::from(b'<')))
-        | zeros(w ^ (ONES * 0xEF))
-}
-
-/// Eight bytes of `b` from `at` as a little-endian word, zeros past the end.
-#[inline(always)]
-fn word(b: &[u8], at: usize) -> u64 {
-    if let Some(w) = b.get(at..at.wrapping_add(8)) {
-        return u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or_default());
-    }
-    let rest = b.get(at..).unwrap_or_default();
-    rest.iter()
-        .rev()
-        .fold(0u64, |acc, &c| (acc << 8) | u64::from(c))
-}
-
-/// The high bit of each byte of `w` that is at least `lo` (`lo <= 0x80`); exact for ASCII
-/// bytes (no borrow crosses a byte), meaningless for the others.
-#[inline(always)]
-fn at_least(w: u64, lo: u8) -> u64 {
-    (w | HIGHS).wrapping_sub(ONES * u64::from(lo)) & HIGHS
-}
-
-/// The length of the name at the start of `b[at..]` when it is the common kind, 1 to 7
-/// ASCII letters directly followed by `=`; `None` for anything else (the general path
-/// reads it). One word, no loop.
-#[inline(always)]
-fn letters_then_eq(b: &[u8], at: usize) -> Option<usize> {
-    let w = word(b, at);
-    // The lowest flag of `zeros` is exact, and only it is used.
-    let eq = zeros(w ^ (ONES * u64::from(b'=')));
-    let k = (eq.trailing_zeros() / 8) as usize;
-    if eq == 0 || k == 0 {
-        return None;
-    }
-    let folded = w | (ONES * 0x20);
-    let letters = at_least(folded, b'a') & !at_least(folded, b'z' + 1) & !w & HIGHS;
-    let need = HIGHS & ((1u64 << (8 * k)) - 1);
-    (letters & need == need).then_some(k)
-}
-
-/// Whether `v` holds none of the bytes that end a value quoted with `quote` or make it
-/// need work ([`flagged`]): the value as written is its own value.
-pub(crate) fn plain(v: &str, quote: u8) -> bool {
-    let b = v.as_bytes();
-    let q = ONES * u64::from(quote);
-    let mut j = 0;
-    while j < b.len() {
-        // The lowest flag is exact; one past the end is the zero padding.
-        let f = flagged(word(b, j), q);
-        if f != 0 && j + ((f.trailing_zeros() / 8) as usize) < b.len() {
-            return false;
-        }
-        j += 8;
-    }
-    true
-}
 
 /// Reads the attributes of one tag: `raw` is what follows the element name, `base` the
 /// offset of its first byte in the input.
@@ -286,7 +212,7 @@ impl<'i> Scan<'i> {
         let value_start = open + 1;
         let mut j = value_start;
         let mut special = false;
-        let q = ONES * u64::from(quote);
+        let q = splat(quote);
         loop {
             // Eight bytes at a time (zeros past the end, which are flagged as controls):
             // most values are clean JIDs and names, so this runs straight to the quote.
@@ -346,6 +272,7 @@ pub(crate) fn first_repeat<K: PartialEq + Eq + std::hash::Hash>(keys: &[K]) -> O
 
 #[cfg(test)]
 mod tests {
+    use super::super::words::plain;
     use super::*;
 
     fn all(raw: &str) -> Result<Vec<(String, String, u64, bool)>, DecodeError> {

@@ -4,32 +4,30 @@
 //! Element modules see only [`Ev`]: a start tag with its *resolved* namespace, text, or an
 //! end tag. Namespaces are resolved for real ([`scope`]: prefixes, default namespaces,
 //! rebinding, un-declaring; never string matching), attributes are read straight from the
-//! tag's bytes ([`attrs`]) and checked as XML requires (syntax, duplicates by name and by
-//! namespace, entities resolved, forbidden characters refused), and the XMPP restrictions
-//! (no DTD, no processing instructions, UTF-8 only) and the [`Limits`] are enforced in one
-//! place. quick-xml's namespace-aware reader did the same with a second parse of every
-//! start tag and an allocation per element; that was most of the decoder's time.
-//! Unknown elements are re-serialised by [`capture`]; the encoders' escaping is in
-//! [`escape`].
+//! tag's bytes ([`attrs`], a word at a time where it can: [`words`]) and checked as XML
+//! requires (syntax, duplicates by name and by namespace, entities resolved, forbidden
+//! characters refused), and the XMPP restrictions (no DTD, no processing instructions,
+//! UTF-8 only) and the [`Limits`] are enforced in one place. Reading the attributes once,
+//! from the tag's bytes, spares the second parse of every start tag and the allocation per
+//! element that quick-xml's namespace-aware reader makes. Unknown elements are
+//! re-serialised by [`capture`]; the encoders' escaping is in [`escape`].
 //!
 //! The long lists (addresses, group members, snapshot members and their spans) are most of
-//! a stanza's elements, so their common child is also offered to a fast path, as a [`Bare`]
-//! read straight from quick-xml's event ([`Cursor::children_fast`]): building a [`Tag`]
-//! and handing it through the child loop's closures cost more than decoding the element.
-//! When quick-xml stands between two tags, the next child is first offered to the fast
-//! path straight from the input ([`Cursor::skim`]; a child with content only whole, up to
-//! its end tag), and quick-xml is moved past it if taken: in the common stanza most
-//! elements are such children, and tokenising them was most of what was left of the
-//! decoder's time.
-//!
-//! A fast path only takes what it can decode in full and leaves everything else, errors
-//! included, to the ordinary way; `Message::decode_reference` decodes with the fast paths
-//! off, and the property tests and the fuzz target check that the two always agree.
+//! a stanza's elements, so their children also have fast paths, in [`skim`]
+//! ([`Cursor::children_fast`]): a child is offered to its element module as a [`FastTag`],
+//! without a [`Tag`] being built, and where quick-xml stands between two tags the child
+//! is read straight from the input, without quick-xml tokenising it. A fast path only
+//! takes what it can decode in full and leaves everything else, errors included, to the
+//! ordinary way here. `Message::decode_reference` decodes with the fast paths off
+//! ([`Cursor::fast`]), and the property tests and the fuzz target check that the two
+//! always agree, value for value and error for error.
 
 mod attrs;
 mod capture;
 mod escape;
 mod scope;
+mod skim;
+mod words;
 
 use std::borrow::Cow;
 
@@ -43,6 +41,7 @@ use attrs::{first_repeat, RawAttr, Scan};
 use scope::Scope;
 
 pub(crate) use escape::{escape_text, write_attr};
+pub(crate) use skim::FastTag;
 
 /// The namespace of an element, classified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,98 +184,6 @@ impl<'i> Tag<'i> {
     }
 }
 
-/// A child element offered to a fast path ([`Cursor::children_fast`]): an unprefixed name
-/// and what follows it in the tag, whose attributes are read only when asked for, and only
-/// if they are all plain (see [`Bare::attrs`]).
-pub(crate) struct Bare<'i> {
-    pub local: &'i str,
-    /// What follows the name in the tag.
-    raw: &'i str,
-    attrs: [(&'i str, &'i str); KEPT],
-    /// How many of `attrs` are read; `None`: not yet.
-    n: Option<usize>,
-    /// Byte offset of the `<`.
-    pub pos: u64,
-    /// `<x/>`: no content follows.
-    pub empty: bool,
-}
-
-impl<'i> Bare<'i> {
-    /// The attributes in document order, if they are all plain (no prefix, no namespace
-    /// declaration, no value that needs work), distinct, well-formed and at most [`KEPT`];
-    /// `None` otherwise (the ordinary way then reads the element and says what is wrong).
-    pub fn attrs(&mut self) -> Option<&[(&'i str, &'i str)]> {
-        let n = match self.n {
-            Some(n) => n,
-            None => {
-                let n = self.read_attrs();
-                self.n = Some(n.unwrap_or(usize::MAX));
-                n?
-            }
-        };
-        self.attrs.get(..n)
-    }
-
-    fn read_attrs(&mut self) -> Option<usize> {
-        let mut n = 0;
-        let mut scan = Scan::new(self.raw, 0);
-        while let Some(a) = scan.next().ok()? {
-            if a.colon != 0 || a.special || a.name == "xmlns" || n == KEPT {
-                return None;
-            }
-            let name = a.name.as_bytes();
-            if self.attrs[..n]
-                .iter()
-                .any(|(k, _)| scope::same(k.as_bytes(), name))
-            {
-                return None;
-            }
-            self.attrs[n] = (a.name, a.value);
-            n += 1;
-        }
-        Some(n)
-    }
-
-    /// The value `v` when the tag's attributes are written exactly `{before}{v}'`, `v`
-    /// plain (as in [`Bare::attrs`]): `only(" type='to' jid='")` for the commonest
-    /// address. Two word compares instead of reading every attribute.
-    pub fn only(&self, before: &str) -> Option<&'i str> {
-        let v = self.raw.strip_prefix(before)?.strip_suffix('\'')?;
-        attrs::plain(v, b'\'').then_some(v)
-    }
-
-    /// [`Bare::only`] for a JID value: the valid JID and whether it is bare. A JID the
-    /// common-case check takes bare cannot hold what makes a value need work, so only
-    /// the others are checked plain ([`Jid::parse_written`]).
-    #[inline]
-    pub fn only_jid(&self, before: &str) -> Option<(Jid, bool)> {
-        let v = self.raw.strip_prefix(before)?.strip_suffix('\'')?;
-        Jid::parse_written(v, |v| attrs::plain(v, b'\''))
-    }
-
-    /// Makes this the element named `local` (at `pos`; `raw`: what follows the name in
-    /// its tag; `empty`: without content), if the name has no prefix: the fast paths
-    /// take no other.
-    #[inline]
-    fn set(&mut self, local: &'i str, raw: &'i str, pos: u64, empty: bool) -> bool {
-        if local.bytes().any(|c| c == b':') {
-            return false;
-        }
-        (self.local, self.raw, self.pos, self.empty, self.n) = (local, raw, pos, empty, None);
-        true
-    }
-
-    /// What [`Cursor::jid_attr`] makes of this element's `jid` (a bare JID), when it is
-    /// valid: `None` otherwise, for the ordinary way to say why.
-    pub fn bare_jid(&mut self) -> Option<Jid> {
-        if let Some((j, bare)) = self.only_jid(" jid='") {
-            return bare.then_some(j);
-        }
-        let v = self.attrs()?.iter().find(|(k, _)| *k == "jid")?.1;
-        Jid::new_bare(v).ok()
-    }
-}
-
 /// An element's `prefix:local` name split (`None`: no prefix). A name with an empty part
 /// or a second colon is not a qualified name.
 #[inline]
@@ -361,6 +268,7 @@ pub(crate) struct Cursor<'i> {
     /// The attributes of a tag checked as a whole (kept to reuse its allocation).
     scratch: Vec<RawAttr<'i>>,
     pub limits: Limits,
+    // The fast paths' state (see `skim`).
     /// [`Cursor::children_fast`] takes its fast path (off: everything the ordinary way,
     /// for comparing the two).
     pub fast: bool,
@@ -416,9 +324,8 @@ impl<'i> Cursor<'i> {
         })
     }
 
-    /// Parses a JID attribute value ([`Jid::new`]). (Remembering the JIDs already seen in
-    /// the stanza, to skip validating and allocating repeats, was measured: the hashing
-    /// cost more than it saved.)
+    /// Parses a JID attribute value ([`Jid::new`]). No cache of the JIDs already seen in
+    /// the stanza: hashing costs more than validating a repeat (docs/performance.md).
     pub fn jid(&mut self, v: &str) -> Result<Jid, JidError> {
         Jid::new(v)
     }
@@ -477,201 +384,27 @@ impl<'i> Cursor<'i> {
 
     /// Walks the children of the element `tag` opened, up to its end tag: whitespace is
     /// skipped, any other text is an error, and each child's start tag goes to `child`,
-    /// which must consume that child (decode it, [`Cursor::skip`] it, ...). The one child
-    /// loop of every element with element children.
+    /// which must consume that child (decode it, [`Cursor::skip`] it, ...). The child loop
+    /// of every element with element children; the long lists have theirs with fast paths
+    /// ([`Cursor::children_fast`]), which does the same with what they leave.
     pub fn children(
         &mut self,
         tag: &Tag<'i>,
         element: &'static str,
         mut child: impl FnMut(&mut Self, Tag<'i>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
-        self.walk(
-            tag.empty,
-            element,
-            None,
-            &mut (),
-            |_, _, _| Ok(false),
-            |cur, _, t| child(cur, t),
-        )
-    }
-
-    /// [`Cursor::children`] for the long lists (addresses, group members, snapshot members
-    /// and their spans) of an element (`empty`: it has no content), with a fast path for
-    /// their children that are unprefixed and in the default namespace `ns`. `fast` gets
-    /// such a child as a [`Bare`], without a [`Tag`] being built, reads its attributes
-    /// only as far as it needs them (and only plain ones: [`Bare::only`], [`Bare::attrs`]),
-    /// and says whether it took it: it may decline only before reading anything past the
-    /// start tag, and must consume the content of a child that is not empty once it takes
-    /// it. Whatever it declines goes the ordinary way, to `child`, which decodes it or says
-    /// what is wrong with it. Both share `state` (the list being built).
-    pub fn children_fast<S>(
-        &mut self,
-        empty: bool,
-        element: &'static str,
-        ns: Ns,
-        state: &mut S,
-        fast: impl FnMut(&mut Self, &mut S, &mut Bare<'i>) -> Result<bool, DecodeError>,
-        child: impl FnMut(&mut Self, &mut S, Tag<'i>) -> Result<(), DecodeError>,
-    ) -> Result<(), DecodeError> {
-        self.walk(empty, element, Some(&ns), state, fast, child)
-    }
-
-    #[inline(always)]
-    fn walk<S>(
-        &mut self,
-        empty: bool,
-        element: &'static str,
-        ns: Option<&Ns>,
-        state: &mut S,
-        mut fast: impl FnMut(&mut Self, &mut S, &mut Bare<'i>) -> Result<bool, DecodeError>,
-        mut child: impl FnMut(&mut Self, &mut S, Tag<'i>) -> Result<(), DecodeError>,
-    ) -> Result<(), DecodeError> {
-        if empty {
+        if tag.empty {
             return Ok(());
         }
-        // The default namespace of the children stays the same throughout: a child's own
-        // declarations leave the scope when it ends, and a bare child has none.
-        let fast_ok = self.fast
-            && self.depth < self.limits.max_depth
-            && ns.is_some_and(|ns| self.scope.default_is(ns));
-        // Filled in place for each child (a `Bare` is too large to return cheaply).
-        let mut b = Bare {
-            local: "",
-            raw: "",
-            attrs: [("", ""); KEPT],
-            n: None,
-            pos: 0,
-            empty: true,
-        };
         loop {
-            self.scope.leave(self.depth);
-            if fast_ok && self.after_tag && self.skim(state, &mut fast, &mut b)? {
-                continue;
-            }
-            if let Some(name) = self.open {
-                return self.skim_end(name);
-            }
-            let (ev, pos) = self.read()?;
-            if fast_ok {
-                if let Event::Empty(start) | Event::Start(start) = &ev {
-                    let empty = matches!(ev, Event::Empty(_));
-                    if self.bare(start, pos, empty, &mut b) {
-                        // Inside the child, as the ordinary way's start tag would be.
-                        self.depth += usize::from(!empty);
-                        if fast(self, state, &mut b)? {
-                            continue;
-                        }
-                        self.depth -= usize::from(!empty);
-                    }
-                }
-            }
-            match self.event(ev, pos)? {
-                None => {}
-                Some(Ev::End) => return Ok(()),
-                Some(Ev::Text(t)) if is_ws(&t) => {}
-                Some(Ev::Text(_)) => {
-                    return Err(DecodeError::new(
-                        self.pos(),
-                        ErrorKind::UnexpectedText { element },
-                    ))
-                }
-                Some(Ev::Start(t)) => child(self, state, t)?,
-                Some(Ev::Eof) => return Err(self.eof()),
+            match self.next()? {
+                Ev::End => return Ok(()),
+                Ev::Text(t) if is_ws(&t) => {}
+                Ev::Text(_) => return Err(self.unexpected_text(element)),
+                Ev::Start(t) => child(self, t)?,
+                Ev::Eof => return Err(self.eof()),
             }
         }
-    }
-
-    /// Offers the next child of a long list to `fast` straight from the input, before
-    /// quick-xml reads it, when it is an element (after whitespace, if any) whose name has
-    /// no prefix: most children are, and tokenising them was most of the decoder's time.
-    /// If `fast` takes it, the reader is moved past it through quick-xml's
-    /// [`Reader::stream`], which keeps its offsets right; quick-xml is then just after a
-    /// tag, as it would be after reading this one. Otherwise nothing is consumed and
-    /// quick-xml reads the child as usual.
-    ///
-    /// A child with content (a snapshot's `<member>`) is taken only whole: quick-xml
-    /// checks each end tag against the start tags it read, so its content must be taken
-    /// the same way, up to its end tag ([`Cursor::skim_end`]). Until then what was taken
-    /// is only counted ([`Cursor::ahead`]); anything else inside it (text, another kind of
-    /// child, a read) leaves the child to the ordinary way, with nothing consumed.
-    ///
-    /// A tag ends at the first `>`: `fast` takes only attributes it reads in full (a fixed
-    /// shape with a plain value, or a well-formed list), whose quotes are closed, so that
-    /// `>` is outside them and is the end quick-xml would find too.
-    #[inline]
-    fn skim<S>(
-        &mut self,
-        state: &mut S,
-        fast: &mut impl FnMut(&mut Self, &mut S, &mut Bare<'i>) -> Result<bool, DecodeError>,
-        b: &mut Bare<'i>,
-    ) -> Result<bool, DecodeError> {
-        let Some(rest) = self.unread() else {
-            return Ok(false);
-        };
-        let lead = rest.len() - skip_ws(rest).len();
-        let tag = &rest.as_bytes()[lead..];
-        if tag.first() != Some(&b'<') || !tag.get(1).is_some_and(u8::is_ascii_alphabetic) {
-            return Ok(false);
-        }
-        let Some(gt) = memchr::memchr(b'>', tag) else {
-            return Ok(false);
-        };
-        let empty = tag[gt - 1] == b'/';
-        if !empty && self.open.is_some() {
-            return Ok(false);
-        }
-        // `<` name raw `/>` or `<` name raw `>`, as quick-xml splits a tag.
-        let Some(content) = rest.get(lead + 1..lead + gt - usize::from(empty)) else {
-            return Ok(false);
-        };
-        let name_len = content
-            .bytes()
-            .position(is_ws_byte)
-            .unwrap_or(content.len());
-        let (local, raw) = content.split_at(name_len);
-        let pos = self.r.buffer_position() + (self.ahead + lead) as u64;
-        if !b.set(local, raw, pos, empty) {
-            return Ok(false);
-        }
-        let taken = lead + gt + 1;
-        if empty {
-            if !fast(self, state, b)? {
-                return Ok(false);
-            }
-            if self.open.is_some() {
-                self.ahead += taken;
-            } else {
-                std::io::BufRead::consume(&mut self.r.stream(), taken);
-            }
-            return Ok(true);
-        }
-        // Inside the child, as the ordinary way's start tag would be, until its end tag.
-        let depth = self.depth;
-        (self.ahead, self.open, self.depth) = (taken, Some(local), depth + 1);
-        let took = fast(self, state, b);
-        let (ahead, open) = (std::mem::take(&mut self.ahead), self.open.take());
-        let stuck = std::mem::take(&mut self.stuck);
-        match took {
-            Ok(true) if open.is_none() && !stuck => {
-                std::io::BufRead::consume(&mut self.r.stream(), ahead);
-                Ok(true)
-            }
-            Err(e) if !stuck => Err(e),
-            // Declined, before reading anything or on finding what only the ordinary way
-            // reads (or taken without its content read, or past such a finding, which
-            // `fast` must not do).
-            _ => {
-                self.depth = depth;
-                Ok(false)
-            }
-        }
-    }
-
-    /// The input after what quick-xml has read and what a skim has taken since.
-    #[inline]
-    fn unread(&self) -> Option<&'i str> {
-        let rest: &'i [u8] = self.r.get_ref();
-        self.input.get(self.offset(rest).wrapping_add(self.ahead)..)
     }
 
     /// Where `s` starts in the input, for a slice of it (as quick-xml's events and its
@@ -679,43 +412,6 @@ impl<'i> Cursor<'i> {
     #[inline]
     fn offset(&self, s: &[u8]) -> usize {
         (s.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize)
-    }
-
-    /// The end tag of the child [`Cursor::skim`] is taking (`name`), after whitespace if
-    /// any, where its content has nothing more that a skim takes: taken, as the ordinary
-    /// way's end event would be. Anything else leaves the whole child to the ordinary
-    /// way ([`Cursor::stuck`]).
-    fn skim_end(&mut self, name: &str) -> Result<(), DecodeError> {
-        let end = self.unread().and_then(|rest| {
-            let after = skip_ws(rest).strip_prefix("</")?.strip_prefix(name)?;
-            let close = skip_ws(after);
-            close.starts_with('>').then(|| rest.len() - close.len() + 1)
-        });
-        let Some(len) = end else {
-            return Err(self.stuck());
-        };
-        self.ahead += len;
-        self.open = None;
-        self.depth = self.depth.saturating_sub(1);
-        Ok(())
-    }
-
-    /// Ends a skim that met what only quick-xml reads: the error only carries the news
-    /// up to [`Cursor::skim`], which declines the child instead.
-    #[cold]
-    fn stuck(&mut self) -> DecodeError {
-        self.stuck = true;
-        DecodeError::new(self.r.buffer_position(), ErrorKind::Xml(String::new()))
-    }
-
-    /// Sets `b` to the element `start` (at `pos`; `empty`: without content) if its name
-    /// has no prefix (see [`Cursor::children_fast`]).
-    #[inline]
-    fn bare(&self, start: &BytesStart<'_>, pos: u64, empty: bool, b: &mut Bare<'i>) -> bool {
-        let Some((local, raw, _)) = self.tag_text(start) else {
-            return false;
-        };
-        b.set(local, raw, pos, empty)
     }
 
     /// The qualified name of the start tag `start` and what follows it in the tag, as
@@ -1052,6 +748,11 @@ impl<'i> Cursor<'i> {
     pub fn eof(&self) -> DecodeError {
         DecodeError::new(self.pos(), ErrorKind::Xml("unexpected end of input".into()))
     }
+
+    /// The error for text other than whitespace among the children of `element`.
+    fn unexpected_text(&self, element: &'static str) -> DecodeError {
+        DecodeError::new(self.pos(), ErrorKind::UnexpectedText { element })
+    }
 }
 
 /// XML's whitespace: space, tab, carriage return, line feed.
@@ -1061,10 +762,4 @@ fn is_ws_byte(c: u8) -> bool {
 
 pub(crate) fn is_ws(s: &str) -> bool {
     s.bytes().all(is_ws_byte)
-}
-
-/// `s` after its leading whitespace.
-fn skip_ws(s: &str) -> &str {
-    let i = s.bytes().position(|c| !is_ws_byte(c)).unwrap_or(s.len());
-    s.get(i..).unwrap_or_default()
 }
