@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kgroup::Dialect;
-use kgroup_model::{check, script, GroupModel, Network, Report};
+use kgroup_model::{check, script, CheckReport, GroupModel, Network};
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
@@ -165,7 +165,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
 }
 
-pub fn print_text(r: &Report) {
+pub fn print_text(r: &CheckReport) {
     println!(
         "kgroup check: dialect {}, network {}, {} clients, script {}{}",
         r.dialect,
@@ -190,11 +190,11 @@ pub fn print_text(r: &Report) {
     );
     for p in &r.properties {
         match &p.counterexample {
-            None => println!("  {:<24} holds", p.name),
+            None => println!("  {:<24} holds", p.property.name()),
             Some(trace) => {
                 println!(
                     "  {:<24} FAILS (counterexample of {} steps)",
-                    p.name,
+                    p.property.name(),
                     trace.len() - 1
                 );
                 for (i, step) in trace.iter().enumerate() {

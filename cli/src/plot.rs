@@ -5,17 +5,17 @@
 
 use plotters::prelude::*;
 
-use kgroup_sim::Report;
+use kgroup_sim::SimReport;
 
 /// Writes the SVG; errors are plotters' or the file system's, as text.
-pub fn svg(report: &Report, path: &std::path::Path) -> Result<(), String> {
+pub fn svg(report: &SimReport, path: &std::path::Path) -> Result<(), String> {
     let root = SVGBackend::new(path, (900, 640)).into_drawing_area();
     draw(report, &root).map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())
 }
 
 fn draw<DB: DrawingBackend>(
-    report: &Report,
+    report: &SimReport,
     root: &DrawingArea<DB, plotters::coord::Shift>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;

@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 
 use kgroup_model::check::{check, shortest_counterexamples};
+use kgroup_model::Property;
 use kgroup_sim::replay::{replay, Replayed};
 use kgroup_sim::Mode;
 use serde::Serialize;
@@ -28,7 +29,7 @@ pub struct ReplayArgs {
 
 #[derive(Serialize)]
 struct Case {
-    property: &'static str,
+    property: Property,
     steps: usize,
     reproduced: bool,
     replay: Replayed,
@@ -52,15 +53,19 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     // The exhaustive check (on every thread) says which properties fail; only those are
     // searched again for their paths.
     let report = check(&model, args.check.threads, args.check.max_states, |_| {});
-    let names: Vec<&'static str> = report
+    let failing: Vec<Property> = report
         .properties
         .iter()
         .filter(|v| !v.holds)
-        .map(|v| v.name)
+        .map(|v| v.property)
         .collect();
-    let found = shortest_counterexamples(&model, &names);
+    // The cases are listed by property name.
+    let mut found: Vec<_> = shortest_counterexamples(&model, &failing)
+        .into_iter()
+        .collect();
+    found.sort_by_key(|(property, _)| property.name());
     let mut cases = Vec::new();
-    for (property, (_, path)) in &found {
+    for (property, (_, path)) in found {
         let actions: Vec<_> = path.iter().map(|(a, _)| a.clone()).collect();
         let replayed = match replay(&model, &actions, mode) {
             Ok(r) => r,
@@ -76,7 +81,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             replay: replayed,
         });
     }
-    let all = cases.iter().all(|c| c.reproduced) && cases.len() == names.len();
+    let all = cases.iter().all(|c| c.reproduced) && cases.len() == failing.len();
     if args.check.json {
         let out = serde_json::json!({
             "dialect": model.dialect,
@@ -103,7 +108,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 .map_or_else(|| "-".to_string(), |(_, s)| s.to_string());
             println!(
                 "  {:<24} {} steps: {} in the simulator (at step {at}; {} copies missing, {} unreadable)",
-                c.property,
+                c.property.name(),
                 c.steps,
                 if c.reproduced { "reproduced" } else { "NOT reproduced" },
                 c.replay.missing,
@@ -111,7 +116,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             );
             for v in c.replay.properties.iter().filter(|v| !v.holds) {
                 if let Some(first) = &v.first {
-                    println!("      {}: {first}", v.name);
+                    println!("      {}: {first}", v.property.name());
                 }
             }
         }

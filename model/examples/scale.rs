@@ -39,8 +39,8 @@ fn main() {
         .properties
         .iter()
         .map(|p| match &p.counterexample {
-            None => format!("\"{}\": {}", p.name, p.holds),
-            Some(t) => format!("\"{}\": {}", p.name, t.len() - 1),
+            None => format!("\"{}\": {}", p.property.name(), p.holds),
+            Some(t) => format!("\"{}\": {}", p.property.name(), t.len() - 1),
         })
         .collect();
     println!(

@@ -10,23 +10,15 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use stateright::{Checker, Model};
 
-use crate::model::{Action, GroupModel, State};
+use crate::model::{Action, GroupModel, Path, State};
+use crate::properties::{Property, Verdict};
 use crate::script;
 use crate::symmetry::Symmetric;
-use crate::trace::{render, TraceStep};
-
-/// One property's verdict.
-#[derive(Clone, Debug, Serialize)]
-pub struct Verdict {
-    pub name: &'static str,
-    pub holds: bool,
-    /// A shortest trace to a violation, when the property fails.
-    pub counterexample: Option<Vec<TraceStep>>,
-}
+use crate::trace::render;
 
 /// The result of one exhaustive check.
 #[derive(Clone, Debug, Serialize)]
-pub struct Report {
+pub struct CheckReport {
     pub dialect: kgroup::Dialect,
     pub network: crate::network::Network,
     pub clients: u8,
@@ -46,7 +38,7 @@ pub struct Report {
     pub properties: Vec<Verdict>,
 }
 
-impl Report {
+impl CheckReport {
     pub fn all_hold(&self) -> bool {
         self.properties.iter().all(|p| p.holds)
     }
@@ -69,7 +61,7 @@ pub fn check(
     threads: usize,
     max_states: Option<usize>,
     progress: impl FnMut(&Progress),
-) -> Report {
+) -> CheckReport {
     check_with(model, threads, max_states, false, progress)
 }
 
@@ -78,7 +70,7 @@ struct Explored {
     states: usize,
     unique_states: usize,
     max_depth: usize,
-    failing: Vec<&'static str>,
+    failing: Vec<Property>,
 }
 
 fn explore<M>(
@@ -91,7 +83,6 @@ fn explore<M>(
 where
     M: Model<State = State, Action = Action> + Send + Sync + 'static,
 {
-    let names: Vec<&'static str> = model.properties().iter().map(|p| p.name).collect();
     let mut builder = model.checker().threads(threads.max(1));
     if let Some(n) = max_states {
         builder = builder.target_state_count(n);
@@ -112,9 +103,10 @@ where
         states: checker.state_count(),
         unique_states: checker.unique_state_count(),
         max_depth: checker.max_depth(),
-        failing: names
+        // stateright names what it found by the catalogue's names.
+        failing: Property::ALL
             .into_iter()
-            .filter(|n| discoveries.contains_key(n))
+            .filter(|p| discoveries.contains_key(p.name()))
             .collect(),
     }
 }
@@ -128,7 +120,7 @@ pub fn check_with(
     max_states: Option<usize>,
     symmetry: bool,
     mut progress: impl FnMut(&Progress),
-) -> Report {
+) -> CheckReport {
     let start = Instant::now();
     let Explored {
         states,
@@ -153,13 +145,16 @@ pub fn check_with(
     let properties = model
         .properties()
         .iter()
-        .map(|p| Verdict {
-            name: p.name,
-            holds: !failing.contains(&p.name),
-            counterexample: shortest.get(p.name).map(|path| render(model, path, p.name)),
+        .filter_map(|p| Property::from_name(p.name))
+        .map(|p| {
+            Verdict::checked(
+                p,
+                !failing.contains(&p),
+                shortest.get(&p).map(|path| render(model, path, p)),
+            )
         })
         .collect();
-    Report {
+    CheckReport {
         dialect: model.dialect,
         network: model.network,
         clients: model.clients,
@@ -183,16 +178,13 @@ fn fingerprint(s: &State) -> u64 {
     h.finish()
 }
 
-/// A path: the initial state, then each action with the state it leads to.
-pub type Path = (State, Vec<(Action, State)>);
-
-/// Breadth-first search that stops as soon as every named property has its first (hence
+/// Breadth-first search that stops as soon as each of `properties` has its first (hence
 /// shortest) violation.
 pub fn shortest_counterexamples(
     model: &GroupModel,
-    names: &[&'static str],
-) -> BTreeMap<&'static str, Path> {
-    shortest_counterexamples_with(model, names, false)
+    properties: &[Property],
+) -> BTreeMap<Property, Path> {
+    shortest_counterexamples_with(model, properties, false)
 }
 
 /// [`shortest_counterexamples`], searching the symmetry-reduced graph when `symmetry` is
@@ -201,15 +193,17 @@ pub fn shortest_counterexamples(
 /// length (a permutation of the members fixes the initial state).
 pub fn shortest_counterexamples_with(
     model: &GroupModel,
-    names: &[&'static str],
+    properties: &[Property],
     symmetry: bool,
-) -> BTreeMap<&'static str, Path> {
+) -> BTreeMap<Property, Path> {
+    // The model's stateright properties, by the catalogue's names.
     let props: Vec<_> = model
         .properties()
         .into_iter()
-        .filter(|p| names.contains(&p.name))
+        .filter_map(|p| Property::from_name(p.name).map(|q| (q, p)))
+        .filter(|(q, _)| properties.contains(q))
         .collect();
-    let mut found: BTreeMap<&'static str, Path> = BTreeMap::new();
+    let mut found: BTreeMap<Property, Path> = BTreeMap::new();
     if props.is_empty() {
         return found;
     }
@@ -262,9 +256,9 @@ pub fn shortest_counterexamples_with(
     while !frontier.is_empty() && found.len() < props.len() {
         // Check the whole level before expanding it: violations at this depth are minimal.
         for (fp, s) in &frontier {
-            for p in &props {
-                if !found.contains_key(p.name) && !(p.condition)(model, s) {
-                    found.insert(p.name, rebuild(&parents, *fp));
+            for (q, p) in &props {
+                if !found.contains_key(q) && !(p.condition)(model, s) {
+                    found.insert(*q, rebuild(&parents, *fp));
                 }
             }
         }

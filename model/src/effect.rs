@@ -19,7 +19,7 @@ use std::sync::{LazyLock, Mutex};
 
 use kgroup::{Client, Output, Stanza, Text, View};
 
-use crate::model::{GroupModel, OWNER};
+use crate::group::OWNER;
 use crate::network::Id;
 use crate::shared::Hashed;
 
@@ -72,7 +72,7 @@ const SHARD_CAPACITY: usize = 1 << 12;
 /// cache's entries, so a cache hit is a pointer comparison, not a walk over two clients.
 static CLIENTS: LazyLock<Vec<Mutex<Table<Client<Id>>>>> = LazyLock::new(shards);
 
-/// Stanzas sent, shared the same way: envelopes in flight are compared whenever one is
+/// Stanzas sent, shared the same way: copies in flight are compared whenever one is
 /// sent or delivered, and equal stanzas composed in different states are then one
 /// allocation.
 static STANZAS: LazyLock<Vec<Mutex<Table<Stanza<Id>>>>> = LazyLock::new(shards);
@@ -127,7 +127,7 @@ impl Effect {
         old: &Hashed<Client<Id>>,
         f: impl FnOnce(&mut Client<Id>, &mut Vec<Output<Id>>),
     ) -> Effect {
-        let key = GroupModel::key();
+        let key = crate::group::key();
         let mut client = old.clone();
         let mut out = Vec::new();
         client.update(|cl| f(cl, &mut out));
@@ -215,7 +215,7 @@ mod tests {
         owner
             .act(
                 Intent::Create {
-                    id: crate::model::GROUP.into(),
+                    id: crate::group::GROUP.into(),
                     members: vec![1],
                     subject: None,
                     body: None,

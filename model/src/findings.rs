@@ -1,9 +1,10 @@
 //! The findings table: every property, in both dialects, on every network, for three
 //! workloads that together exercise every property; `kgroup findings` prints it.
 
-use crate::check::{check, Report};
+use crate::check::{check, CheckReport};
 use crate::model::GroupModel;
 use crate::network::Network;
+use crate::properties::Property;
 use crate::script::Step;
 use kgroup::Dialect;
 
@@ -97,7 +98,10 @@ pub fn workloads() -> Vec<Workload> {
 }
 
 /// Runs the whole matrix; `progress` is told each run as it finishes.
-pub fn run(threads: usize, mut progress: impl FnMut(&str, &Report)) -> Vec<(&'static str, Report)> {
+pub fn run(
+    threads: usize,
+    mut progress: impl FnMut(&str, &CheckReport),
+) -> Vec<(&'static str, CheckReport)> {
     let mut out = Vec::new();
     for w in workloads() {
         for d in Dialect::ALL {
@@ -113,9 +117,16 @@ pub fn run(threads: usize, mut progress: impl FnMut(&str, &Report)) -> Vec<(&'st
 
 /// The table as Markdown: one row per workload, dialect and network; a column per property
 /// (`holds`, or `FAILS (n)` with the counterexample's length).
-pub fn markdown(rows: &[(&str, Report)]) -> String {
-    let mut s = String::from(
-        "| workload | dialect | network | owner-authority | owner-binding | member-filter | removed-confidentiality | convergence | no-lost-messages | states (unique) | seconds |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+pub fn markdown(rows: &[(&str, CheckReport)]) -> String {
+    let columns: Vec<&str> = ["workload", "dialect", "network"]
+        .into_iter()
+        .chain(Property::ALL.iter().map(|p| p.name()))
+        .chain(["states (unique)", "seconds"])
+        .collect();
+    let mut s = format!(
+        "| {} |\n|{}\n",
+        columns.join(" | "),
+        " --- |".repeat(columns.len())
     );
     for (w, r) in rows {
         let cells: Vec<String> = r

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod effect;
 pub mod findings;
+pub mod group;
 pub mod ids;
 pub mod model;
 pub mod network;
@@ -13,7 +14,10 @@ pub mod script;
 pub mod shared;
 pub mod symmetry;
 pub mod trace;
+pub mod trace_step;
 
-pub use check::{check, Report, Verdict};
+pub use check::{check, CheckReport};
 pub use model::GroupModel;
 pub use network::Network;
+pub use properties::{Property, Verdict};
+pub use trace_step::TraceStep;

@@ -16,16 +16,12 @@ use smallvec::SmallVec;
 use stateright::{Model, Property};
 
 use crate::effect::Effect;
+use crate::group::{GROUP, OWNER};
 use crate::ids::{Ids, Props, MAX_CLIENTS};
-use crate::network::{Envelope, Id, Net, Network};
+use crate::network::{Id, InFlight, Net, Network};
 use crate::properties::Property as Prop;
 use crate::script::Step;
 use crate::shared::Hashed;
-
-/// The group's id in the model.
-pub const GROUP: &str = "g";
-/// The owner's id.
-pub const OWNER: Id = 0;
 
 /// What the adversary can inject (signed with its own key, `from` as it likes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,10 +43,10 @@ pub enum Action {
     Message(Id),
     /// A member leaves.
     Part(Id),
-    /// Delivers an envelope; on the lossy network, `true` also loses the acknowledgement
+    /// Delivers a copy in flight; on the lossy network, `true` also loses the acknowledgement
     /// it causes.
-    Deliver(Envelope, bool),
-    Drop(Envelope),
+    Deliver(InFlight, bool),
+    Drop(InFlight),
     /// A client's retransmission timer fires.
     Timeout(Id),
     /// A client crashes and restarts from its persisted state.
@@ -169,6 +165,9 @@ pub struct State {
     pub ghost: Hashed<Ghost>,
 }
 
+/// A path: the initial state, then each action with the state it leads to.
+pub type Path = (State, Vec<(Action, State)>);
+
 /// The model's parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GroupModel {
@@ -224,10 +223,9 @@ impl GroupModel {
         self.clients
     }
 
+    /// The key of the group the model checks (see [`crate::group::key`]).
     pub fn key() -> GroupKey<Id> {
-        // Built once: the id is shared text, so a key costs a reference count.
-        static KEY: std::sync::OnceLock<GroupKey<Id>> = std::sync::OnceLock::new();
-        KEY.get_or_init(|| GroupKey::new(GROUP, OWNER)).clone()
+        crate::group::key()
     }
 
     fn config(&self) -> Config {
@@ -289,7 +287,7 @@ impl GroupModel {
         &self,
         state: &mut State,
         c: Id,
-        delivered: Option<&Envelope>,
+        delivered: Option<&InFlight>,
         ack_lost: bool,
         f: impl FnOnce(&mut Client<Id>, &mut Vec<Output<Id>>),
     ) {
@@ -299,7 +297,7 @@ impl GroupModel {
 
     /// Client `c` receives the stanza `env` carries, from `from`: the same client receiving
     /// the same stanza recurs in many states, so its effect is computed once (per thread).
-    fn deliver(&self, state: &mut State, from: Id, env: &Envelope, ack_lost: bool) {
+    fn deliver(&self, state: &mut State, from: Id, env: &InFlight, ack_lost: bool) {
         let c = env.dst;
         let effect = Effect::received(&state.clients[c as usize], from, &env.stanza);
         self.apply(state, c, Some(env), ack_lost, &effect);
@@ -311,7 +309,7 @@ impl GroupModel {
         &self,
         state: &mut State,
         c: Id,
-        delivered: Option<&Envelope>,
+        delivered: Option<&InFlight>,
         ack_lost: bool,
         effect: &Effect,
     ) {
@@ -409,7 +407,7 @@ impl GroupModel {
             for &r in &s.to {
                 state.net.send(
                     self.network,
-                    Envelope {
+                    InFlight {
                         via: c,
                         src: c,
                         claimed: c,
@@ -503,8 +501,8 @@ impl GroupModel {
         });
     }
 
-    /// The envelope a forgery of this kind puts on the adversary's channel to `to`.
-    pub fn forged(&self, kind: Forgery, to: Id) -> Envelope {
+    /// The copy a forgery of this kind puts on the adversary's channel to `to`.
+    pub fn forged(&self, kind: Forgery, to: Id) -> InFlight {
         let a = self.adversary_id();
         let (claimed, stanza) = match kind {
             Forgery::AddMe => {
@@ -551,7 +549,7 @@ impl GroupModel {
                 },
             ),
         };
-        Envelope {
+        InFlight {
             via: a,
             src: a,
             claimed,
@@ -769,7 +767,7 @@ impl Model for GroupModel {
                 state.adversary_moves += 1;
                 state.net.send(
                     self.network,
-                    Envelope {
+                    InFlight {
                         via: self.adversary_id(),
                         src: OWNER,
                         claimed: OWNER,
@@ -787,26 +785,27 @@ impl Model for GroupModel {
     }
 }
 
-/// The brief's catalogue as stateright properties, by name, of any model over these states
-/// (this one and its symmetry-reduced form).
+/// The brief's catalogue as stateright properties, named by [`Prop::name`] (map a name back
+/// with [`Prop::from_name`]), of any model over these states (this one and its
+/// symmetry-reduced form).
 pub(crate) fn catalogue<M: Model<State = State>>() -> Vec<Property<M>> {
     vec![
-        Property::always("owner-authority", |_, s: &State| {
+        Property::always(Prop::OwnerAuthority.name(), |_, s: &State| {
             GroupModel::holds(Prop::OwnerAuthority, s)
         }),
-        Property::always("owner-binding", |_, s: &State| {
+        Property::always(Prop::OwnerBinding.name(), |_, s: &State| {
             GroupModel::holds(Prop::OwnerBinding, s)
         }),
-        Property::always("member-filter", |_, s: &State| {
+        Property::always(Prop::MemberFilter.name(), |_, s: &State| {
             GroupModel::holds(Prop::MemberFilter, s)
         }),
-        Property::always("removed-confidentiality", |_, s: &State| {
+        Property::always(Prop::RemovedConfidentiality.name(), |_, s: &State| {
             GroupModel::holds(Prop::RemovedConfidentiality, s)
         }),
-        Property::always("convergence", |_, s: &State| {
+        Property::always(Prop::Convergence.name(), |_, s: &State| {
             GroupModel::holds(Prop::Convergence, s)
         }),
-        Property::always("no-lost-messages", |_, s: &State| {
+        Property::always(Prop::NoLostMessages.name(), |_, s: &State| {
             GroupModel::holds(Prop::NoLostMessages, s)
         }),
     ]

@@ -1,6 +1,6 @@
 //! The networks of the brief, as one canonical in-flight collection.
 //!
-//! Envelopes are kept sorted so that two states holding the same messages hash the same
+//! Copies in flight are kept sorted so that two states holding the same messages hash the same
 //! (the unordered networks are multisets, the duplicating one a set). The ordered network
 //! keeps send order within each (sender, recipient) pair and delivers only each pair's head.
 
@@ -64,7 +64,7 @@ impl std::fmt::Display for Network {
 
 /// One stanza on its way to one recipient.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Envelope {
+pub struct InFlight {
     /// The channel it travels on: the sender's, or the adversary's for what it injects
     /// (the ordered network is FIFO per channel and recipient).
     pub via: Id,
@@ -79,7 +79,7 @@ pub struct Envelope {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Slot {
-    env: Envelope,
+    env: InFlight,
     /// Duplicating network: delivered at least once (it stays deliverable).
     delivered: bool,
 }
@@ -90,7 +90,7 @@ pub struct Net {
     slots: Vec<Slot>,
 }
 
-/// A copy has room for a few more envelopes: a successor state usually sends some.
+/// A copy has room for a few more copies in flight: a successor state usually sends some.
 impl Clone for Net {
     fn clone(&self) -> Self {
         let mut slots = Vec::with_capacity(self.slots.len() + 4);
@@ -100,7 +100,7 @@ impl Clone for Net {
 }
 
 impl Net {
-    pub fn send(&mut self, kind: Network, env: Envelope) {
+    pub fn send(&mut self, kind: Network, env: InFlight) {
         // A second identical copy still in flight adds only a duplicate delivery (what the
         // duplicating network checks, where a copy stays deliverable for ever), while
         // repeated retransmissions would grow the state without end: keep one.
@@ -117,7 +117,7 @@ impl Net {
         };
         match kind {
             Network::Ordered => {
-                // After the last envelope of the same pair: FIFO within the pair.
+                // After the last copy of the same pair: FIFO within the pair.
                 let key = (slot.env.via, slot.env.dst);
                 let at = self
                     .slots
@@ -133,8 +133,8 @@ impl Net {
         }
     }
 
-    /// The envelopes that may be delivered next, each once.
-    pub fn deliverable(&self, kind: Network) -> impl Iterator<Item = &Envelope> {
+    /// The copies that may be delivered next, each once.
+    pub fn deliverable(&self, kind: Network) -> impl Iterator<Item = &InFlight> {
         let slots = &self.slots;
         slots.iter().enumerate().filter_map(move |(i, s)| {
             let prev = i.checked_sub(1).map(|p| &slots[p].env);
@@ -149,7 +149,7 @@ impl Net {
     }
 
     /// Takes `env` out for delivery (the duplicating network keeps it, marked delivered).
-    pub fn take(&mut self, kind: Network, env: &Envelope) -> bool {
+    pub fn take(&mut self, kind: Network, env: &InFlight) -> bool {
         let Some(i) = self.slots.iter().position(|s| s.env == *env) else {
             return false;
         };
@@ -167,7 +167,7 @@ impl Net {
     }
 
     /// Drops one copy of `env` (lossy network).
-    pub fn drop(&mut self, env: &Envelope) -> bool {
+    pub fn drop(&mut self, env: &InFlight) -> bool {
         match self.slots.iter().position(|s| s.env == *env) {
             Some(i) => {
                 self.slots.remove(i);
@@ -202,7 +202,7 @@ impl Net {
             .slots
             .iter()
             .map(|s| Slot {
-                env: Envelope {
+                env: InFlight {
                     via: f(s.env.via),
                     src: f(s.env.src),
                     claimed: f(s.env.claimed),
@@ -234,8 +234,8 @@ mod tests {
     use kgroup::{Command, GroupKey};
     use std::sync::Arc;
 
-    fn env(src: Id, dst: Id, body: &str) -> Envelope {
-        Envelope {
+    fn env(src: Id, dst: Id, body: &str) -> InFlight {
+        InFlight {
             via: src,
             src,
             claimed: src,

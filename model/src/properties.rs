@@ -1,6 +1,9 @@
-//! The property catalogue: each property's CLI name, its kind, and what it means.
+//! The property catalogue: each property's CLI name, its kind, and what it means; and the
+//! verdict on one property, as the model checker, the simulator and a replay give it.
 
 use serde::Serialize;
+
+use crate::trace_step::TraceStep;
 
 /// When a property is evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -55,6 +58,53 @@ impl Property {
 
     pub fn from_name(name: &str) -> Option<Property> {
         Property::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// One property's verdict: the model checker's (with a shortest counterexample when it
+/// fails) or a simulated run's or replay's (with how often it was violated, and the first
+/// violation in words).
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    #[serde(rename = "name")]
+    pub property: Property,
+    pub holds: bool,
+    /// Simulator: how many transitions (or, at the end, recipients) violated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violations: Option<u64>,
+    /// Simulator: the first violation, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<String>,
+    /// Model checker: a shortest trace to a violation, when the property fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<Vec<TraceStep>>,
+}
+
+impl Verdict {
+    /// The model checker's verdict: `property` holds unless it has a counterexample.
+    pub fn checked(
+        property: Property,
+        holds: bool,
+        counterexample: Option<Vec<TraceStep>>,
+    ) -> Self {
+        Verdict {
+            property,
+            holds,
+            violations: None,
+            first: None,
+            counterexample,
+        }
+    }
+
+    /// A simulated run's (or replay's) verdict.
+    pub fn judged(property: Property, holds: bool, violations: u64, first: Option<String>) -> Self {
+        Verdict {
+            property,
+            holds,
+            violations: Some(violations),
+            first,
+            counterexample: None,
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Values shared between states and hashed once.
 //!
-//! A transition changes one client (two with an acknowledgement), a few envelopes and
+//! A transition changes one client (two with an acknowledgement), a few copies in flight and
 //! sometimes the ghost record; everything else is the parent state's. Holding each such part
 //! in an `Arc` with its hash computed when it is built makes a successor state cost one clone
 //! of what changes, and its fingerprint a hash over a few words per part instead of over

@@ -36,8 +36,9 @@ use stateright::{Model, Property};
 use smallvec::SmallVec;
 
 use crate::effect::intern;
+use crate::group::OWNER;
 use crate::ids::MAX_CLIENTS;
-use crate::model::{catalogue, Action, Ghost, GroupModel, Sent, State, OWNER};
+use crate::model::{catalogue, Action, Ghost, GroupModel, Sent, State};
 use crate::network::Id;
 use crate::script::Step;
 use crate::shared::{hash_of, Hashed};

@@ -1,14 +1,14 @@
 //! Counterexamples as a person reads them: who sent what to whom, and every client's view
 //! after each step.
 
-use serde::Serialize;
-
 use kgroup::{Command, Ext, Stanza, Status};
 
-use crate::check::Path;
-use crate::model::{Action, Forgery, GroupModel, State};
+use crate::group::OWNER;
+use crate::model::{Action, Forgery, GroupModel, Path, State};
 use crate::network::Id;
+use crate::properties::Property;
 use crate::script::Step;
+use crate::trace_step::TraceStep;
 
 const NAMES: [&str; 8] = [
     "david", "alice", "bob", "charlie", "erin", "frank", "grace", "heidi",
@@ -23,14 +23,6 @@ pub fn name(model: &GroupModel, id: Id) -> String {
             .get(id as usize)
             .map_or_else(|| format!("c{id}"), |n| (*n).to_string())
     }
-}
-
-/// One step of a counterexample.
-#[derive(Clone, Debug, Serialize)]
-pub struct TraceStep {
-    pub action: String,
-    /// Each client's view after the step: `name: [members] subject (status, epoch)`.
-    pub views: Vec<String>,
 }
 
 fn names(model: &GroupModel, ids: &[Id]) -> String {
@@ -65,7 +57,7 @@ pub fn describe(model: &GroupModel, s: &Stanza<Id>) -> String {
             parts.join(" ")
         }
     };
-    if s.group.owner != crate::model::OWNER {
+    if s.group.owner != OWNER {
         out.push_str(&format!(" (owner={})", name(model, s.group.owner)));
     }
     if let Some(b) = &s.body {
@@ -159,7 +151,7 @@ pub fn views(model: &GroupModel, s: &State) -> Vec<String> {
 }
 
 /// The path as trace steps, ending with a line that says what was violated.
-pub fn render(model: &GroupModel, path: &Path, property: &str) -> Vec<TraceStep> {
+pub fn render(model: &GroupModel, path: &Path, property: Property) -> Vec<TraceStep> {
     let mut steps: Vec<TraceStep> = path
         .1
         .iter()
@@ -170,11 +162,11 @@ pub fn render(model: &GroupModel, path: &Path, property: &str) -> Vec<TraceStep>
         .collect();
     let last = path.1.last().map_or(&path.0, |(_, s)| s);
     let why = match property {
-        "convergence" => format!(
+        Property::Convergence => format!(
             "quiescent, and these disagree: {}",
             names(model, &GroupModel::disagreeing(last))
         ),
-        "no-lost-messages" => GroupModel::lost(last)
+        Property::NoLostMessages => GroupModel::lost(last)
             .iter()
             .map(|(m, r)| {
                 format!(
@@ -186,7 +178,7 @@ pub fn render(model: &GroupModel, path: &Path, property: &str) -> Vec<TraceStep>
             })
             .collect::<Vec<_>>()
             .join("; "),
-        other => format!("{other} violated by the last step"),
+        other => format!("{} violated by the last step", other.name()),
     };
     steps.push(TraceStep {
         action: format!("VIOLATION: {why}"),

@@ -8,21 +8,21 @@ use kgroup::Dialect;
 use kgroup_model::check::shortest_counterexamples;
 use kgroup_model::findings::{chat, churn_adversary, part};
 use kgroup_model::script::Step;
-use kgroup_model::{check, GroupModel, Network, Report};
+use kgroup_model::{check, CheckReport, GroupModel, Network, Property};
 use stateright::Model;
 
-fn run(model: &GroupModel) -> Report {
+fn run(model: &GroupModel) -> CheckReport {
     check(model, 2, None, |_| {})
 }
 
 /// property name -> counterexample length, for the properties that fail.
-fn failures(r: &Report) -> BTreeMap<&'static str, usize> {
+fn failures(r: &CheckReport) -> BTreeMap<&'static str, usize> {
     r.properties
         .iter()
         .filter(|p| !p.holds)
         .map(|p| {
             let len = p.counterexample.as_ref().map_or(0, |t| t.len() - 1);
-            (p.name, len)
+            (p.property.name(), len)
         })
         .collect()
 }
@@ -113,15 +113,15 @@ fn counterexamples_are_minimal() {
         owner_crashes: 0,
         max_losses: 0,
     };
-    let paths = shortest_counterexamples(&model, &["convergence"]);
-    let (init, steps) = &paths["convergence"];
+    let paths = shortest_counterexamples(&model, &[Property::Convergence]);
+    let (init, steps) = &paths[&Property::Convergence];
     assert_eq!(steps.len(), 5);
     // The path is real: replaying its actions reaches a state that violates the property,
     // and no earlier state on it does.
     let prop = model
         .properties()
         .into_iter()
-        .find(|p| p.name == "convergence")
+        .find(|p| p.name == Property::Convergence.name())
         .expect("property");
     let mut state = init.clone();
     for (i, (action, expected)) in steps.iter().enumerate() {
@@ -141,7 +141,7 @@ fn traces_name_who_sent_what_to_whom() {
     let conv = r
         .properties
         .iter()
-        .find(|p| p.name == "convergence")
+        .find(|p| p.property == Property::Convergence)
         .and_then(|p| p.counterexample.clone())
         .expect("kontalk diverges");
     let text: Vec<String> = conv.iter().map(|s| s.action.clone()).collect();

@@ -10,7 +10,7 @@ use kgroup_model::findings::workloads;
 use kgroup_model::model::Action;
 use kgroup_model::script::Step;
 use kgroup_model::symmetry::{classes, Symmetric};
-use kgroup_model::{GroupModel, Network, Report};
+use kgroup_model::{CheckReport, GroupModel, Network, Property};
 use stateright::Model;
 
 /// Owner + 3 members: create 1,2,3; remove 1; member 1 sends a message (members 2 and 3
@@ -32,10 +32,10 @@ fn alike(dialect: Dialect, network: Network, adversary: bool) -> GroupModel {
 }
 
 /// Every verdict, with the counterexample length where one fails.
-fn verdicts(r: &Report) -> BTreeMap<&'static str, Option<usize>> {
+fn verdicts(r: &CheckReport) -> BTreeMap<Property, Option<usize>> {
     r.properties
         .iter()
-        .map(|p| (p.name, p.counterexample.as_ref().map(|t| t.len() - 1)))
+        .map(|p| (p.property, p.counterexample.as_ref().map(|t| t.len() - 1)))
         .collect()
 }
 
@@ -90,13 +90,13 @@ fn reduced_and_full_checks_agree_in_fewer_states() {
 fn reduced_counterexamples_replay_on_the_full_model() {
     let model = alike(Dialect::Kontalk, Network::Duplicating, false);
     let props = model.properties();
-    let names: Vec<&'static str> = props.iter().map(|p| p.name).collect();
-    let full = shortest_counterexamples_with(&model, &names, false);
-    let reduced = shortest_counterexamples_with(&model, &names, true);
+    let full = shortest_counterexamples_with(&model, &Property::ALL, false);
+    let reduced = shortest_counterexamples_with(&model, &Property::ALL, true);
     assert!(!reduced.is_empty());
-    for (name, (init, steps)) in &reduced {
-        assert_eq!(steps.len(), full[name].1.len(), "{name}");
-        let prop = props.iter().find(|p| p.name == *name).expect("property");
+    for (property, (init, steps)) in &reduced {
+        let name = property.name();
+        assert_eq!(steps.len(), full[property].1.len(), "{name}");
+        let prop = props.iter().find(|p| p.name == name).expect("property");
         let mut state = init.clone();
         for (i, (action, expected)) in steps.iter().enumerate() {
             let mut enabled: Vec<Action> = Vec::new();

@@ -16,6 +16,7 @@ use kgroup::{
     Change, Client, Command, Config, Dialect, Ext, GroupKey, Intent, Outgoing, Output, Stanza,
     Status, Text,
 };
+use kgroup_model::Property;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -23,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{Latency, Mode, SimConfig};
 use crate::judge::{Id, Judge};
 use crate::queue::Calendar;
-use crate::report::{Counters, Report, Sample};
+use crate::report::{Counters, Outcome, Sample, SimReport};
 use crate::wire;
 
 /// What travels: the typed stanza, or its XML.
@@ -87,8 +88,9 @@ enum Act {
     Squat(u32),
 }
 
+/// An event the simulation schedules on its calendar.
 #[derive(Clone, Debug)]
-enum Ev {
+enum SimEvent {
     /// A client's stanza reaches the server. `src` signed it; `claimed` is the `from` the
     /// server will show (they differ only for forgeries).
     Upload {
@@ -116,7 +118,7 @@ enum Ev {
 
 /// Bytes one in-flight copy occupies in the queue, whatever the group's size (its payload
 /// is shared).
-pub const QUEUE_ENTRY_BYTES: usize = std::mem::size_of::<Ev>();
+pub const QUEUE_ENTRY_BYTES: usize = std::mem::size_of::<SimEvent>();
 
 struct Node {
     client: Client<Id>,
@@ -155,7 +157,7 @@ pub struct Sim {
     cfg: SimConfig,
     rng: ChaCha8Rng,
     now: u64,
-    queue: Calendar<Ev>,
+    queue: Calendar<SimEvent>,
     nodes: Vec<Node>,
     plans: Vec<Plan>,
     judge: Judge,
@@ -259,7 +261,7 @@ impl Sim {
         Ok(sim)
     }
 
-    fn push(&mut self, at: u64, ev: Ev) {
+    fn push(&mut self, at: u64, ev: SimEvent) {
         self.queue.push(at, ev);
     }
 
@@ -268,47 +270,47 @@ impl Sim {
         let start = (d / 10).max(1);
         for g in 0..self.cfg.groups {
             let created = self.rng.random_range(0..start);
-            self.push(created, Ev::Act(Act::Create(g)));
+            self.push(created, SimEvent::Act(Act::Create(g)));
             let later = |rng: &mut ChaCha8Rng| rng.random_range(created + 1..=d.max(created + 1));
             for _ in 0..self.cfg.churn {
                 let t = later(&mut self.rng);
-                self.push(t, Ev::Act(Act::Churn(g)));
+                self.push(t, SimEvent::Act(Act::Churn(g)));
             }
             for _ in 0..self.cfg.messages {
                 let t = later(&mut self.rng);
-                self.push(t, Ev::Act(Act::Message(g)));
+                self.push(t, SimEvent::Act(Act::Message(g)));
             }
             for _ in 0..self.cfg.parts {
                 let t = later(&mut self.rng);
-                self.push(t, Ev::Act(Act::Part(g)));
+                self.push(t, SimEvent::Act(Act::Part(g)));
             }
             if self.plans[g as usize].adversary.is_some() {
                 // The squat races the create: some clients see one first, some the other.
                 let t = self.rng.random_range(0..start);
-                self.push(t, Ev::Act(Act::Squat(g)));
+                self.push(t, SimEvent::Act(Act::Squat(g)));
                 for _ in 0..self.cfg.forgeries {
                     let t = later(&mut self.rng);
-                    self.push(t, Ev::Act(Act::Forge(g)));
+                    self.push(t, SimEvent::Act(Act::Forge(g)));
                 }
             }
         }
         for c in 0..self.cfg.clients {
             if self.cfg.offline > 0.0 && self.rng.random_bool(self.cfg.offline) {
                 let t = self.rng.random_range(0..d);
-                self.push(t, Ev::Offline(c));
-                self.push(t + self.cfg.offline_ms, Ev::Online(c));
+                self.push(t, SimEvent::Offline(c));
+                self.push(t + self.cfg.offline_ms, SimEvent::Online(c));
             }
         }
         for _ in 0..self.cfg.crashes {
             let c = self.rng.random_range(0..self.cfg.clients);
             let t = self.rng.random_range(0..d);
-            self.push(t, Ev::Crash(c));
-            self.push(t + self.cfg.crash_ms.max(1), Ev::Restart(c));
+            self.push(t, SimEvent::Crash(c));
+            self.push(t + self.cfg.crash_ms.max(1), SimEvent::Restart(c));
         }
         for i in 0..self.cfg.partitions.len() {
             let p = self.cfg.partitions[i];
-            self.push(p.start_ms, Ev::PartitionOpen(i));
-            self.push(p.end_ms, Ev::PartitionClose);
+            self.push(p.start_ms, SimEvent::PartitionOpen(i));
+            self.push(p.end_ms, SimEvent::PartitionClose);
         }
     }
 
@@ -340,7 +342,7 @@ impl Sim {
     }
 
     /// Runs to quiescence (or the time limit) and reports.
-    pub fn run(mut self, mut progress: impl FnMut(u64, u64)) -> Report {
+    pub fn run(mut self, mut progress: impl FnMut(u64, u64)) -> SimReport {
         let started = std::time::Instant::now();
         let limit = self.workload_end.saturating_add(self.cfg.drain_ms);
         let mut events: u64 = 0;
@@ -384,21 +386,21 @@ impl Sim {
         }
     }
 
-    fn handle(&mut self, ev: Ev) {
+    fn handle(&mut self, ev: SimEvent) {
         match ev {
-            Ev::Upload {
+            SimEvent::Upload {
                 src,
                 claimed,
                 to,
                 payload,
             } => self.server_receive(src, claimed, to, payload),
-            Ev::Deliver {
+            SimEvent::Deliver {
                 to,
                 src,
                 claimed,
                 payload,
             } => self.deliver(to, src, claimed, payload),
-            Ev::Timer(c) => {
+            SimEvent::Timer(c) => {
                 let n = &mut self.nodes[c as usize];
                 if n.timer_at != Some(self.now) || !n.up {
                     return;
@@ -408,10 +410,10 @@ impl Sim {
                 n.client.handle_timeout(self.now, &mut out);
                 self.absorb(c, None, out);
             }
-            Ev::Act(a) => self.act(a),
-            Ev::Offline(c) => self.nodes[c as usize].online = false,
-            Ev::Online(c) => self.reconnect(c),
-            Ev::Crash(c) => {
+            SimEvent::Act(a) => self.act(a),
+            SimEvent::Offline(c) => self.nodes[c as usize].online = false,
+            SimEvent::Online(c) => self.reconnect(c),
+            SimEvent::Crash(c) => {
                 let n = &mut self.nodes[c as usize];
                 if n.up {
                     n.up = false;
@@ -422,7 +424,7 @@ impl Sim {
                     self.counters.crashes += 1;
                 }
             }
-            Ev::Restart(c) => {
+            SimEvent::Restart(c) => {
                 let n = &mut self.nodes[c as usize];
                 if !n.up {
                     n.client = Client::restore(c, *n.client.config(), n.client.durable());
@@ -431,7 +433,7 @@ impl Sim {
                     self.rearm(c);
                 }
             }
-            Ev::PartitionOpen(i) => {
+            SimEvent::PartitionOpen(i) => {
                 let k = (self.cfg.partitions[i].fraction * f64::from(self.cfg.clients)) as usize;
                 let mut all: Vec<Id> = (0..self.cfg.clients).collect();
                 all.shuffle(&mut self.rng);
@@ -439,7 +441,7 @@ impl Sim {
                     self.nodes[c as usize].cut = true;
                 }
             }
-            Ev::PartitionClose => {
+            SimEvent::PartitionClose => {
                 let open = self
                     .cfg
                     .partitions
@@ -486,7 +488,7 @@ impl Sim {
         let at = self.arrival(src, |n| &mut n.up_last);
         self.push(
             at,
-            Ev::Upload {
+            SimEvent::Upload {
                 src,
                 claimed,
                 to,
@@ -536,7 +538,7 @@ impl Sim {
         self.counters.bytes_down += payload.bytes();
         self.push(
             at,
-            Ev::Deliver {
+            SimEvent::Deliver {
                 to,
                 src,
                 claimed,
@@ -636,7 +638,7 @@ impl Sim {
         if due.is_some() && due != n.timer_at && n.timer_at.is_none_or(|t| due < Some(t)) {
             n.timer_at = due;
             if let Some(t) = due {
-                self.push(t, Ev::Timer(c));
+                self.push(t, SimEvent::Timer(c));
             }
         }
     }
@@ -934,7 +936,7 @@ impl Sim {
         }
     }
 
-    fn finish(mut self, events: u64, seconds: f64, timed_out: bool) -> Report {
+    fn finish(mut self, events: u64, seconds: f64, timed_out: bool) -> SimReport {
         let quiescent = !timed_out
             && self
                 .nodes
@@ -963,14 +965,14 @@ impl Sim {
         if let (Some(v), Some(e)) = (
             verdicts
                 .iter_mut()
-                .find(|v| v.name == "convergence" && !v.holds),
+                .find(|v| v.property == Property::Convergence && !v.holds),
             self.example.take(),
         ) {
             v.first = Some(format!("{}: {e}", v.first.take().unwrap_or_default()));
         }
         let converged = verdicts
             .iter()
-            .find(|v| v.name == "convergence")
+            .find(|v| v.property == Property::Convergence)
             .is_some_and(|v| v.holds);
         let convergence_time_ms = if converged {
             self.agreed_since
@@ -978,9 +980,9 @@ impl Sim {
         } else {
             None
         };
-        Report::new(
+        SimReport::new(
             &self.cfg,
-            crate::report::Outcome {
+            Outcome {
                 events,
                 seconds,
                 end_ms: self.now,
@@ -993,6 +995,7 @@ impl Sim {
                 verdicts,
                 samples: self.samples,
                 peak_queue: self.peak_queue,
+                queue_entry_bytes: QUEUE_ENTRY_BYTES,
             },
         )
     }
@@ -1054,7 +1057,7 @@ mod tests {
         // Create, upload, fan-out: stop once the server has queued every copy.
         while let Some((at, ev)) = sim.queue.pop() {
             sim.now = at;
-            let fanout = matches!(ev, Ev::Upload { .. });
+            let fanout = matches!(ev, SimEvent::Upload { .. });
             sim.handle(ev);
             if fanout {
                 break;
@@ -1062,7 +1065,7 @@ mod tests {
         }
         let mut copies = Vec::new();
         while let Some((_, ev)) = sim.queue.pop() {
-            if let Ev::Deliver { payload, .. } = ev {
+            if let SimEvent::Deliver { payload, .. } = ev {
                 copies.push(payload);
             }
         }

@@ -12,21 +12,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::hash::{Hash, Hasher};
 
 use kgroup::{Client, Command, Ext, GroupKey, Output, Reason, Status, Text, View};
-use serde::Serialize;
+use kgroup_model::{Property, Verdict};
 
 pub type Id = u32;
-
-/// One property's verdict for the run.
-#[derive(Clone, Debug, Serialize)]
-pub struct Verdict {
-    pub name: &'static str,
-    pub holds: bool,
-    /// How many transitions (or, at the end, recipients) violated it.
-    pub violations: u64,
-    /// The first violation, in words.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first: Option<String>,
-}
 
 /// A message as sent, and whom it must reach.
 struct Sent {
@@ -451,28 +439,24 @@ impl Judge {
     /// The six verdicts. `disagreeing` lists, per group, the participants whose final
     /// view differs; `quiescent` tells whether the run drained.
     pub fn verdicts(&self, quiescent: bool, disagreeing: &[(u32, Vec<Id>)]) -> Vec<Verdict> {
-        let tally = |name, t: &Tally| Verdict {
-            name,
-            holds: t.violations == 0,
-            violations: t.violations,
-            first: t.first.clone(),
-        };
+        let tally =
+            |p, t: &Tally| Verdict::judged(p, t.violations == 0, t.violations, t.first.clone());
         let mut v = vec![
-            tally("owner-authority", &self.authority),
-            tally("owner-binding", &self.binding),
-            tally("member-filter", &self.filter),
-            tally("removed-confidentiality", &self.confidentiality),
+            tally(Property::OwnerAuthority, &self.authority),
+            tally(Property::OwnerBinding, &self.binding),
+            tally(Property::MemberFilter, &self.filter),
+            tally(Property::RemovedConfidentiality, &self.confidentiality),
         ];
         let split: Vec<&(u32, Vec<Id>)> =
             disagreeing.iter().filter(|(_, d)| !d.is_empty()).collect();
         let not_quiet = (!quiescent).then(|| {
             "the run ended with stanzas in flight or unacknowledged (not quiescent)".to_string()
         });
-        v.push(Verdict {
-            name: "convergence",
-            holds: quiescent && split.is_empty(),
-            violations: split.iter().map(|(_, d)| d.len() as u64).sum(),
-            first: not_quiet.clone().or_else(|| {
+        v.push(Verdict::judged(
+            Property::Convergence,
+            quiescent && split.is_empty(),
+            split.iter().map(|(_, d)| d.len() as u64).sum(),
+            not_quiet.clone().or_else(|| {
                 split.first().map(|(g, d)| {
                     format!(
                         "group {}: {} participants disagree with the owner, e.g. client {}",
@@ -482,14 +466,13 @@ impl Judge {
                     )
                 })
             }),
-        });
+        ));
         let lost = self.lost();
-        v.push(Verdict {
-            name: "no-lost-messages",
-            holds: quiescent && lost.is_empty(),
-            violations: lost.len() as u64,
-            first: lost
-                .first()
+        v.push(Verdict::judged(
+            Property::NoLostMessages,
+            quiescent && lost.is_empty(),
+            lost.len() as u64,
+            lost.first()
                 .map(|(i, r)| {
                     let m = &self.sent[*i as usize];
                     format!(
@@ -498,7 +481,7 @@ impl Judge {
                     )
                 })
                 .or(not_quiet),
-        });
+        ));
         v
     }
 }

@@ -12,9 +12,9 @@ pub mod wire;
 
 pub use config::{Latency, Mode, Partition, SimConfig};
 pub use engine::Sim;
-pub use report::Report;
+pub use report::SimReport;
 
 /// Runs one simulation to its end; fails only when `--encrypt` cannot make its keys.
-pub fn run(cfg: SimConfig) -> Result<Report, String> {
+pub fn run(cfg: SimConfig) -> Result<SimReport, String> {
     Ok(Sim::new(cfg)?.run(|_, _| {}))
 }

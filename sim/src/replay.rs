@@ -10,14 +10,17 @@
 use std::sync::Arc;
 
 use kgroup::{Client, Config, Dialect, Ext, GroupKey, Intent, Output, Stanza, Text};
-use kgroup_model::model::{Action, Forgery, GROUP, OWNER};
+use kgroup_model::group::{GROUP, OWNER};
+use kgroup_model::model::{Action, Forgery};
+use kgroup_model::network::InFlight;
+use kgroup_model::properties::Kind;
 use kgroup_model::script::Step;
-use kgroup_model::{GroupModel, Network};
+use kgroup_model::{GroupModel, Network, Property, Verdict};
 use serde::Serialize;
 
 use crate::config::Mode;
 use crate::engine::Payload;
-use crate::judge::{Id, Judge, Verdict};
+use crate::judge::{Id, Judge};
 use crate::wire;
 
 /// One copy on its way, with the model's description of it.
@@ -45,14 +48,14 @@ pub struct Replayed {
     pub quiescent: bool,
     pub properties: Vec<Verdict>,
     /// For each property that broke during the replay, the step (1-based) where it broke.
-    pub broke_at: Vec<(&'static str, usize)>,
+    pub broke_at: Vec<(Property, usize)>,
 }
 
 impl Replayed {
-    pub fn fails(&self, property: &str) -> bool {
+    pub fn fails(&self, property: Property) -> bool {
         self.properties
             .iter()
-            .any(|v| v.name == property && !v.holds)
+            .any(|v| v.property == property && !v.holds)
     }
 }
 
@@ -101,18 +104,13 @@ pub fn replay(model: &GroupModel, actions: &[Action], mode: Mode) -> Result<Repl
         if !r.step(a) {
             missing += 1;
         }
+        // The properties judged on every transition; the others only at the end.
         for v in r.judge.verdicts(true, &[]) {
             if !v.holds
-                && matches!(
-                    v.name,
-                    "owner-authority"
-                        | "owner-binding"
-                        | "member-filter"
-                        | "removed-confidentiality"
-                )
-                && !broke_at.iter().any(|(n, _)| *n == v.name)
+                && v.property.kind() == Kind::Always
+                && !broke_at.iter().any(|(p, _)| *p == v.property)
             {
-                broke_at.push((v.name, i + 1));
+                broke_at.push((v.property, i + 1));
             }
         }
     }
@@ -128,8 +126,8 @@ pub fn replay(model: &GroupModel, actions: &[Action], mode: Mode) -> Result<Repl
     let split = kgroup::core::agreement::disagreeing(&key.owner, &views);
     let properties = r.judge.verdicts(quiescent, &[(0, split)]);
     for v in &properties {
-        if !v.holds && !broke_at.iter().any(|(n, _)| *n == v.name) {
-            broke_at.push((v.name, actions.len()));
+        if !v.holds && !broke_at.iter().any(|(p, _)| *p == v.property) {
+            broke_at.push((v.property, actions.len()));
         }
     }
     Ok(Replayed {
@@ -276,7 +274,7 @@ impl Replay<'_> {
         self.absorb(c, None, out, false);
     }
 
-    fn find(&self, env: &kgroup_model::network::Envelope) -> Option<usize> {
+    fn find(&self, env: &InFlight) -> Option<usize> {
         let stanza = to_ids(&env.stanza);
         self.inflight.iter().position(|c| {
             c.via == id(env.via)

@@ -5,8 +5,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::config::SimConfig;
-use crate::judge::{Judge, Verdict};
+use kgroup_model::Verdict;
+
+use crate::config::{Latency, SimConfig};
+use crate::judge::Judge;
 
 /// Counts kept while the run goes.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -51,7 +53,7 @@ pub struct Sample {
     pub dropped: u64,
 }
 
-/// What the run ended with; the input of [`Report::new`].
+/// What the run ended with; the input of [`SimReport::new`].
 pub struct Outcome<'a> {
     pub events: u64,
     pub seconds: f64,
@@ -65,6 +67,8 @@ pub struct Outcome<'a> {
     pub verdicts: Vec<Verdict>,
     pub samples: Vec<Sample>,
     pub peak_queue: usize,
+    /// What one event takes in the queue.
+    pub queue_entry_bytes: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -77,7 +81,7 @@ pub struct Latencies {
 /// The report. `seed`, `converged`, `events`, `events_per_sec`, `delivered`, `dropped`,
 /// `rejected`, `convergence_time_ms` and `properties` are the CLI contract.
 #[derive(Clone, Debug, Serialize)]
-pub struct Report {
+pub struct SimReport {
     pub seed: u64,
     pub dialect: kgroup::Dialect,
     pub mode: &'static str,
@@ -116,11 +120,11 @@ fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     sorted.get(i).copied()
 }
 
-impl Report {
-    pub fn new(cfg: &SimConfig, o: Outcome<'_>) -> Report {
+impl SimReport {
+    pub fn new(cfg: &SimConfig, o: Outcome<'_>) -> SimReport {
         let mut lat = o.judge.latencies.clone();
         lat.sort_unstable();
-        Report {
+        SimReport {
             seed: cfg.seed,
             dialect: cfg.dialect,
             mode: cfg.mode.as_str(),
@@ -155,7 +159,7 @@ impl Report {
             counters: o.counters,
             properties: o.verdicts,
             peak_queue: o.peak_queue,
-            queue_entry_bytes: crate::engine::QUEUE_ENTRY_BYTES,
+            queue_entry_bytes: o.queue_entry_bytes,
             config: cfg.clone(),
             samples: o.samples,
         }
@@ -200,8 +204,8 @@ impl Report {
                 "FIFO links"
             },
             match c.latency {
-                crate::config::Latency::Uniform { min, max } => format!("{min}..{max} ms uniform"),
-                crate::config::Latency::Exponential { min, mean } => {
+                Latency::Uniform { min, max } => format!("{min}..{max} ms uniform"),
+                Latency::Exponential { min, mean } => {
                     format!("{min} ms + exponential (mean {mean} ms)")
                 }
             },
@@ -262,11 +266,14 @@ impl Report {
             let _ = writeln!(
                 s,
                 "  {:<24} {}{}",
-                v.name,
+                v.property.name(),
                 if v.holds { "holds" } else { "FAILS" },
                 v.first
                     .as_ref()
-                    .map(|f| format!(" ({} violations; first: {f})", v.violations))
+                    .map(|f| format!(
+                        " ({} violations; first: {f})",
+                        v.violations.unwrap_or_default()
+                    ))
                     .unwrap_or_default()
             );
         }
