@@ -7,6 +7,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kgroup::Dialect;
 use kgroup_model::{check, script, CheckReport, GroupModel, Network};
 
+use crate::output;
+
 #[derive(clap::Args)]
 pub struct CheckArgs {
     /// Protocol dialect.
@@ -103,20 +105,14 @@ fn ids(flag: &str, text: &str, lo: u8, clients: u8) -> Result<Vec<u8>, String> {
 pub fn run(args: CheckArgs) -> ExitCode {
     let model = match args.model() {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("kgroup check: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return output::usage("check", e),
     };
     if let Some(addr) = &args.serve {
         use stateright::Model;
         eprintln!("kgroup check: serving stateright's Explorer on http://{addr}");
         let addr: std::net::SocketAddr = match addr.parse() {
             Ok(a) => a,
-            Err(e) => {
-                eprintln!("kgroup check: --serve `{addr}`: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return output::usage("check", format_args!("--serve `{addr}`: {e}")),
         };
         model.checker().threads(args.threads.max(1)).serve(addr);
         return ExitCode::SUCCESS;
@@ -147,22 +143,8 @@ pub fn run(args: CheckArgs) -> ExitCode {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("kgroup check: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        print_text(&report);
-    }
-    if report.all_hold() && report.complete {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    let passed = report.all_hold() && report.complete;
+    output::finish("check", args.json, &report, passed, || print_text(&report))
 }
 
 pub fn print_text(r: &CheckReport) {
@@ -218,26 +200,19 @@ pub fn findings(threads: usize, json: bool) -> ExitCode {
             r.dialect, r.network, r.unique_states, r.seconds
         );
     });
-    if json {
-        let v: Vec<_> = rows
-            .iter()
-            .map(|(w, r)| serde_json::json!({ "workload": w, "report": r }))
-            .collect();
-        println!("{}", serde_json::Value::Array(v));
-    } else {
+    let hardened_ok = rows
+        .iter()
+        .filter(|(_, r)| r.dialect == Dialect::Hardened)
+        .all(|(_, r)| r.all_hold() && r.complete);
+    let v: Vec<_> = rows
+        .iter()
+        .map(|(w, r)| serde_json::json!({ "workload": w, "report": r }))
+        .collect();
+    output::finish("findings", json, &v, hardened_ok, || {
         for w in findings::workloads() {
             println!("- `{}`: {}", w.name, w.summary);
         }
         println!();
         print!("{}", findings::markdown(&rows));
-    }
-    let hardened_ok = rows
-        .iter()
-        .filter(|(_, r)| r.dialect == Dialect::Hardened)
-        .all(|(_, r)| r.all_hold() && r.complete);
-    if hardened_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    })
 }

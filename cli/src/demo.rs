@@ -7,6 +7,8 @@ use kgroup_testkit::lab::Lab;
 use kgroup_testkit::scenarios::{self, group, Id};
 use serde::Serialize;
 
+use crate::output;
+
 #[derive(Serialize)]
 struct ClientReport {
     client: Id,
@@ -84,11 +86,10 @@ pub fn run(dialect: Option<Dialect>, only: Option<&str>, json: bool) -> ExitCode
     if let Some(name) = only {
         if !all.iter().any(|s| s.name == name) {
             let names: Vec<_> = all.iter().map(|s| s.name).collect();
-            eprintln!(
-                "kgroup: unknown scenario `{name}` (known: {})",
-                names.join(", ")
+            return output::usage(
+                "demo",
+                format_args!("unknown scenario `{name}` (known: {})", names.join(", ")),
             );
-            return ExitCode::from(2);
         }
     }
     let dialects: Vec<Dialect> = dialect.map_or(Dialect::ALL.to_vec(), |d| vec![d]);
@@ -111,10 +112,8 @@ pub fn run(dialect: Option<Dialect>, only: Option<&str>, json: bool) -> ExitCode
         .iter()
         .filter(|r| r.dialect == Dialect::Hardened)
         .all(|r| r.converged && r.quiescent && !lost(r));
-    if json {
-        let v = serde_json::json!({ "runs": runs, "hardened_ok": hardened_ok });
-        println!("{v:#}");
-    } else {
+    let v = serde_json::json!({ "runs": runs, "hardened_ok": hardened_ok });
+    output::finish("demo", json, &v, hardened_ok, || {
         for r in &runs {
             let verdict = if r.converged {
                 "converged".to_string()
@@ -158,10 +157,5 @@ pub fn run(dialect: Option<Dialect>, only: Option<&str>, json: bool) -> ExitCode
                 "FAILED"
             }
         );
-    }
-    if hardened_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    })
 }

@@ -9,6 +9,8 @@ use kgroup::envelope::{open, open_stock, Suite};
 use kgroup_testkit::fixture::Fanout;
 use serde::Serialize;
 
+use crate::output;
+
 /// Median seconds per call of each of `ops`, timed in interleaved rounds (one call of each
 /// per round) so that a machine whose speed drifts (other work, frequency scaling) affects
 /// them alike: at least 3 rounds and about `budget` of wall time.
@@ -68,28 +70,14 @@ struct Report {
 
 pub fn run(recipients: u32, size: u32, suite: Suite, json: bool) -> ExitCode {
     if suite == Suite::MlKem768X25519 {
-        eprintln!("kgroup fanout: the primitive floor is defined for X25519 suites only (cv25519, cv25519-v6)");
-        return ExitCode::from(2);
+        return output::usage(
+            "fanout",
+            "the primitive floor is defined for X25519 suites only (cv25519, cv25519-v6)",
+        );
     }
     match measure(recipients as usize, size as usize, suite) {
-        Ok(report) => {
-            if json {
-                match serde_json::to_string(&report) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("kgroup fanout: {e}");
-                        return ExitCode::from(1);
-                    }
-                }
-            } else {
-                print_text(&report);
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("kgroup fanout: {e}");
-            ExitCode::from(1)
-        }
+        Ok(report) => output::finish("fanout", json, &report, true, || print_text(&report)),
+        Err(e) => output::failed("fanout", e),
     }
 }
 

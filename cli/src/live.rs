@@ -14,6 +14,8 @@ use kgroup::{Config, Dialect};
 use kgroup_live::workload::{self, Report, Workload};
 use kgroup_live::{Options, Route};
 
+use crate::output;
+
 #[derive(Args, Debug)]
 pub struct LiveArgs {
     /// The server's c2s listener, HOST:PORT.
@@ -143,28 +145,17 @@ pub fn run(a: LiveArgs) -> ExitCode {
                     break;
                 }
             }
-            Err(e) => {
-                eprintln!("kgroup live: {e}");
-                return ExitCode::from(1);
-            }
+            Err(e) => return output::failed("live", e),
         }
     }
-    if a.json {
-        let out = serde_json::json!({
-            "server": a.server,
-            "domain": a.domain,
-            "dialect": a.dialect,
-            "clients": a.clients,
-            "messages": a.messages,
-            "runs": runs,
-        });
-        println!("{out}");
-    } else {
-        print_text(&a, &runs);
-    }
-    if runs.iter().all(ok) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    let out = serde_json::json!({
+        "server": a.server,
+        "domain": a.domain,
+        "dialect": a.dialect,
+        "clients": a.clients,
+        "messages": a.messages,
+        "runs": runs,
+    });
+    let passed = runs.iter().all(ok);
+    output::finish("live", a.json, &out, passed, || print_text(&a, &runs))
 }

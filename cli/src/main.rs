@@ -4,6 +4,7 @@ mod check;
 mod demo;
 mod fanout;
 mod live;
+mod output;
 mod plot;
 mod replay;
 mod sim;

@@ -14,6 +14,7 @@ use kgroup_sim::Mode;
 use serde::Serialize;
 
 use crate::check::CheckArgs;
+use crate::output;
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -38,10 +39,7 @@ struct Case {
 pub fn run(args: ReplayArgs) -> ExitCode {
     let model = match args.check.model() {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("kgroup replay: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return output::usage("replay", e),
     };
     let mode = if args.encrypt {
         Mode::Encrypt
@@ -69,10 +67,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         let actions: Vec<_> = path.iter().map(|(a, _)| a.clone()).collect();
         let replayed = match replay(&model, &actions, mode) {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("kgroup replay: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return output::usage("replay", e),
         };
         cases.push(Case {
             property,
@@ -82,16 +77,14 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         });
     }
     let all = cases.iter().all(|c| c.reproduced) && cases.len() == failing.len();
-    if args.check.json {
-        let out = serde_json::json!({
-            "dialect": model.dialect,
-            "network": model.network,
-            "mode": mode.as_str(),
-            "counterexamples": cases,
-            "all_reproduced": all,
-        });
-        println!("{out:#}");
-    } else {
+    let out = serde_json::json!({
+        "dialect": model.dialect,
+        "network": model.network,
+        "mode": mode.as_str(),
+        "counterexamples": cases,
+        "all_reproduced": all,
+    });
+    output::finish("replay", args.check.json, &out, all, || {
         println!(
             "kgroup replay: {} dialect, {:?} network, {} mode: {} counterexample(s)",
             model.dialect.as_str(),
@@ -120,10 +113,5 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 }
             }
         }
-    }
-    if all {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    })
 }

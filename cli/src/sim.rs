@@ -10,6 +10,8 @@ use clap::Args;
 use kgroup::Dialect;
 use kgroup_sim::{Latency, Mode, Partition, SimConfig};
 
+use crate::output;
+
 #[derive(Args, Debug)]
 pub struct SimArgs {
     /// A TOML scenario file: any field of the run (see the README); flags override it.
@@ -123,8 +125,7 @@ fn parse_partition(s: &str) -> Result<Partition, String> {
 }
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("kgroup sim: {msg}");
-    ExitCode::from(2)
+    output::usage("sim", msg)
 }
 
 impl SimArgs {
@@ -219,10 +220,7 @@ pub fn run(args: SimArgs) -> ExitCode {
     let started = std::time::Instant::now();
     let mut sim = match kgroup_sim::Sim::new(cfg) {
         Ok(sim) => sim,
-        Err(e) => {
-            eprintln!("kgroup sim: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return output::usage("sim", e),
     };
     sim.trace = args.trace;
     let report = sim.run(|now, events| {
@@ -233,27 +231,13 @@ pub fn run(args: SimArgs) -> ExitCode {
     bar.finish_and_clear();
     if let Some(path) = &args.plot {
         if let Err(e) = crate::plot::svg(&report, path) {
-            eprintln!("kgroup sim: --plot {}: {e}", path.display());
-            return ExitCode::from(2);
+            return output::failed("sim", format_args!("--plot {}: {e}", path.display()));
         }
     }
-    if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("kgroup sim: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    } else {
+    output::finish("sim", args.json, &report, report.all_hold(), || {
         print!("{}", report.text());
         if let Some(path) = &args.plot {
             println!("  plot: {}", path.display());
         }
-    }
-    if report.all_hold() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    })
 }

@@ -12,6 +12,8 @@ use kgroup::codec::{Jid, Message};
 use kgroup::Stanza;
 use serde::Serialize;
 
+use crate::output;
+
 #[derive(Subcommand)]
 pub enum StanzaCmd {
     /// Reads one XML `<message/>` from stdin, prints it as JSON.
@@ -43,8 +45,7 @@ fn to_json<T: Serialize>(v: &T, pretty: bool) -> serde_json::Result<String> {
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("kgroup stanza: {msg}");
-    ExitCode::from(1)
+    output::failed("stanza", msg)
 }
 
 pub fn run(cmd: StanzaCmd) -> ExitCode {
