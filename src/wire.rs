@@ -281,7 +281,12 @@ fn envelope_in(message: &Message) -> Result<Vec<u8>, WireError> {
 pub fn open_stanza(xml: &[u8], keyring: &Keyring) -> Result<Received, WireError> {
     let message = Message::decode(xml).map_err(WireError::Xml)?;
     let sealed = envelope_in(&message)?;
-    let opened = envelope::open(keyring, &sealed)?;
+    // The plaintext is a stanza's inside: no longer than the codec takes.
+    let limits = envelope::Limits {
+        max_plaintext: crate::codec::Limits::default().max_bytes,
+        ..envelope::Limits::default()
+    };
+    let opened = envelope::open_with(keyring, &sealed, &limits)?;
     let sender = Jid::new_bare(&opened.signer.jid)
         .map_err(|e: JidError| WireError::Signer(format!("{}: {e}", opened.signer.jid)))?;
     let inside = Message::decode_payload(&opened.plaintext).map_err(WireError::Payload)?;

@@ -33,6 +33,15 @@ pub enum EnvelopeError {
     UnknownRecipient(String),
     /// A certificate or key could not be generated, parsed or used.
     Key(String),
+    /// Opening: the plaintext is longer than the limit ([`super::open::Limits`]); it
+    /// was not read further.
+    TooLarge { limit: usize },
+    /// Opening: a compression layer that is refused (a second layer, or an algorithm no
+    /// peer uses).
+    Compression(String),
+    /// Opening: more PKESKs may be mine (they name my key, or nobody) than the limit of
+    /// tries; each would cost a Diffie-Hellman.
+    TooManyForMe { limit: usize },
 }
 
 impl EnvelopeError {
@@ -50,6 +59,9 @@ impl EnvelopeError {
             EnvelopeError::NoRecipients => "no-recipients",
             EnvelopeError::UnknownRecipient(_) => "unknown-recipient",
             EnvelopeError::Key(_) => "key",
+            EnvelopeError::TooLarge { .. } => "too-large",
+            EnvelopeError::Compression(_) => "compression",
+            EnvelopeError::TooManyForMe { .. } => "too-many-for-me",
         }
     }
 }
@@ -78,6 +90,14 @@ impl fmt::Display for EnvelopeError {
                 write!(f, "no usable encryption key for recipient {who}")
             }
             EnvelopeError::Key(d) => write!(f, "key error: {d}"),
+            EnvelopeError::TooLarge { limit } => {
+                write!(f, "the plaintext is longer than the limit of {limit} bytes")
+            }
+            EnvelopeError::Compression(d) => write!(f, "compression refused: {d}"),
+            EnvelopeError::TooManyForMe { limit } => write!(
+                f,
+                "more than {limit} recipients may be my key: refused without trying them all"
+            ),
         }
     }
 }

@@ -31,5 +31,7 @@ mod seipd;
 pub use error::EnvelopeError;
 pub use keyring::{Keyring, Peer};
 pub use keys::{export_cert, export_secret, generate, import_cert, jid_of, EncryptionKey, Suite};
-pub use open::{open, open_stock, open_unfiltered, recipients_of, Opened, Signer};
+pub use open::{
+    open, open_stock, open_unfiltered, open_with, recipients_of, Limits, Opened, Signer,
+};
 pub use seal::{seal, seal_sequoia, seal_to};

@@ -11,7 +11,15 @@
 //!
 //! Nothing is returned before the integrity check (MDC for SEIPD v1, AEAD tags for v2)
 //! and the signature check have both passed, and every failure is a typed
-//! [`EnvelopeError`]. [`open_stock`] does the same through the stock `Decryptor`; it is
+//! [`EnvelopeError`].
+//!
+//! What one message may cost is bounded ([`Limits`]), because anyone holding a member's
+//! certificate can send it bytes that are only authenticated at the end: the plaintext is
+//! read up to a limit and refused beyond it (a decompression bomb never reaches memory),
+//! at most one compression layer of ZIP or ZLIB is opened (what Kontalk's clients and
+//! GnuPG write; BZip2 and nested layers are refused before any byte is inflated), inside
+//! the encryption only the packets a signed message has are accepted, and only a few
+//! PKESKs that may be mine are tried (each costs a Diffie-Hellman). [`open_stock`] does the same through the stock `Decryptor`; it is
 //! kept as the baseline for benchmarks and as a cross-check in tests.
 
 use std::io::Read;
@@ -28,7 +36,7 @@ use openpgp::parse::stream::{
 };
 use openpgp::parse::{Dearmor, PacketParserBuilder, PacketParserResult, Parse};
 use openpgp::policy::{HashAlgoSecurity, Policy};
-use openpgp::types::{SignatureType, SymmetricAlgorithm};
+use openpgp::types::{CompressionAlgorithm, SignatureType, SymmetricAlgorithm};
 use openpgp::{Cert, Fingerprint, KeyHandle, Packet};
 
 use super::error::{from_parse, one_line, EnvelopeError};
@@ -44,6 +52,28 @@ pub struct Signer {
     pub fingerprint: Fingerprint,
     /// The bare JID the certificate is bound to.
     pub jid: String,
+}
+
+/// Bounds on what opening one message may cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest plaintext read; a longer one is refused ([`EnvelopeError::TooLarge`])
+    /// as soon as the limit is passed.
+    pub max_plaintext: usize,
+    /// How many PKESKs that may be mine (naming my key, or nobody) are tried; a message
+    /// with more is refused ([`EnvelopeError::TooManyForMe`]).
+    pub max_tries: usize,
+}
+
+impl Default for Limits {
+    /// 256 KiB of plaintext (the stanza codec's default limit: a group stanza's inside is
+    /// never longer) and 4 tries (one per encryption subkey a peer would reasonably use).
+    fn default() -> Self {
+        Limits {
+            max_plaintext: 256 * 1024,
+            max_tries: 4,
+        }
+    }
 }
 
 /// An envelope that decrypted, passed its integrity check and carries one good signature.
@@ -105,20 +135,30 @@ fn may_name_me(keyring: &Keyring, named: &Named<'_>) -> bool {
     }
 }
 
-/// Decrypts and verifies `bytes` (a binary OpenPGP message) with my key and the keyring.
+/// Decrypts and verifies `bytes` (a binary OpenPGP message) with my key and the keyring,
+/// within the default [`Limits`].
 pub fn open(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError> {
+    open_with(keyring, bytes, &Limits::default())
+}
+
+/// [`open`] within these limits.
+pub fn open_with(
+    keyring: &Keyring,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Opened, EnvelopeError> {
     match prescan::keep_pkesks(bytes, |n| may_name_me(keyring, n)) {
-        Some(mine) => open_parsed(keyring, &mine),
-        None => open_parsed(keyring, bytes),
+        Some(mine) => open_parsed(keyring, &mine, limits),
+        None => open_parsed(keyring, bytes, limits),
     }
 }
 
 /// [`open`] without the pre-scan: every packet goes through `PacketParser`.
 pub fn open_unfiltered(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError> {
-    open_parsed(keyring, bytes)
+    open_parsed(keyring, bytes, &Limits::default())
 }
 
-fn open_parsed(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError> {
+fn open_parsed(keyring: &Keyring, bytes: &[u8], limits: &Limits) -> Result<Opened, EnvelopeError> {
     let mut ppr = PacketParserBuilder::from_bytes(bytes)
         .map_err(from_parse)?
         .dearmor(Dearmor::Disabled)
@@ -132,6 +172,8 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError>
     let mut mdc_ok = false;
     let mut plaintext: Option<Vec<u8>> = None;
     let mut signatures: Vec<Signature> = Vec::new();
+    let mut tries = 0usize;
+    let mut compressed = false;
 
     while let PacketParserResult::Some(mut pp) = ppr {
         let inside = seip.is_some();
@@ -142,6 +184,12 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError>
                     && session.is_none()
                     && names_me(keyring, pkesk) =>
             {
+                tries += 1;
+                if tries > limits.max_tries {
+                    return Err(EnvelopeError::TooManyForMe {
+                        limit: limits.max_tries,
+                    });
+                }
                 match unwrap_session(keyring, pkesk) {
                     Some(s) => session = Some(s),
                     None => my_pkesk_failed |= pkesk.recipient().is_some(),
@@ -192,11 +240,47 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError>
                     return Err(EnvelopeError::Integrity);
                 }
                 let mut body = Vec::new();
-                pp.read_to_end(&mut body)
+                let bound = u64::try_from(limits.max_plaintext)
+                    .unwrap_or(u64::MAX)
+                    .saturating_add(1);
+                Read::by_ref(&mut pp)
+                    .take(bound)
+                    .read_to_end(&mut body)
                     .map_err(|_| EnvelopeError::Integrity)?;
+                if body.len() > limits.max_plaintext {
+                    return Err(EnvelopeError::TooLarge {
+                        limit: limits.max_plaintext,
+                    });
+                }
                 plaintext = Some(body);
             }
-            Packet::Unknown(_) if inside => return Err(EnvelopeError::Integrity),
+            Packet::CompressedData(c) if inside => {
+                if compressed {
+                    return Err(EnvelopeError::Compression(
+                        "more than one compression layer".into(),
+                    ));
+                }
+                match c.algo() {
+                    CompressionAlgorithm::Zip | CompressionAlgorithm::Zlib => {}
+                    CompressionAlgorithm::Uncompressed => {}
+                    other => {
+                        return Err(EnvelopeError::Compression(format!(
+                            "{other} (only ZIP and ZLIB are opened)"
+                        )))
+                    }
+                }
+                compressed = true;
+            }
+            Packet::Signature(_) if inside && !signatures.is_empty() => {
+                return Err(EnvelopeError::MultipleSignatures)
+            }
+            // What a signed message holds inside the encryption: anything else (a second
+            // encryption container, a marker, a key, an unknown packet) is refused before
+            // its body is read.
+            Packet::OnePassSig(_) | Packet::Signature(_) | Packet::Padding(_) if inside => {}
+            #[allow(deprecated)]
+            Packet::MDC(_) => {}
+            _ if inside => return Err(EnvelopeError::Integrity),
             _ => {}
         }
         // Once the encryption container is entered (including the step into it right
