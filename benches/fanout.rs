@@ -10,6 +10,10 @@
 //! `cargo bench --bench fanout` prints criterion's figures, then a table of per-recipient
 //! costs and ratios to the floor read back from this run's estimates, and one of the bytes
 //! each recipient costs on the wire against the 80 octets the floor produces.
+//!
+//! `flood` times opening a message behind 1,900 bogus PKESKs that name the reader's key
+//! (and, apart, 1,900 wildcard ones), beside opening the same message without them in the
+//! same run: the envelope tries a few and refuses the rest.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -18,6 +22,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion};
 use kgroup::envelope::{open, open_stock, Suite};
 use kgroup_testkit::fixture::Fanout;
+use kgroup_testkit::hostile;
 
 const NS: [usize; 4] = [1, 10, 100, 1000];
 const SIZES: [usize; 2] = [1024, 65536];
@@ -164,9 +169,46 @@ fn summary(sizes: &Sizes) {
     }
 }
 
+/// How many bogus PKESKs the flood carries: about what fits under the stanza limit.
+const FLOOD: usize = 1900;
+
+fn flood(c: &mut Criterion) {
+    let fx = Fanout::new(1, Suite::Cv25519).expect("fixture");
+    let plain = fx.seal_once(&fx.keys(), b"<hello/>").expect("seal");
+    let named = hostile::flood(&fx.sender, &fx.last, FLOOD, false);
+    let wildcard = hostile::flood(&fx.sender, &fx.last, FLOOD, true);
+    assert!(open(&fx.last, &plain).is_ok());
+    let mut g = c.benchmark_group("flood");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    for (name, bytes) in [("open", &plain), ("named", &named), ("wildcard", &wildcard)] {
+        g.bench_with_input(BenchmarkId::new(name, FLOOD), &FLOOD, |b, _| {
+            b.iter(|| black_box(open(&fx.last, bytes)))
+        });
+    }
+    g.finish();
+}
+
+fn flood_summary() {
+    let Some(open) = estimate("flood", "open", FLOOD) else {
+        return;
+    };
+    println!("
+opening behind {FLOOD} bogus PKESKs (µs) and × opening without them:");
+    for name in ["named", "wildcard"] {
+        if let Some(t) = estimate("flood", name, FLOOD) {
+            println!("{name:>9} {:>9.1} {:>7.2}", t / 1e3, t / open);
+        }
+    }
+    println!("{:>9} {:>9.1}", "open", open / 1e3);
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let sizes = fanout(&mut c);
+    flood(&mut c);
     c.final_summary();
     summary(&sizes);
+    flood_summary();
 }

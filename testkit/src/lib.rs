@@ -9,10 +9,12 @@
 //!   fans a stanza out, and [`wire_net`], clients of the real core joined by it through
 //!   the real wire (`kgroup::wire`);
 //! - [`floor`] and [`fixture`]: the primitive cost of one recipient and the sender with N
-//!   recipients that `kgroup fanout` and the fan-out benchmark measure against.
+//!   recipients that `kgroup fanout` and the fan-out benchmark measure against;
+//! - [`hostile`]: decompression bombs and PKESK floods, made on purpose.
 
 pub mod fixture;
 pub mod floor;
+pub mod hostile;
 pub mod keys;
 pub mod lab;
 pub mod multicast;
