@@ -286,7 +286,7 @@ pub fn open_stanza(xml: &[u8], keyring: &Keyring) -> Result<Received, WireError>
         max_plaintext: crate::codec::Limits::default().max_bytes,
         ..envelope::Limits::default()
     };
-    let opened = envelope::open_with(keyring, &sealed, &limits)?;
+    let opened = envelope::open_with(keyring, &sealed, &limits, std::time::SystemTime::now())?;
     let sender = Jid::new_bare(&opened.signer.jid)
         .map_err(|e: JidError| WireError::Signer(format!("{}: {e}", opened.signer.jid)))?;
     let inside = Message::decode_payload(&opened.plaintext).map_err(WireError::Payload)?;

@@ -13,6 +13,13 @@
 //! Correctness is pinned by the tests: what this produces is opened by sequoia's stock
 //! decryptor and by GnuPG. Secrets (ephemeral scalar, shared secret, KEK, the padded
 //! session key) are zeroed when dropped.
+//!
+//! A low-order X25519 public key (u = 0, 1, the points of order 8, and their non-canonical
+//! encodings) makes the Diffie-Hellman result all zeros whatever the other side's scalar,
+//! so the KEK would be computable by anyone. [`is_low_order`] is checked when a
+//! certificate enters the keyring (such a certificate is refused), and again by
+//! [`Recipient::wrap`] (an error) and [`Recipient::unwrap`] (no result) on every shared
+//! secret, x25519-dalek's `was_contributory`.
 
 use aes_kw::{KekAes128, KekAes192, KekAes256};
 use rand_core::{OsRng, RngCore};
@@ -26,6 +33,38 @@ use openpgp::crypto::mpi;
 use openpgp::packet::key::{PublicParts, UnspecifiedRole};
 use openpgp::packet::Key;
 use openpgp::types::{Curve, HashAlgorithm, PublicKeyAlgorithm, SymmetricAlgorithm};
+
+use super::error::EnvelopeError;
+
+/// Whether the X25519 public key `u` is of small order: its Diffie-Hellman with any
+/// scalar is all zeros (not contributory). One Diffie-Hellman with a fixed scalar decides
+/// it: X25519 clamps every scalar to a multiple of the cofactor 8, which sends every
+/// point of small order to zero and no other.
+pub fn is_low_order(u: &[u8; 32]) -> bool {
+    let probe = StaticSecret::from([0x55u8; 32]);
+    !probe
+        .diffie_hellman(&PublicKey::from(*u))
+        .was_contributory()
+}
+
+/// The X25519 public key inside `key`, for every key kind that has one: v4 ECDH over
+/// Curve25519 (whatever its KDF parameters), v6 X25519, and the X25519 half of
+/// ML-KEM-768+X25519. None for any other key (and for a malformed Curve25519 point,
+/// which no implementation encrypts to).
+pub fn x25519_public(key: &Key<PublicParts, UnspecifiedRole>) -> Option<[u8; 32]> {
+    match key.mpis() {
+        mpi::PublicKey::ECDH { curve, q, .. } if *curve == Curve::Cv25519 => {
+            let raw = q.value();
+            if raw.len() != 33 || raw[0] != 0x40 {
+                return None;
+            }
+            raw[1..33].try_into().ok()
+        }
+        mpi::PublicKey::X25519 { u } => Some(*u),
+        mpi::PublicKey::MLKEM768_X25519 { ecdh, .. } => Some(**ecdh),
+        _ => None,
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Kdf {
@@ -151,21 +190,28 @@ impl Recipient {
 
     /// Wraps `m` (an AES-256 session key block padded to 40 bytes) for this recipient
     /// with a fresh ephemeral key: returns the ephemeral public key and the wrapped bytes.
-    /// Nothing is allocated.
-    pub fn wrap(&self, m: &[u8; 40]) -> ([u8; 32], [u8; 48]) {
+    /// Nothing is allocated. A low-order recipient key (a non-contributory shared
+    /// secret: the KEK would be public) is an error, so is a failed key wrap.
+    pub fn wrap(&self, m: &[u8; 40]) -> Result<([u8; 32], [u8; 48]), EnvelopeError> {
         let mut seed = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(&mut seed[..]);
         let ephemeral = StaticSecret::from(*seed);
         let ephemeral_pub = *PublicKey::from(&ephemeral).as_bytes();
         let shared = ephemeral.diffie_hellman(&PublicKey::from(self.public));
+        if !shared.was_contributory() {
+            return Err(EnvelopeError::Key(
+                "low-order X25519 recipient key: the shared secret is not contributory".into(),
+            ));
+        }
         let (kek, len) = self.kek(&ephemeral_pub, shared.as_bytes());
         let mut out = [0u8; 48];
-        key_wrap(&kek[..len], m, &mut out);
-        (ephemeral_pub, out)
+        key_wrap(&kek[..len], m, &mut out)?;
+        Ok((ephemeral_pub, out))
     }
 
     /// The receiving side's primitive work with `secret`: Diffie-Hellman with the
-    /// ephemeral key, KEK, key unwrap. Returns the unwrapped bytes if the wrap checks out.
+    /// ephemeral key, KEK, key unwrap. Returns the unwrapped bytes if the wrap checks out;
+    /// None also for a low-order ephemeral key (a non-contributory shared secret).
     pub fn unwrap(
         &self,
         secret: &StaticSecret,
@@ -173,16 +219,17 @@ impl Recipient {
         wrapped: &[u8],
     ) -> Option<Zeroizing<Vec<u8>>> {
         let shared = secret.diffie_hellman(&PublicKey::from(*ephemeral));
+        if !shared.was_contributory() {
+            return None;
+        }
         let (kek, len) = self.kek(ephemeral, shared.as_bytes());
         let kek = &kek[..len];
         let mut out = Zeroizing::new(vec![0u8; wrapped.len().checked_sub(8)?]);
         let ok = match kek.len() {
-            16 => <[u8; 16]>::try_from(kek)
-                .is_ok_and(|k| KekAes128::from(k).unwrap(wrapped, &mut out).is_ok()),
-            24 => <[u8; 24]>::try_from(kek)
-                .is_ok_and(|k| KekAes192::from(k).unwrap(wrapped, &mut out).is_ok()),
-            _ => <[u8; 32]>::try_from(kek)
-                .is_ok_and(|k| KekAes256::from(k).unwrap(wrapped, &mut out).is_ok()),
+            16 => KekAes128::try_from(kek).is_ok_and(|k| k.unwrap(wrapped, &mut out).is_ok()),
+            24 => KekAes192::try_from(kek).is_ok_and(|k| k.unwrap(wrapped, &mut out).is_ok()),
+            32 => KekAes256::try_from(kek).is_ok_and(|k| k.unwrap(wrapped, &mut out).is_ok()),
+            _ => false,
         };
         ok.then_some(out)
     }
@@ -201,13 +248,18 @@ fn kdf_hash<D: Digest>(shared: &[u8], param: &[u8], out: &mut [u8]) -> usize {
     len
 }
 
-/// RFC 3394 AES key wrap of 40 bytes with a KEK of 16, 24 or 32 bytes.
-fn key_wrap(kek: &[u8], data: &[u8; 40], out: &mut [u8; 48]) {
-    // The KEK lengths come from `for_key` and `out` has the size the wrap needs: it
-    // cannot fail.
-    let _ = match kek.len() {
-        16 => <[u8; 16]>::try_from(kek).map(|k| KekAes128::from(k).wrap(data, out)),
-        24 => <[u8; 24]>::try_from(kek).map(|k| KekAes192::from(k).wrap(data, out)),
-        _ => <[u8; 32]>::try_from(kek).map(|k| KekAes256::from(k).wrap(data, out)),
+/// RFC 3394 AES key wrap of 40 bytes with a KEK of 16, 24 or 32 bytes; any other KEK
+/// length, or a failure of the wrap, is an error (nothing is written to `out` then).
+fn key_wrap(kek: &[u8], data: &[u8; 40], out: &mut [u8; 48]) -> Result<(), EnvelopeError> {
+    let wrapped = match kek.len() {
+        16 => KekAes128::try_from(kek).and_then(|k| k.wrap(data, out)),
+        24 => KekAes192::try_from(kek).and_then(|k| k.wrap(data, out)),
+        32 => KekAes256::try_from(kek).and_then(|k| k.wrap(data, out)),
+        n => {
+            return Err(EnvelopeError::Key(format!(
+                "AES key wrap: a KEK of {n} bytes (16, 24 or 32)"
+            )))
+        }
     };
+    wrapped.map_err(|e| EnvelopeError::Key(format!("AES key wrap: {e}")))
 }

@@ -24,14 +24,16 @@ pub enum EnvelopeError {
     MultipleSignatures,
     /// Signed by a key that is in no certificate of the keyring.
     UnknownSigner { issuer: String },
-    /// Signed by a known certificate, but the signature does not verify, or the key was not
-    /// valid for signing when the signature was made.
+    /// Signed by a known certificate, but the signature does not verify, is not a binary
+    /// document signature, or the certificate or signing key was not valid, alive and
+    /// unrevoked when the signature was made or is not now.
     BadSignature { signer: String, detail: String },
     /// Sealing: no recipients were given.
     NoRecipients,
     /// Sealing: this identity is not in the keyring, or has no usable encryption key.
     UnknownRecipient(String),
-    /// A certificate or key could not be generated, parsed or used.
+    /// A certificate or key could not be generated, parsed or used, or a certificate was
+    /// refused by the keyring (a low-order X25519 key, a key another certificate holds).
     Key(String),
     /// Opening: the plaintext is longer than the limit ([`super::open::Limits`]); it
     /// was not read further.

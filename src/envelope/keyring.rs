@@ -10,15 +10,23 @@
 //! the JID it names is the identity [`crate::envelope::open()`] reports for its signatures.
 //! A client adds only certificates it obtained and checked out of band (Kontalk: from its
 //! key server, verified by fingerprint).
+//!
+//! What a certificate brings into the indexes is only what it validly binds now: its
+//! primary key and the subkeys with a binding signature the policy accepts (for a signing
+//! subkey, with the subkey's own back signature), revoked and expired ones included (so a
+//! signature by them is reported as a bad signature by their owner, not as unknown). A
+//! certificate whose keys are already another certificate's is refused: one key, one
+//! owner. A new certificate for a JID retires the one it replaces with all its entries.
 
 use std::collections::{BTreeMap, HashMap};
 
 use sequoia_openpgp as openpgp;
 
+use openpgp::policy::Policy;
 use openpgp::{Cert, Fingerprint, KeyHandle, KeyID};
 
-use super::error::EnvelopeError;
-use super::keys::{self, EncryptionKey, Secrets};
+use super::error::{one_line, EnvelopeError};
+use super::keys::{self, EncryptionKey, Secrets, POLICY};
 
 /// A certificate in the keyring, with what sealing and verifying need from it.
 #[derive(Clone, Debug)]
@@ -48,6 +56,20 @@ impl Peer {
     pub fn fingerprint(&self) -> Fingerprint {
         self.cert.fingerprint()
     }
+}
+
+/// The key id and fingerprint of every key of `cert` with a valid binding now: the
+/// primary key and the subkeys whose binding signature the policy accepts, with the
+/// primary key binding (back signature) a signing-capable subkey needs. Revoked and
+/// expired keys stay in: their signatures are judged (and refused) as their owner's.
+fn bound_keys(cert: &Cert) -> Result<Vec<(KeyID, Fingerprint)>, EnvelopeError> {
+    let vc = cert
+        .with_policy(&POLICY as &dyn Policy, None)
+        .map_err(|e| EnvelopeError::Key(one_line(&e)))?;
+    Ok(vc
+        .keys()
+        .map(|ka| (ka.key().keyid(), ka.key().fingerprint()))
+        .collect())
 }
 
 /// My key (with secrets) and my peers' certificates.
@@ -87,7 +109,9 @@ impl Keyring {
             by_key_fpr: HashMap::new(),
             by_jid: BTreeMap::new(),
         };
-        ring.index(&ring.me.cert.clone(), ring.me.jid.clone());
+        let keys = bound_keys(&ring.me.cert)?;
+        let (jid, fpr) = (ring.me.jid.clone(), ring.me.fingerprint());
+        ring.index(&keys, jid, &fpr);
         Ok(ring)
     }
 
@@ -96,21 +120,70 @@ impl Keyring {
         Keyring::new(keys::generate(jid, suite)?)
     }
 
-    fn index(&mut self, cert: &Cert, jid: String) {
-        let fpr = cert.fingerprint();
-        for ka in cert.keys() {
-            self.by_keyid.insert(ka.key().keyid(), fpr.clone());
-            self.by_key_fpr.insert(ka.key().fingerprint(), fpr.clone());
+    /// Indexes `keys` (from [`bound_keys`]) and `jid` as the certificate `fpr`'s.
+    fn index(&mut self, keys: &[(KeyID, Fingerprint)], jid: String, fpr: &Fingerprint) {
+        for (id, key_fpr) in keys {
+            self.by_keyid.insert(id.clone(), fpr.clone());
+            self.by_key_fpr.insert(key_fpr.clone(), fpr.clone());
         }
-        self.by_jid.insert(jid, fpr);
+        self.by_jid.insert(jid, fpr.clone());
+    }
+
+    /// Removes the peer `fpr` and every index entry that points at it.
+    fn retire(&mut self, fpr: &Fingerprint) {
+        self.peers.remove(fpr);
+        self.by_keyid.retain(|_, owner| owner != fpr);
+        self.by_key_fpr.retain(|_, owner| owner != fpr);
+        self.by_jid.retain(|_, owner| owner != fpr);
     }
 
     /// Adds (or replaces) a peer's certificate; it must be bound to an `xmpp:` identity.
-    /// A newer certificate for the same JID replaces the older binding.
+    ///
+    /// A certificate for a JID already bound to another certificate replaces it: the old
+    /// one is retired with all its index entries, and what its keys sign no longer
+    /// verifies. A new version of a certificate already here (the same fingerprint, say
+    /// with a revocation) replaces the old version the same way. Refused, with the
+    /// keyring unchanged ([`EnvelopeError::Key`]): a certificate without an `xmpp:` user
+    /// id or with a low-order X25519 key, one that claims my own JID, and one whose
+    /// validly bound keys (by key id or fingerprint) belong to another certificate than
+    /// the one it replaces. My own certificate is not replaced through `add` (it is the
+    /// one the keyring was made with, secrets included): adding it changes nothing.
     pub fn add(&mut self, cert: Cert) -> Result<&Peer, EnvelopeError> {
         let peer = Peer::new(cert)?;
         let fpr = peer.fingerprint();
-        self.index(&peer.cert.clone(), peer.jid.clone());
+        if fpr == self.me.fingerprint() {
+            return Ok(&self.me);
+        }
+        if peer.jid == self.me.jid {
+            return Err(EnvelopeError::Key(format!(
+                "certificate {fpr} claims my own JID {}",
+                peer.jid
+            )));
+        }
+        let keys = bound_keys(&peer.cert)?;
+        // The certificate this one replaces, if another one holds its JID.
+        let replaced = self.by_jid.get(&peer.jid).filter(|f| **f != fpr).cloned();
+        for (id, key_fpr) in &keys {
+            let owners = [self.by_keyid.get(id), self.by_key_fpr.get(key_fpr)];
+            for owner in owners.into_iter().flatten() {
+                if *owner == fpr || Some(owner) == replaced.as_ref() {
+                    continue;
+                }
+                let who = self.by_fingerprint(owner).map_or("?", |p| p.jid.as_str());
+                return Err(EnvelopeError::Key(format!(
+                    "certificate {fpr} ({}) carries key {key_fpr}, which is {who}'s \
+                     (certificate {owner})",
+                    peer.jid
+                )));
+            }
+        }
+        if let Some(old) = &replaced {
+            self.retire(old);
+        }
+        if self.peers.contains_key(&fpr) {
+            self.retire(&fpr);
+        }
+        self.index(&keys, peer.jid.clone(), &fpr);
         self.peers.insert(fpr.clone(), peer);
         Ok(&self.peers[&fpr])
     }

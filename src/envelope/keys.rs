@@ -78,9 +78,12 @@ impl std::str::FromStr for Suite {
     }
 }
 
-/// The bare JID a certificate is bound to: its first valid `xmpp:` user id.
+/// The bare JID a certificate is bound to: its first valid `xmpp:` user id (one with a
+/// self-signature the policy accepts now, not revoked). A user id without a valid binding
+/// (anyone can append one to any certificate) names nobody.
 pub fn jid_of(cert: &Cert) -> Option<String> {
-    cert.userids().find_map(|ua| {
+    let vc = cert.with_policy(&POLICY as &dyn Policy, None).ok()?;
+    vc.userids().revoked(false).find_map(|ua| {
         let value = std::str::from_utf8(ua.userid().value()).ok()?;
         let jid = value.strip_prefix(XMPP_UID_PREFIX)?;
         (!jid.is_empty()).then(|| jid.to_string())
@@ -167,11 +170,24 @@ impl EncryptionKey {
     }
 }
 
-/// The usable encryption keys of `cert` now.
+/// The usable encryption keys of `cert` now. A certificate with a validly bound
+/// low-order X25519 key (any of them, usable now or not: see [`super::ecdh::is_low_order`])
+/// is refused.
 pub(crate) fn encryption_keys(cert: &Cert) -> Result<Vec<EncryptionKey>, EnvelopeError> {
     let vc = cert
         .with_policy(&POLICY as &dyn Policy, None)
         .map_err(|e| EnvelopeError::Key(one_line(&e)))?;
+    for ka in vc.keys() {
+        let key = ka.key().role_as_unspecified();
+        if super::ecdh::x25519_public(key).is_some_and(|u| super::ecdh::is_low_order(&u)) {
+            return Err(EnvelopeError::Key(format!(
+                "certificate {}: key {} is a low-order X25519 point (no contributory \
+                 Diffie-Hellman)",
+                cert.fingerprint(),
+                key.fingerprint()
+            )));
+        }
+    }
     let features = vc.features().unwrap_or_else(Features::empty);
     let keys = vc
         .keys()

@@ -19,15 +19,20 @@
 //! at most one compression layer of ZIP or ZLIB is opened (what Kontalk's clients and
 //! GnuPG write; BZip2 and nested layers are refused before any byte is inflated), inside
 //! the encryption only the packets a signed message has are accepted, and only a few
-//! PKESKs that may be mine are tried (each costs a Diffie-Hellman). [`open_stock`] does the same through the stock `Decryptor`; it is
+//! PKESKs that may be mine are tried (each costs a Diffie-Hellman). Inside a SEIPD v1
+//! container a refusal is reported as [`EnvelopeError::Integrity`], as every other failure
+//! there: the MDC cannot be checked yet, and naming what the decrypted bytes held would
+//! be a format oracle. SEIPD v2 (AEAD) names the bound that was hit. [`open_stock`] does the same through the stock `Decryptor`; it is
 //! kept as the baseline for benchmarks and as a cross-check in tests.
 
 use std::io::Read;
+use std::time::SystemTime;
 
 use sequoia_openpgp as openpgp;
 
 use openpgp::cert::amalgamation::ValidAmalgamation;
 use openpgp::crypto::SessionKey;
+use openpgp::packet::signature::subpacket::CLOCK_SKEW_TOLERANCE;
 use openpgp::packet::{Signature, PKESK, SKESK};
 use openpgp::parse::buffered_reader::BufferedReader;
 use openpgp::parse::stream::{
@@ -36,7 +41,7 @@ use openpgp::parse::stream::{
 };
 use openpgp::parse::{Dearmor, PacketParserBuilder, PacketParserResult, Parse};
 use openpgp::policy::{HashAlgoSecurity, Policy};
-use openpgp::types::{CompressionAlgorithm, SignatureType, SymmetricAlgorithm};
+use openpgp::types::{CompressionAlgorithm, RevocationStatus, SignatureType, SymmetricAlgorithm};
 use openpgp::{Cert, Fingerprint, KeyHandle, Packet};
 
 use super::error::{from_parse, one_line, EnvelopeError};
@@ -136,29 +141,37 @@ fn may_name_me(keyring: &Keyring, named: &Named<'_>) -> bool {
 }
 
 /// Decrypts and verifies `bytes` (a binary OpenPGP message) with my key and the keyring,
-/// within the default [`Limits`].
+/// within the default [`Limits`], judging the signer's key now (the system clock).
 pub fn open(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError> {
-    open_with(keyring, bytes, &Limits::default())
+    open_with(keyring, bytes, &Limits::default(), SystemTime::now())
 }
 
-/// [`open`] within these limits.
+/// [`open`] within these limits, judging the signer's certificate and key at `now` (as
+/// well as when the signature was made): the caller's clock, so that what is judged and
+/// when is the caller's choice (and a test's).
 pub fn open_with(
     keyring: &Keyring,
     bytes: &[u8],
     limits: &Limits,
+    now: SystemTime,
 ) -> Result<Opened, EnvelopeError> {
     match prescan::keep_pkesks(bytes, |n| may_name_me(keyring, n)) {
-        Some(mine) => open_parsed(keyring, &mine, limits),
-        None => open_parsed(keyring, bytes, limits),
+        Some(mine) => open_parsed(keyring, &mine, limits, now),
+        None => open_parsed(keyring, bytes, limits, now),
     }
 }
 
 /// [`open`] without the pre-scan: every packet goes through `PacketParser`.
 pub fn open_unfiltered(keyring: &Keyring, bytes: &[u8]) -> Result<Opened, EnvelopeError> {
-    open_parsed(keyring, bytes, &Limits::default())
+    open_parsed(keyring, bytes, &Limits::default(), SystemTime::now())
 }
 
-fn open_parsed(keyring: &Keyring, bytes: &[u8], limits: &Limits) -> Result<Opened, EnvelopeError> {
+fn open_parsed(
+    keyring: &Keyring,
+    bytes: &[u8],
+    limits: &Limits,
+    now: SystemTime,
+) -> Result<Opened, EnvelopeError> {
     let mut ppr = PacketParserBuilder::from_bytes(bytes)
         .map_err(from_parse)?
         .dearmor(Dearmor::Disabled)
@@ -177,6 +190,18 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8], limits: &Limits) -> Result<Opene
 
     while let PacketParserResult::Some(mut pp) = ppr {
         let inside = seip.is_some();
+        // A bound hit inside a SEIPD v1 container comes before the MDC can be checked: it
+        // may be a bomb or a flipped ciphertext bit, and telling which from the decrypted
+        // bytes would be a format oracle. So it is an integrity failure there, like any
+        // other failure inside; SEIPD v2 releases only authenticated chunks, so there the
+        // bound that was hit is named.
+        let refuse = |e: EnvelopeError| {
+            if seip == Some(1) {
+                EnvelopeError::Integrity
+            } else {
+                e
+            }
+        };
         match &pp.packet {
             Packet::PKESK(pkesk)
                 if !inside
@@ -248,31 +273,31 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8], limits: &Limits) -> Result<Opene
                     .read_to_end(&mut body)
                     .map_err(|_| EnvelopeError::Integrity)?;
                 if body.len() > limits.max_plaintext {
-                    return Err(EnvelopeError::TooLarge {
+                    return Err(refuse(EnvelopeError::TooLarge {
                         limit: limits.max_plaintext,
-                    });
+                    }));
                 }
                 plaintext = Some(body);
             }
             Packet::CompressedData(c) if inside => {
                 if compressed {
-                    return Err(EnvelopeError::Compression(
+                    return Err(refuse(EnvelopeError::Compression(
                         "more than one compression layer".into(),
-                    ));
+                    )));
                 }
                 match c.algo() {
                     CompressionAlgorithm::Zip | CompressionAlgorithm::Zlib => {}
                     CompressionAlgorithm::Uncompressed => {}
                     other => {
-                        return Err(EnvelopeError::Compression(format!(
+                        return Err(refuse(EnvelopeError::Compression(format!(
                             "{other} (only ZIP and ZLIB are opened)"
-                        )))
+                        ))))
                     }
                 }
                 compressed = true;
             }
             Packet::Signature(_) if inside && !signatures.is_empty() => {
-                return Err(EnvelopeError::MultipleSignatures)
+                return Err(refuse(EnvelopeError::MultipleSignatures))
             }
             // What a signed message holds inside the encryption: anything else (a second
             // encryption container, a marker, a key, an unknown packet) is refused before
@@ -334,12 +359,21 @@ fn open_parsed(keyring: &Keyring, bytes: &[u8], limits: &Limits) -> Result<Opene
         [one] => one,
         _ => return Err(EnvelopeError::MultipleSignatures),
     };
-    let signer = verify(keyring, signature)?;
+    let signer = verify(keyring, signature, now)?;
     Ok(Opened { signer, plaintext })
 }
 
 /// Checks a document signature whose digest the parser computed over the literal data.
-fn verify(keyring: &Keyring, sig: &Signature) -> Result<Signer, EnvelopeError> {
+///
+/// Only a binary document signature is accepted (kgroup makes no other kind). The signer's
+/// certificate and signing key are judged twice: when the signature says it was made, and
+/// `now`. At both times the certificate must be valid under the policy, alive and not
+/// revoked, and the issuing key validly bound as a signing key, alive and not revoked; so
+/// a key revoked for any reason, or expired, since it signed no longer vouches for what
+/// it signed (the creation time is the signer's own word, and backdating is free). The
+/// signature itself must be alive now (not expired; not made more than sequoia's clock
+/// skew tolerance in the future).
+fn verify(keyring: &Keyring, sig: &Signature, now: SystemTime) -> Result<Signer, EnvelopeError> {
     let issuers = sig.get_issuers();
     let peer = issuers
         .iter()
@@ -354,8 +388,11 @@ fn verify(keyring: &Keyring, sig: &Signature) -> Result<Signer, EnvelopeError> {
         signer: format!("{} ({})", peer.jid, peer.fingerprint()),
         detail,
     };
-    if !matches!(sig.typ(), SignatureType::Binary | SignatureType::Text) {
-        return Err(bad(format!("not a document signature ({})", sig.typ())));
+    if sig.typ() != SignatureType::Binary {
+        return Err(bad(format!(
+            "not a binary document signature ({})",
+            sig.typ()
+        )));
     }
     if sig.computed_digest().is_none() {
         return Err(bad("no digest was computed over the data".into()));
@@ -364,22 +401,37 @@ fn verify(keyring: &Keyring, sig: &Signature) -> Result<Signer, EnvelopeError> {
     policy
         .signature(sig, HashAlgoSecurity::CollisionResistance)
         .map_err(|e| bad(one_line(&e)))?;
-    let when = sig.signature_creation_time();
-    let vc = peer
-        .cert
-        .with_policy(policy, when)
+    let made = sig
+        .signature_creation_time()
+        .ok_or_else(|| bad("the signature has no creation time".into()))?;
+    sig.signature_alive(now, CLOCK_SKEW_TOLERANCE)
         .map_err(|e| bad(one_line(&e)))?;
-    let ka = vc
-        .keys()
-        .key_handles(issuers.iter())
-        .for_signing()
-        .next()
-        .ok_or_else(|| bad("the issuing key is not a valid signing key".into()))?;
-    ka.alive().map_err(|e| bad(one_line(&e)))?;
-    if let openpgp::types::RevocationStatus::Revoked(_) = ka.revocation_status() {
-        return Err(bad("the signing key is revoked".into()));
+    let mut signing_key = None;
+    for (when, t) in [("when it signed", made), ("now", now)] {
+        let at = |detail: String| bad(format!("{when}: {detail}"));
+        let vc = peer
+            .cert
+            .with_policy(policy, t)
+            .map_err(|e| at(one_line(&e)))?;
+        vc.alive().map_err(|e| at(one_line(&e)))?;
+        if let RevocationStatus::Revoked(_) = vc.revocation_status() {
+            return Err(at("the certificate is revoked".into()));
+        }
+        let ka = match &signing_key {
+            None => vc.keys().key_handles(issuers.iter()).for_signing().next(),
+            Some(fpr) => vc.keys().key_handle(fpr).for_signing().next(),
+        }
+        .ok_or_else(|| at("the issuing key is not a valid signing key".into()))?;
+        ka.alive().map_err(|e| at(one_line(&e)))?;
+        if let RevocationStatus::Revoked(_) = ka.revocation_status() {
+            return Err(at("the signing key is revoked".into()));
+        }
+        signing_key.get_or_insert_with(|| ka.key().fingerprint());
     }
-    sig.verify_signature(ka.key())
+    let key = signing_key
+        .and_then(|fpr| peer.cert.keys().key_handle(fpr).next())
+        .ok_or_else(|| bad("the issuing key is not a valid signing key".into()))?;
+    sig.verify_signature(key.key())
         .map_err(|e| bad(one_line(&e)))?;
     Ok(Signer {
         fingerprint: peer.fingerprint(),

@@ -175,7 +175,7 @@ fn seal_direct(
         let Some(direct) = &r.direct else {
             return Err(EnvelopeError::UnknownRecipient(r.fingerprint().to_string()));
         };
-        let (ephemeral, wrapped) = direct.wrap(&m);
+        let (ephemeral, wrapped) = direct.wrap(&m)?;
         out.extend_from_slice(&[0xc1, PKESK_BODY as u8, 3]);
         out.extend_from_slice(&direct.keyid);
         out.extend_from_slice(&[u8::from(PublicKeyAlgorithm::ECDH), 0x01, 0x07, 0x40]);

@@ -42,6 +42,9 @@ impl Floor {
                 key.key().pk_algo()
             ))
         })?;
+        // One wrap up front: a key the direct path refuses (a low-order point) is
+        // refused here, so that [`Floor::wrap`] cannot fail afterwards.
+        recipient.wrap(&[5u8; 40])?;
         let mut seed = [0u8; 32];
         OsRng.fill_bytes(&mut seed);
         Ok(Floor {
@@ -55,7 +58,11 @@ impl Floor {
     pub fn wrap(&self, session_key: &[u8; 32]) -> ([u8; 32], [u8; 48]) {
         let mut m = [5u8; 40];
         m[..32].copy_from_slice(session_key);
-        self.recipient.wrap(&m)
+        // `for_key` wrapped once for this key: the wrap fails only for a low-order key or
+        // a KEK of a bad length, and neither changes after that.
+        self.recipient
+            .wrap(&m)
+            .expect("Floor::for_key checked that this key wraps")
     }
 
     /// The receiving side's primitive work on what [`Floor::wrap`] returned. Returns

@@ -121,4 +121,3 @@ pub fn flood(sender: &Keyring, to: &Keyring, n: usize, wildcard: bool) -> Vec<u8
     out.extend(seal_to(sender, &[to.me().jid.as_str()], b"<hello/>").expect("seal"));
     out
 }
-
