@@ -155,7 +155,20 @@ pub fn open_with(
     limits: &Limits,
     now: SystemTime,
 ) -> Result<Opened, EnvelopeError> {
-    match prescan::keep_pkesks(bytes, |n| may_name_me(keyring, n)) {
+    // A flood of PKESKs that may be mine is refused here, from the framing alone, before
+    // any is parsed (open_parsed refuses it too, for input the pre-scan cannot read).
+    let candidates = std::cell::Cell::new(0usize);
+    let kept = prescan::keep_pkesks(bytes, |n| {
+        let mine = may_name_me(keyring, n);
+        candidates.set(candidates.get() + usize::from(mine));
+        mine
+    });
+    if candidates.get() > limits.max_tries {
+        return Err(EnvelopeError::TooManyForMe {
+            limit: limits.max_tries,
+        });
+    }
+    match kept {
         Some(mine) => open_parsed(keyring, &mine, limits, now),
         None => open_parsed(keyring, bytes, limits, now),
     }
