@@ -26,11 +26,15 @@ fn status_kb(field: &str) -> u64 {
 
 /// Runs `f` and returns its result and how far the peak resident set rose above the
 /// resident set before it, in MB (Linux: peak reset through /proc/self/clear_refs).
+/// Also prints how long `f` took (reported, never asserted: the machines are shared).
 fn peak_rise_mb<T>(f: impl FnOnce() -> T) -> (T, f64) {
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS");
     let before = status_kb("VmRSS:");
+    let start = std::time::Instant::now();
     let out = f();
+    let took = start.elapsed();
     let peak = status_kb("VmHWM:");
+    eprint!("[{:.2} ms] ", took.as_secs_f64() * 1e3);
     (out, peak.saturating_sub(before) as f64 / 1024.0)
 }
 
