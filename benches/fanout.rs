@@ -194,8 +194,7 @@ fn flood_summary() {
     let Some(open) = estimate("flood", "open", FLOOD) else {
         return;
     };
-    println!("
-opening behind {FLOOD} bogus PKESKs (µs) and × opening without them:");
+    println!("\nopening behind {FLOOD} bogus PKESKs (µs) and × opening without them:");
     for name in ["named", "wildcard"] {
         if let Some(t) = estimate("flood", name, FLOOD) {
             println!("{name:>9} {:>9.1} {:>7.2}", t / 1e3, t / open);
