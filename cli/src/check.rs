@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kgroup::Dialect;
 use kgroup_model::{check, script, CheckReport, GroupModel, Network};
 
-use crate::output;
+use crate::output::{self, out, outln};
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
@@ -45,13 +45,17 @@ pub struct CheckArgs {
     /// Stanzas the lossy network may drop.
     #[arg(long, default_value_t = 1)]
     pub losses: u8,
-    /// Checker threads.
-    #[arg(long, default_value_t = 2)]
+    /// Checker threads (1..=256).
+    #[arg(long, default_value_t = 2, value_parser = parse_threads)]
     pub threads: usize,
-    /// Stop after about this many generated states, repeats included (the verdict then
-    /// says incomplete).
-    #[arg(long)]
+    /// Stop after about this many generated states, repeats included (at least 1); if no
+    /// property failed by then the verdict is incomplete (exit 3).
+    #[arg(long, value_parser = parse_max_states)]
     pub max_states: Option<usize>,
+    /// Stop with exit 3 (incomplete) once the process uses this much memory, e.g. 512M or
+    /// 8G [default: 80% of the memory available at the start].
+    #[arg(long, value_name = "SIZE", value_parser = crate::memory::parse_size)]
+    pub max_memory: Option<u64>,
     /// Explore interchangeable members once (members the script, senders, parting list and
     /// adversary never name); verdicts and counterexample lengths are the same.
     #[arg(long)]
@@ -64,9 +68,38 @@ pub struct CheckArgs {
     pub serve: Option<String>,
 }
 
+/// The most checker threads: far more than any machine this runs on has cores (each thread
+/// has its own queue; 100,000 of them never finished starting).
+pub const MAX_THREADS: usize = 256;
+
+/// The longest owner script: the model's script position is one byte, and every step
+/// multiplies the states.
+pub const MAX_SCRIPT_STEPS: usize = 64;
+
+/// `--threads`: 1..=[`MAX_THREADS`].
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number of threads in 1..={MAX_THREADS}")),
+    }
+}
+
+fn parse_max_states(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a number of states, at least 1".into()),
+    }
+}
+
 impl CheckArgs {
     pub fn model(&self) -> Result<GroupModel, String> {
         let script = script::parse(&self.script, self.clients)?;
+        if script.len() > MAX_SCRIPT_STEPS {
+            return Err(format!(
+                "--script: {} steps, above the limit of {MAX_SCRIPT_STEPS}",
+                script.len()
+            ));
+        }
         let parting = ids("--parting", &self.parting, 1, self.clients)?;
         let senders = ids("--senders", &self.senders, 0, self.clients)?;
         let model = GroupModel {
@@ -102,21 +135,52 @@ fn ids(flag: &str, text: &str, lo: u8, clients: u8) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+/// Whether `check` ended with a verdict: 0 every property holds, 1 one fails (a
+/// counterexample is a verdict even when the search stopped early), 3 the search stopped
+/// at `--max-states` before every property was judged.
+pub fn exit_code(r: &CheckReport) -> u8 {
+    if !r.all_hold() {
+        1
+    } else if r.complete {
+        0
+    } else {
+        3
+    }
+}
+
 pub fn run(args: CheckArgs) -> ExitCode {
     let model = match args.model() {
         Ok(m) => m,
         Err(e) => return output::usage("check", e),
     };
+    let budget = crate::memory::Budget::of(args.max_memory);
     if let Some(addr) = &args.serve {
         use stateright::Model;
-        eprintln!("kgroup check: serving stateright's Explorer on http://{addr}");
         let addr: std::net::SocketAddr = match addr.parse() {
             Ok(a) => a,
             Err(e) => return output::usage("check", format_args!("--serve `{addr}`: {e}")),
         };
-        model.checker().threads(args.threads.max(1)).serve(addr);
+        // stateright's server unwraps its bind: bind here first, so that a busy or
+        // forbidden address is one line and exit 2 before "serving" is printed. The
+        // listener is closed just before stateright binds the same address.
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            return output::usage("check", format_args!("--serve {addr}: {e}"));
+        }
+        crate::memory::watch("check", budget, String::new);
+        output::note(format_args!(
+            "kgroup check: serving stateright's Explorer on http://{addr}"
+        ));
+        model.checker().threads(args.threads).serve(addr);
         return ExitCode::SUCCESS;
     }
+    let states = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = states.clone();
+    crate::memory::watch("check", budget, move || {
+        format!(
+            " after {} states",
+            seen.load(std::sync::atomic::Ordering::Relaxed)
+        )
+    });
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new_spinner();
         b.set_style(
@@ -128,6 +192,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
         None
     };
     let report = check::check_with(&model, args.threads, args.max_states, args.symmetry, |p| {
+        states.store(p.states, std::sync::atomic::Ordering::Relaxed);
         if let Some(b) = &bar {
             let secs = p.elapsed.as_secs_f64().max(1e-9);
             b.set_message(format!(
@@ -143,12 +208,12 @@ pub fn run(args: CheckArgs) -> ExitCode {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let passed = report.all_hold() && report.complete;
-    output::finish("check", args.json, &report, passed, || print_text(&report))
+    let exit = exit_code(&report);
+    output::finish_with("check", args.json, &report, exit, || print_text(&report))
 }
 
 pub fn print_text(r: &CheckReport) {
-    println!(
+    outln!(
         "kgroup check: dialect {}, network {}, {} clients, script {}{}",
         r.dialect,
         r.network,
@@ -156,7 +221,7 @@ pub fn print_text(r: &CheckReport) {
         r.script,
         if r.adversary { ", adversary" } else { "" }
     );
-    println!(
+    outln!(
         "{} states ({} unique), max depth {}, {:.2}s, {:.0} states/s on {} thread(s){}",
         r.states,
         r.unique_states,
@@ -166,23 +231,25 @@ pub fn print_text(r: &CheckReport) {
         r.threads,
         if r.complete {
             ""
+        } else if r.all_hold() {
+            " — INCOMPLETE (state limit): no verdict"
         } else {
-            " — INCOMPLETE (state limit)"
+            " — stopped at the state limit"
         }
     );
     for p in &r.properties {
         match &p.counterexample {
-            None => println!("  {:<24} holds", p.property.name()),
+            None => outln!("  {:<24} holds", p.property.name()),
             Some(trace) => {
-                println!(
+                outln!(
                     "  {:<24} FAILS (counterexample of {} steps)",
                     p.property.name(),
                     trace.len() - 1
                 );
                 for (i, step) in trace.iter().enumerate() {
-                    println!("      {:>2}. {}", i + 1, step.action);
+                    outln!("      {:>2}. {}", i + 1, step.action);
                     for v in &step.views {
-                        println!("            {v}");
+                        outln!("            {v}");
                     }
                 }
             }
@@ -192,13 +259,18 @@ pub fn print_text(r: &CheckReport) {
 
 /// `kgroup findings`: the whole matrix. Exits 0 when `hardened` holds everywhere (the
 /// expected result), 1 otherwise.
-pub fn findings(threads: usize, json: bool) -> ExitCode {
+pub fn findings(threads: usize, max_memory: Option<u64>, json: bool) -> ExitCode {
     use kgroup_model::findings;
+    crate::memory::watch(
+        "findings",
+        crate::memory::Budget::of(max_memory),
+        String::new,
+    );
     let rows = findings::run(threads, |w, r| {
-        eprintln!(
+        output::note(format_args!(
             "{w} {} {}: {} unique states, {:.1}s",
             r.dialect, r.network, r.unique_states, r.seconds
-        );
+        ));
     });
     let hardened_ok = rows
         .iter()
@@ -210,9 +282,9 @@ pub fn findings(threads: usize, json: bool) -> ExitCode {
         .collect();
     output::finish("findings", json, &v, hardened_ok, || {
         for w in findings::workloads() {
-            println!("- `{}`: {}", w.name, w.summary);
+            outln!("- `{}`: {}", w.name, w.summary);
         }
-        println!();
-        print!("{}", findings::markdown(&rows));
+        outln!();
+        out!("{}", findings::markdown(&rows));
     })
 }

@@ -7,7 +7,7 @@ use kgroup_testkit::lab::Lab;
 use kgroup_testkit::scenarios::{self, group, Id};
 use serde::Serialize;
 
-use crate::output;
+use crate::output::{self, outln};
 
 #[derive(Serialize)]
 struct ClientReport {
@@ -122,15 +122,18 @@ pub fn run(dialect: Option<Dialect>, only: Option<&str>, json: bool) -> ExitCode
                 format!("DIVERGED ({} disagree with the owner)", who.join(", "))
             };
             let lost_note = if lost(r) { ", a message was LOST" } else { "" };
-            println!(
+            outln!(
                 "== {} [{}]: {verdict}{lost_note}; {} stanzas\n   {}",
-                r.scenario, r.dialect, r.stanzas, r.summary
+                r.scenario,
+                r.dialect,
+                r.stanzas,
+                r.summary
             );
             for c in &r.clients {
                 match &c.members {
                     Some(m) => {
                         let m: Vec<_> = m.iter().map(|x| short(x)).collect();
-                        println!(
+                        outln!(
                             "   {:<8} {:?} epoch {} members [{}] subject {:?}",
                             short(c.client),
                             c.status.unwrap_or(kgroup::Status::Member),
@@ -139,17 +142,17 @@ pub fn run(dialect: Option<Dialect>, only: Option<&str>, json: bool) -> ExitCode
                             c.subject.as_deref().unwrap_or("")
                         );
                     }
-                    None => println!("   {:<8} (no view of the group)", short(c.client)),
+                    None => outln!("   {:<8} (no view of the group)", short(c.client)),
                 }
                 if !c.delivered.is_empty() {
-                    println!("            delivered: {}", c.delivered.join(" | "));
+                    outln!("            delivered: {}", c.delivered.join(" | "));
                 }
                 if !c.rejected.is_empty() {
-                    println!("            rejected:  {}", c.rejected.join(", "));
+                    outln!("            rejected:  {}", c.rejected.join(", "));
                 }
             }
         }
-        println!(
+        outln!(
             "hardened: {}",
             if hardened_ok {
                 "every scenario converged with no message lost"

@@ -14,7 +14,7 @@ use kgroup::{Config, Dialect};
 use kgroup_live::workload::{self, Report, Workload};
 use kgroup_live::{Options, Route};
 
-use crate::output;
+use crate::output::{self, outln};
 
 #[derive(Args, Debug)]
 pub struct LiveArgs {
@@ -69,22 +69,26 @@ fn fmt_ms(v: Option<f64>) -> String {
 }
 
 fn print_text(a: &LiveArgs, runs: &[Report]) {
-    println!(
+    outln!(
         "kgroup live: {} clients, {} messages each, {} dialect, server {} (domain {})",
-        a.clients, a.messages, a.dialect, a.server, a.domain
+        a.clients,
+        a.messages,
+        a.dialect,
+        a.server,
+        a.domain
     );
     match runs.first().and_then(|r| r.discovered.as_deref()) {
         Some(s) => {
-            println!("discovery: XEP-0033 multicast service {s} (XEP-0030 disco#items, disco#info)")
+            outln!("discovery: XEP-0033 multicast service {s} (XEP-0030 disco#items, disco#info)")
         }
-        None => println!("discovery: no XEP-0033 service; sending one stanza per recipient"),
+        None => outln!("discovery: no XEP-0033 service; sending one stanza per recipient"),
     }
     let head: Vec<String> = runs.iter().map(|r| r.route.to_string()).collect();
     let row = |name: &str, f: &dyn Fn(&Report) -> String| {
         let cells: Vec<String> = runs.iter().map(|r| format!("{:>30}", f(r))).collect();
-        println!("  {name:<22}{}", cells.join(""));
+        outln!("  {name:<22}{}", cells.join(""));
     };
-    println!(
+    outln!(
         "  {:<22}{}",
         "",
         head.iter().map(|h| format!("{h:>30}")).collect::<String>()
@@ -110,7 +114,7 @@ fn print_text(a: &LiveArgs, runs: &[Report]) {
     row("latency p99", &|r| fmt_ms(r.latency.p99_ms));
     row("latency max", &|r| fmt_ms(r.latency.max_ms));
     row("seconds", &|r| format!("{:.2}", r.seconds));
-    println!("  per client: stanzas / bytes sent");
+    outln!("  per client: stanzas / bytes sent");
     if let Some(first) = runs.first() {
         for (i, c) in first.per_client.iter().enumerate() {
             let cells: Vec<String> = runs
@@ -118,7 +122,7 @@ fn print_text(a: &LiveArgs, runs: &[Report]) {
                 .filter_map(|r| r.per_client.get(i))
                 .map(|x| format!("{:>30}", format!("{} / {}", x.stanzas_sent, x.bytes_sent)))
                 .collect();
-            println!("  {:<22}{}", c.jid, cells.join(""));
+            outln!("  {:<22}{}", c.jid, cells.join(""));
         }
     }
 }

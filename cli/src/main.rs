@@ -1,9 +1,17 @@
 //! The `kgroup` command line.
 
+// Everything printed goes through `output` (a closed pipe ends the output quietly, an
+// error line is one line of bounded length): `println!` and `eprintln!` would panic on a
+// closed pipe.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod check;
 mod demo;
+mod envelope;
 mod fanout;
+mod input;
 mod live;
+mod memory;
 mod output;
 mod plot;
 mod replay;
@@ -35,14 +43,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Exhaustively model-checks a dialect against the property catalogue. Exits 0 when
-    /// every property holds, 1 when one fails (with a shortest counterexample), 2 on bad usage.
+    /// every property holds, 1 when one fails (with a shortest counterexample), 2 on bad
+    /// usage, 3 when --max-states or --max-memory stopped the search before a verdict.
     Check(check::CheckArgs),
     /// Checks every property in both dialects on every network for three workloads, and
     /// prints the findings table (Markdown, or `--json`).
     Findings {
-        /// Checker threads.
-        #[arg(long, default_value_t = 2)]
+        /// Checker threads (1..=256).
+        #[arg(long, default_value_t = 2, value_parser = check::parse_threads)]
         threads: usize,
+        /// Stop with exit 3 once the process uses this much memory, e.g. 8G [default: 80%
+        /// of the memory available at the start].
+        #[arg(long, value_name = "SIZE", value_parser = memory::parse_size)]
+        max_memory: Option<u64>,
         /// One JSON array instead of the Markdown table.
         #[arg(long)]
         json: bool,
@@ -92,9 +105,24 @@ enum Cmd {
     Replay(Box<replay::ReplayArgs>),
     /// Runs a group through a running XMPP server (see `scripts/e2e`): multicast and per recipient.
     Live(live::LiveArgs),
+    /// OpenPGP keys bound to XMPP identities: `new` (a secret key), `export` (its
+    /// certificate), `import` (what a certificate is). Armored unless --binary.
+    Key {
+        #[command(subcommand)]
+        action: envelope::KeyCmd,
+    },
+    /// Signs stdin with --key and encrypts it once to every --to certificate (one
+    /// multi-recipient message). Writes ASCII armor unless --binary. Exits 1 with the
+    /// envelope's one-line error.
+    Seal(envelope::SealArgs),
+    /// Decrypts and verifies a message (armored or binary) on stdin with --key, signed by
+    /// one of --peers (or by me). Prints JSON: the signer's fingerprint and JID, and the
+    /// plaintext (a string if UTF-8, else base64); --plaintext-only writes its bytes.
+    /// Exits 1 with the envelope's one-line error.
+    Open(envelope::OpenArgs),
 }
 
-fn parse_suite(s: &str) -> Result<Suite, String> {
+pub fn parse_suite(s: &str) -> Result<Suite, String> {
     s.parse()
 }
 
@@ -102,17 +130,42 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                // --help, --version: to stdout, through `output` (a closed pipe is quiet).
+                use std::io::IsTerminal;
+                if std::io::stdout().is_terminal() {
+                    output::out!("{}", e.render().ansi());
+                } else {
+                    output::out!("{}", e.render());
+                }
+                return output::done();
+            }
+            // One line, as every usage error: clap's lines (the error, its tips, the usage)
+            // joined, without the pointer to --help, and cut to a readable length (clap's
+            // message quotes the bad value, which may be long).
+            let text = e.render().to_string();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect();
+            let mut line = String::from("kgroup:");
+            for (i, l) in lines.iter().enumerate() {
+                let after_colon = i > 0 && lines[i - 1].ends_with(':');
+                line.push_str(if i == 0 || after_colon { " " } else { "; " });
+                line.push_str(l);
+            }
+            output::note(line);
+            return ExitCode::from(2);
         }
     };
     match cli.command {
         Cmd::Check(args) => check::run(args),
-        Cmd::Findings { threads, json } => check::findings(threads, json),
+        Cmd::Findings {
+            threads,
+            max_memory,
+            json,
+        } => check::findings(threads, max_memory, json),
         Cmd::Demo {
             dialect,
             scenario,
@@ -128,5 +181,8 @@ fn main() -> ExitCode {
         Cmd::Sim(args) => sim::run(*args),
         Cmd::Replay(args) => replay::run(*args),
         Cmd::Live(args) => live::run(args),
+        Cmd::Key { action } => envelope::key(action),
+        Cmd::Seal(args) => envelope::seal_cmd(args),
+        Cmd::Open(args) => envelope::open_cmd(args),
     }
 }

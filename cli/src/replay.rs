@@ -14,7 +14,7 @@ use kgroup_sim::Mode;
 use serde::Serialize;
 
 use crate::check::CheckArgs;
-use crate::output;
+use crate::output::{self, outln};
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -41,6 +41,11 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         Ok(m) => m,
         Err(e) => return output::usage("replay", e),
     };
+    crate::memory::watch(
+        "replay",
+        crate::memory::Budget::of(args.check.max_memory),
+        String::new,
+    );
     let mode = if args.encrypt {
         Mode::Encrypt
     } else if args.wire {
@@ -85,7 +90,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         "all_reproduced": all,
     });
     output::finish("replay", args.check.json, &out, all, || {
-        println!(
+        outln!(
             "kgroup replay: {} dialect, {:?} network, {} mode: {} counterexample(s)",
             model.dialect.as_str(),
             model.network,
@@ -99,7 +104,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 .iter()
                 .find(|(n, _)| *n == c.property)
                 .map_or_else(|| "-".to_string(), |(_, s)| s.to_string());
-            println!(
+            outln!(
                 "  {:<24} {} steps: {} in the simulator (at step {at}; {} copies missing, {} unreadable)",
                 c.property.name(),
                 c.steps,
@@ -109,7 +114,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             );
             for v in c.replay.properties.iter().filter(|v| !v.holds) {
                 if let Some(first) = &v.first {
-                    println!("      {}: {first}", v.property.name());
+                    outln!("      {}: {first}", v.property.name());
                 }
             }
         }

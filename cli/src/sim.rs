@@ -10,7 +10,7 @@ use clap::Args;
 use kgroup::Dialect;
 use kgroup_sim::{Latency, Mode, Partition, SimConfig};
 
-use crate::output;
+use crate::output::{self, out, outln};
 
 #[derive(Args, Debug)]
 pub struct SimArgs {
@@ -99,6 +99,10 @@ pub struct SimArgs {
     /// Draw agreement and delivered/dropped over time to this SVG file.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Refuse a run estimated above this much memory, and stop with exit 3 one that passes
+    /// it, e.g. 512M or 8G [default: 80% of the memory available at the start].
+    #[arg(long, value_name = "SIZE", value_parser = crate::memory::parse_size)]
+    max_memory: Option<u64>,
 }
 
 fn parse_range(s: &str) -> Result<(u64, u64), String> {
@@ -132,8 +136,9 @@ impl SimArgs {
     fn config(&self) -> Result<SimConfig, String> {
         let mut c = match &self.scenario {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let bytes = crate::input::read(Some(path), crate::input::SCENARIO_LIMIT)?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
                 SimConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
             }
             None => SimConfig::default(),
@@ -203,6 +208,31 @@ pub fn run(args: SimArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
+    if let Some(t) = args.trace {
+        if t >= cfg.clients {
+            return usage(format_args!(
+                "--trace {t}: not a client (0..{})",
+                cfg.clients - 1
+            ));
+        }
+    }
+    // The run's size is known before it starts: refuse what cannot fit, and watch the
+    // rest (the estimate errs high, the watch is the backstop).
+    let budget = crate::memory::Budget::of(args.max_memory);
+    if let Some(b) = budget {
+        let need = cfg.estimated_bytes();
+        if need > b.bytes {
+            return usage(format_args!(
+                "the run needs about {} ({} groups of {} members: every member holds a view of its group, every message a copy per member), above the memory budget of {} ({})",
+                crate::memory::human(need),
+                cfg.groups,
+                cfg.members,
+                crate::memory::human(b.bytes),
+                b.source
+            ));
+        }
+    }
+    crate::memory::watch("sim", budget, String::new);
     if let Some(path) = &args.plot {
         // Fail before a long run, not after it.
         if let Err(e) = std::fs::File::create(path) {
@@ -235,9 +265,9 @@ pub fn run(args: SimArgs) -> ExitCode {
         }
     }
     output::finish("sim", args.json, &report, report.all_hold(), || {
-        print!("{}", report.text());
+        out!("{}", report.text());
         if let Some(path) = &args.plot {
-            println!("  plot: {}", path.display());
+            outln!("  plot: {}", path.display());
         }
     })
 }

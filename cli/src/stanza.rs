@@ -4,7 +4,6 @@
 //! the core's view instead, the XEP-0033 recipients and the group stanza); `encode` reads
 //! that JSON back and prints the XML. Bad input exits 1 with one line on stderr.
 
-use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -49,11 +48,11 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(cmd: StanzaCmd) -> ExitCode {
-    let mut input = Vec::new();
-    if let Err(e) = std::io::stdin().read_to_end(&mut input) {
-        return fail(format_args!("cannot read stdin: {e}"));
-    }
-    let output = match cmd {
+    let input = match crate::input::read(None, crate::input::STANZA_LIMIT) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(e),
+    };
+    let text = match cmd {
         StanzaCmd::Decode { core, pretty } => {
             let msg = match Message::decode(&input) {
                 Ok(m) => m,
@@ -92,9 +91,6 @@ pub fn run(cmd: StanzaCmd) -> ExitCode {
             Err(e) => return fail(format_args!("bad JSON: {e}")),
         },
     };
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{output}") {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(format_args!("cannot write stdout: {e}")),
-    }
+    output::outln!("{text}");
+    output::done()
 }

@@ -1,6 +1,6 @@
 //! Running the `kgroup` binary as a user does, for the command-line tests.
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// Runs `kgroup` with these arguments and returns what it printed and its exit status.
 pub fn kgroup(args: &[&str]) -> Output {
@@ -8,4 +8,34 @@ pub fn kgroup(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run kgroup")
+}
+
+/// [`kgroup`] with `input` on stdin (written from a thread, so that a large input and a
+/// large output cannot block each other; kgroup may stop reading early).
+#[allow(dead_code)]
+pub fn kgroup_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kgroup"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kgroup");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        // kgroup may refuse the input before reading all of it: a closed pipe is fine.
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("kgroup ran");
+    writer.join().expect("stdin writer");
+    out
+}
+
+/// Whether stderr is exactly one line (and not a panic).
+#[allow(dead_code)]
+pub fn one_line(stderr: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(stderr);
+    text.lines().count() == 1 && text.ends_with('\n') && !text.contains("panicked")
 }
