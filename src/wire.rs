@@ -300,40 +300,135 @@ pub fn open_stanza(xml: &[u8], keyring: &Keyring) -> Result<Received, WireError>
     })
 }
 
-/// The defined condition of an error message (RFC 6120 §8.3: the first child of `<error/>`
-/// other than `<text/>`), or `unspecified`.
+/// RFC 6120 §8.3.3's defined stanza error conditions: the only names a condition label
+/// takes, so that what the server writes cannot make labels without number.
+const CONDITIONS: [&str; 22] = [
+    "bad-request",
+    "conflict",
+    "feature-not-implemented",
+    "forbidden",
+    "gone",
+    "internal-server-error",
+    "item-not-found",
+    "jid-malformed",
+    "not-acceptable",
+    "not-allowed",
+    "not-authorized",
+    "policy-violation",
+    "recipient-unavailable",
+    "redirect",
+    "registration-required",
+    "remote-server-not-found",
+    "remote-server-timeout",
+    "resource-constraint",
+    "service-unavailable",
+    "subscription-required",
+    "undefined-condition",
+    "unexpected-request",
+];
+
+/// The defined condition of an error message (RFC 6120 §8.3: a child of `<error/>`
+/// named by [`CONDITIONS`]); `unspecified` when it has none.
 fn error_condition(message: &Message) -> String {
-    let unspecified = || "unspecified".to_owned();
-    let Some(error) = message.unknown.iter().find(|u| u.name() == "error") else {
-        return unspecified();
-    };
-    // The local name of a child of `<error/>` that is its condition (not `<text/>`).
-    let condition = |t: &quick_xml::events::BytesStart<'_>| {
-        let name = t.local_name().into_inner();
-        (name != "text").then(|| name.to_owned())
-    };
-    let mut reader = quick_xml::Reader::from_str(error.xml());
-    let mut depth = 0u32;
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(t)) => {
+    let condition = message
+        .unknown
+        .iter()
+        .find(|u| u.name() == "error")
+        .and_then(|error| {
+            let mut reader = quick_xml::Reader::from_str(error.xml());
+            let mut depth = 0u32;
+            loop {
+                let (tag, empty) = match reader.read_event() {
+                    Ok(Event::Start(t)) => (t, false),
+                    Ok(Event::Empty(t)) => (t, true),
+                    Ok(Event::End(_)) => {
+                        depth = depth.saturating_sub(1);
+                        continue;
+                    }
+                    Ok(Event::Eof) | Err(_) => return None,
+                    Ok(_) => continue,
+                };
                 if depth == 1 {
-                    if let Some(c) = condition(&t) {
-                        return c;
+                    let name = tag.local_name().into_inner();
+                    if let Some(c) = CONDITIONS.iter().find(|c| **c == name) {
+                        return Some(*c);
                     }
                 }
-                depth += 1;
-            }
-            Ok(Event::Empty(t)) => {
-                if depth == 1 {
-                    if let Some(c) = condition(&t) {
-                        return c;
-                    }
+                if !empty {
+                    depth += 1;
                 }
             }
-            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
-            Ok(Event::Eof) | Err(_) => return unspecified(),
-            Ok(_) => {}
+        });
+    condition.unwrap_or("unspecified").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opened(xml: &str) -> Result<Received, WireError> {
+        let ring =
+            Keyring::generate("alice@example.org", envelope::Suite::Cv25519).expect("a fresh key");
+        open_stanza(xml.as_bytes(), &ring)
+    }
+
+    #[test]
+    fn a_returned_stanza_is_a_server_error_with_its_defined_condition() {
+        let error = |inside: &str| {
+            format!(
+                "<message type='error' from='multicast.example.org'><error type='cancel'>\
+                 {inside}</error></message>"
+            )
+        };
+        let stanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
+        for (inside, condition) in [
+            (
+                format!("<not-acceptable xmlns='{stanzas}'/>"),
+                "not-acceptable",
+            ),
+            (
+                format!("<text xmlns='{stanzas}'>no</text><forbidden xmlns='{stanzas}'/>"),
+                "forbidden",
+            ),
+            // A name RFC 6120 does not define, however long, makes no label of its own.
+            (
+                format!("<{} xmlns='{stanzas}'/>", "x".repeat(5000)),
+                "unspecified",
+            ),
+            (String::new(), "unspecified"),
+        ] {
+            assert_eq!(
+                opened(&error(&inside)).map(|r| r.stanza),
+                Err(WireError::ServerError(condition.into())),
+                "{inside}"
+            );
         }
+        assert_eq!(
+            opened("<message type='error'/>").map(|r| r.stanza),
+            Err(WireError::ServerError("unspecified".into()))
+        );
+        assert_eq!(
+            WireError::ServerError("forbidden".into()).label(),
+            "server-error:forbidden"
+        );
+    }
+
+    #[test]
+    fn junk_and_cleartext_are_typed() {
+        assert_eq!(
+            opened("<message><body>plain</body></message>").map(|r| r.stanza),
+            Err(WireError::Cleartext)
+        );
+        assert_eq!(
+            opened("<message/>").map(|r| r.stanza),
+            Err(WireError::NotEncrypted)
+        );
+        assert!(matches!(
+            opened(&format!(
+                "<message><e2e xmlns='{NS_E2E}'>!!notbase64</e2e></message>"
+            )),
+            Err(WireError::Base64(_))
+        ));
+        assert!(matches!(opened("<iq/>"), Err(WireError::Xml(_))));
     }
 }

@@ -1,19 +1,8 @@
 //! `kgroup stanza decode|encode` as a user runs it: XML in, JSON out and back, exit codes.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn kgroup(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kgroup"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run kgroup");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
-}
+use common::kgroup_with_stdin as kgroup;
 
 fn seed(name: &str) -> Vec<u8> {
     std::fs::read(format!(

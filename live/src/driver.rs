@@ -205,6 +205,7 @@ impl Run {
         for ((user, bare), keyring) in users.iter().zip(&bares).zip(keyrings) {
             let jid =
                 Jid::new(bare).map_err(|e| LiveError::Usage(format!("bad account {bare}: {e}")))?;
+            let client = Client::new(jid.clone(), opts.config);
             nodes.push(Node {
                 jid,
                 account: Account {
@@ -214,10 +215,7 @@ impl Run {
                     password: format!("{}{user}", opts.password_prefix),
                     resource: "kgroup".into(),
                 },
-                client: Client::new(
-                    Jid::new(bare).map_err(|e| LiveError::Usage(e.to_string()))?,
-                    opts.config,
-                ),
+                client,
                 keyring,
                 conn: None,
                 generation: 0,

@@ -3,6 +3,7 @@
 use std::process::{Command, Output, Stdio};
 
 /// Runs `kgroup` with these arguments and returns what it printed and its exit status.
+#[allow(dead_code)]
 pub fn kgroup(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kgroup"))
         .args(args)
