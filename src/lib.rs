@@ -13,5 +13,5 @@ pub mod wire;
 
 pub use crate::core::{
     Change, Client, Command, Config, Dialect, Durable, Ext, GroupKey, Identity, Intent, LocalError,
-    Outgoing, Output, Reason, Roster, Span, Stanza, Status, Text, View,
+    Outgoing, Output, Planted, Reason, Roster, Span, Stanza, Status, Text, View,
 };

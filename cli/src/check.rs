@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kgroup::Dialect;
+use kgroup_model::properties::Outcome;
 use kgroup_model::{check, script, CheckReport, GroupModel, Network};
 
 use crate::output::{self, out, outln};
@@ -60,6 +61,15 @@ pub struct CheckArgs {
     /// adversary never name); verdicts and counterexample lengths are the same.
     #[arg(long)]
     pub symmetry: bool,
+    /// Skip the liveness analysis (the whole graph, for `quiescence-reachable` and
+    /// `progress`): those two are then undecided, the at-quiescence verdicts uncounted, and
+    /// the check incomplete (exit 3). For measuring what the analysis costs.
+    #[arg(long)]
+    pub no_liveness: bool,
+    /// Plant a known liveness bug in the hardened core (resync-ping-pong or
+    /// release-exact-epoch), to see the liveness analysis catch it.
+    #[arg(long, hide = true)]
+    pub plant: Option<kgroup::Planted>,
     /// One JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -114,6 +124,7 @@ impl CheckArgs {
             adversary_budget: self.adversary_budget,
             owner_crashes: self.crashes,
             max_losses: self.losses,
+            planted: self.plant,
         };
         model.within_limits()?;
         Ok(model)
@@ -136,12 +147,13 @@ fn ids(flag: &str, text: &str, lo: u8, clients: u8) -> Result<Vec<u8>, String> {
 }
 
 /// Whether `check` ended with a verdict: 0 every property holds, 1 one fails (a
-/// counterexample is a verdict even when the search stopped early), 3 the search stopped
-/// at `--max-states` before every property was judged.
+/// counterexample is a verdict even when the search stopped early), 3 no verdict: the
+/// search stopped at `--max-states`, the liveness analysis was skipped, or a verdict is
+/// vacuous.
 pub fn exit_code(r: &CheckReport) -> u8 {
-    if !r.all_hold() {
+    if r.any_fails() {
         1
-    } else if r.complete {
+    } else if r.complete && r.all_hold() {
         0
     } else {
         3
@@ -191,7 +203,13 @@ pub fn run(args: CheckArgs) -> ExitCode {
     } else {
         None
     };
-    let report = check::check_with(&model, args.threads, args.max_states, args.symmetry, |p| {
+    let options = check::Options {
+        threads: args.threads,
+        max_states: args.max_states,
+        symmetry: args.symmetry,
+        liveness: !args.no_liveness,
+    };
+    let report = check::check_with(&model, &options, |p| {
         states.store(p.states, std::sync::atomic::Ordering::Relaxed);
         if let Some(b) = &bar {
             let secs = p.elapsed.as_secs_f64().max(1e-9);
@@ -231,22 +249,48 @@ pub fn print_text(r: &CheckReport) {
         r.threads,
         if r.complete {
             ""
-        } else if r.all_hold() {
-            " — INCOMPLETE (state limit): no verdict"
+        } else if r.any_fails() {
+            " — stopped early"
         } else {
-            " — stopped at the state limit"
+            " — INCOMPLETE: no verdict"
         }
     );
+    if let Some(l) = &r.liveness {
+        outln!(
+            "liveness graph: {} states, {} transitions, {} quiescent, {:.2}s",
+            l.states,
+            l.transitions,
+            l.quiescent_states,
+            l.seconds
+        );
+    }
     for p in &r.properties {
-        match &p.counterexample {
-            None => outln!("  {:<24} holds", p.property.name()),
-            Some(trace) => {
-                outln!(
-                    "  {:<24} FAILS (counterexample of {} steps)",
-                    p.property.name(),
-                    trace.len() - 1
-                );
-                for (i, step) in trace.iter().enumerate() {
+        let name = p.property.name();
+        match (&p.counterexample, p.outcome) {
+            (None, Outcome::Holds) => match p.quiescent_states {
+                Some(q) => outln!("  {name:<24} holds (in {q} quiescent states)"),
+                None => outln!("  {name:<24} holds"),
+            },
+            (None, Outcome::Vacuous) => {
+                outln!("  {name:<24} VACUOUS (no quiescent state reached: it says nothing)")
+            }
+            (None, Outcome::Undecided) => outln!("  {name:<24} undecided"),
+            (None, Outcome::Fails) => outln!("  {name:<24} FAILS"),
+            (Some(trace), _) => {
+                let what = match &p.cycle {
+                    Some(c) if c.is_empty() => {
+                        format!("lasso: {} steps, then stuck there", trace.len() - 1)
+                    }
+                    Some(c) => format!(
+                        "lasso: {} steps, then a cycle of {}",
+                        trace.len() - 1,
+                        c.len() - 1
+                    ),
+                    None => format!("counterexample of {} steps", trace.len() - 1),
+                };
+                outln!("  {name:<24} FAILS ({what})");
+                let all = trace.iter().chain(p.cycle.iter().flatten());
+                for (i, step) in all.enumerate() {
                     outln!("      {:>2}. {}", i + 1, step.action);
                     for v in &step.views {
                         outln!("            {v}");

@@ -2,14 +2,19 @@
 //! model (the same flags as `kgroup check`) and replays each through the simulator's
 //! clients and judge, in core, wire (`--wire`) or encrypted (`--encrypt`) mode.
 //!
+//! A `quiescence-reachable` counterexample is replayed and then drained fairly (it must
+//! not drain); a `progress` lasso is replayed with its cycle twice (each round must come
+//! back to the state where it began, never quiescent).
+//!
 //! Exit codes: 0 when every counterexample broke the same property in the simulator (or
 //! there was none), 1 when one did not, 2 on bad usage.
 
 use std::process::ExitCode;
 
 use kgroup_model::check::{check, shortest_counterexamples};
+use kgroup_model::properties::Kind;
 use kgroup_model::Property;
-use kgroup_sim::replay::{replay, Replayed};
+use kgroup_sim::replay::{replay, replay_and_drain, replay_lasso, Drained, Replayed};
 use kgroup_sim::Mode;
 use serde::Serialize;
 
@@ -34,7 +39,13 @@ struct Case {
     steps: usize,
     reproduced: bool,
     replay: Replayed,
+    /// `quiescence-reachable`: the fair drain after the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drain: Option<Drained>,
 }
+
+/// The most steps the fair drain after a `quiescence-reachable` counterexample takes.
+const DRAIN_BOUND: usize = 10_000;
 
 pub fn run(args: ReplayArgs) -> ExitCode {
     let model = match args.check.model() {
@@ -63,7 +74,12 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         .map(|v| v.property)
         .collect();
     // The cases are listed by property name.
-    let mut found: Vec<_> = shortest_counterexamples(&model, &failing)
+    let safety: Vec<Property> = failing
+        .iter()
+        .copied()
+        .filter(|p| p.kind() != Kind::Liveness)
+        .collect();
+    let mut found: Vec<_> = shortest_counterexamples(&model, &safety)
         .into_iter()
         .collect();
     found.sort_by_key(|(property, _)| property.name());
@@ -79,7 +95,58 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             steps: actions.len(),
             reproduced: replayed.fails(property) && replayed.missing == 0,
             replay: replayed,
+            drain: None,
         });
+    }
+    // The liveness counterexamples come from the graph: the path to a state that cannot
+    // quiesce, replayed and then drained fairly (it must not drain), and the lasso,
+    // replayed with its cycle twice (each round must come back where it began, never
+    // quiescent).
+    let live: Vec<Property> = failing
+        .iter()
+        .copied()
+        .filter(|p| p.kind() == Kind::Liveness)
+        .collect();
+    if !live.is_empty() {
+        let analysis = kgroup_model::liveness::analyse(&model, args.check.max_states);
+        let actions = |steps: &[(kgroup_model::model::Action, kgroup_model::model::State)]| {
+            steps.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>()
+        };
+        if let (true, Some(path)) = (
+            live.contains(&Property::QuiescenceReachable),
+            &analysis.unreachable,
+        ) {
+            let path = actions(&path.1);
+            let (replayed, drained) = match replay_and_drain(&model, &path, mode, DRAIN_BOUND) {
+                Ok(r) => r,
+                Err(e) => return output::usage("replay", e),
+            };
+            cases.push(Case {
+                property: Property::QuiescenceReachable,
+                steps: path.len(),
+                reproduced: !drained.quiescent && replayed.missing == 0,
+                replay: replayed,
+                drain: Some(drained),
+            });
+        }
+        if let (true, Some(lasso)) = (live.contains(&Property::Progress), &analysis.lasso) {
+            let (prefix, cycle) = (actions(&lasso.prefix.1), actions(&lasso.cycle));
+            let replayed = match replay_lasso(&model, &prefix, &cycle, 2, mode) {
+                Ok(r) => r,
+                Err(e) => return output::usage("replay", e),
+            };
+            let ok = replayed
+                .cycle
+                .as_ref()
+                .is_some_and(|c| c.never_quiescent && (c.returns || c.steps == 0));
+            cases.push(Case {
+                property: Property::Progress,
+                steps: prefix.len() + cycle.len(),
+                reproduced: ok && replayed.fails(Property::Progress) && replayed.missing == 0,
+                replay: replayed,
+                drain: None,
+            });
+        }
     }
     let all = cases.iter().all(|c| c.reproduced) && cases.len() == failing.len();
     let out = serde_json::json!({
@@ -112,6 +179,38 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 c.replay.missing,
                 c.replay.malformed
             );
+            if let Some(d) = &c.drain {
+                outln!(
+                    "      then a fair drain of {} steps: {}",
+                    d.steps,
+                    if d.quiescent {
+                        "quiescent (NOT a counterexample)"
+                    } else if d.repeated {
+                        "back in a state it had passed: a livelock"
+                    } else if d.stuck {
+                        "nothing fair left to do, not quiescent: a deadlock"
+                    } else {
+                        "not quiescent by the bound"
+                    }
+                );
+            }
+            if let Some(cy) = &c.replay.cycle {
+                outln!(
+                    "      cycle of {} steps, {} rounds: {}, {}",
+                    cy.steps,
+                    cy.rounds,
+                    if cy.returns {
+                        "each round came back where it began"
+                    } else {
+                        "a round did NOT come back"
+                    },
+                    if cy.never_quiescent {
+                        "never quiescent"
+                    } else {
+                        "passed a quiescent state"
+                    }
+                );
+            }
             for v in c.replay.properties.iter().filter(|v| !v.holds) {
                 if let Some(first) = &v.first {
                     outln!("      {}: {first}", v.property.name());

@@ -8,7 +8,7 @@
 //! that many unique states and says `"complete": false`).
 
 use kgroup::Dialect;
-use kgroup_model::check::check_with;
+use kgroup_model::check::{check_with, Options};
 use kgroup_model::findings::scale;
 use kgroup_model::Network;
 
@@ -34,7 +34,15 @@ fn main() {
     let threads: usize = value("--threads").map_or(2, |t| t.parse().unwrap());
     let max_states: Option<usize> = value("--max-states").map(|n| n.parse().unwrap());
     let model = scale(dialect, network, members);
-    let r = check_with(&model, threads, max_states, symmetry, |_| {});
+    // The safety search only: the liveness graph is the full model's, which symmetry does
+    // not reduce (`--liveness` adds it).
+    let options = Options {
+        threads,
+        max_states,
+        symmetry,
+        liveness: args.iter().any(|a| a == "--liveness"),
+    };
+    let r = check_with(&model, &options, |_| {});
     let verdicts: Vec<String> = r
         .properties
         .iter()

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use stateright::{Checker, Model};
 
+use crate::liveness::Liveness;
 use crate::model::{Action, GroupModel, Path, State};
-use crate::properties::{Property, Verdict};
+use crate::properties::{Kind, Outcome, Property, Verdict};
 use crate::script;
 use crate::symmetry::Symmetric;
 use crate::trace::render;
@@ -33,14 +34,59 @@ pub struct CheckReport {
     pub max_depth: usize,
     pub seconds: f64,
     pub states_per_sec: f64,
-    /// False when a state limit stopped the search before the whole space was seen.
+    /// False when a state limit stopped the search before the whole space was seen, when
+    /// the liveness analysis did not run, or when a verdict is vacuous.
     pub complete: bool,
+    /// The liveness analysis's graph (absent when it did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<LivenessStats>,
     pub properties: Vec<Verdict>,
 }
 
+/// The size and cost of the graph the liveness analysis built.
+#[derive(Clone, Debug, Serialize)]
+pub struct LivenessStats {
+    pub states: usize,
+    pub transitions: usize,
+    /// Quiescent states after the owner's first command.
+    pub quiescent_states: u64,
+    pub seconds: f64,
+}
+
 impl CheckReport {
+    /// Every property holds (none fails, none is vacuous or undecided).
     pub fn all_hold(&self) -> bool {
         self.properties.iter().all(|p| p.holds)
+    }
+
+    /// Some property has a counterexample.
+    pub fn any_fails(&self) -> bool {
+        self.properties.iter().any(|p| p.outcome == Outcome::Fails)
+    }
+}
+
+/// How to check.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub threads: usize,
+    /// Stop after about this many generated states (stateright's count, repeats included;
+    /// the liveness graph stops at as many unique states).
+    pub max_states: Option<usize>,
+    /// Reduce by the symmetry of interchangeable members (the safety search only).
+    pub symmetry: bool,
+    /// Build the whole graph and judge `quiescence-reachable` and `progress` on it; without
+    /// it those two are undecided and the at-quiescence verdicts are not counted.
+    pub liveness: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            threads: 2,
+            max_states: None,
+            symmetry: false,
+            liveness: true,
+        }
     }
 }
 
@@ -62,7 +108,12 @@ pub fn check(
     max_states: Option<usize>,
     progress: impl FnMut(&Progress),
 ) -> CheckReport {
-    check_with(model, threads, max_states, false, progress)
+    let options = Options {
+        threads,
+        max_states,
+        ..Options::default()
+    };
+    check_with(model, &options, progress)
 }
 
 /// What stateright's search found.
@@ -116,11 +167,15 @@ where
 /// verdicts and for the shortest counterexamples alike.
 pub fn check_with(
     model: &GroupModel,
-    threads: usize,
-    max_states: Option<usize>,
-    symmetry: bool,
+    options: &Options,
     mut progress: impl FnMut(&Progress),
 ) -> CheckReport {
+    let Options {
+        threads,
+        max_states,
+        symmetry,
+        liveness,
+    } = *options;
     let start = Instant::now();
     let Explored {
         states,
@@ -140,20 +195,32 @@ pub fn check_with(
     };
     let seconds = start.elapsed().as_secs_f64();
     // stateright's target counts generated states, repeats included.
-    let complete = max_states.is_none_or(|n| states < n);
+    let mut complete = max_states.is_none_or(|n| states < n);
     let shortest = shortest_counterexamples_with(model, &failing, symmetry);
-    let properties = model
+    let analysis = liveness.then(|| crate::liveness::analyse(model, max_states));
+    let mut properties: Vec<Verdict> = model
         .properties()
         .iter()
         .filter_map(|p| Property::from_name(p.name))
         .map(|p| {
-            Verdict::checked(
+            let mut v = Verdict::checked(
                 p,
                 !failing.contains(&p),
                 shortest.get(&p).map(|path| render(model, path, p)),
-            )
+            );
+            if p.kind() == Kind::AtQuiescence {
+                v = at_quiescence(
+                    v,
+                    analysis.as_ref().map(|a| (a.quiescent_states, a.complete)),
+                );
+            }
+            v
         })
         .collect();
+    properties.extend(liveness_verdicts(model, analysis.as_ref()));
+    if properties.iter().any(|v| !v.settled()) {
+        complete = false;
+    }
     CheckReport {
         dialect: model.dialect,
         network: model.network,
@@ -168,8 +235,69 @@ pub fn check_with(
         seconds,
         states_per_sec: states as f64 / seconds.max(1e-9),
         complete,
+        liveness: analysis.as_ref().map(|a| LivenessStats {
+            states: a.states,
+            transitions: a.transitions,
+            quiescent_states: a.quiescent_states,
+            seconds: a.seconds,
+        }),
         properties,
     }
+}
+
+/// An at-quiescence verdict, given how many quiescent states the liveness graph had and
+/// whether it was complete: one judged in none says nothing (vacuous), and without the
+/// graph (or on a cut one that had none) it is undecided. A failure stands whatever.
+pub fn at_quiescence(v: Verdict, quiescent: Option<(u64, bool)>) -> Verdict {
+    let p = v.property;
+    match quiescent {
+        _ if v.outcome == Outcome::Fails => Verdict {
+            quiescent_states: quiescent.map(|(q, _)| q),
+            ..v
+        },
+        Some((q, _)) if q > 0 => Verdict {
+            quiescent_states: Some(q),
+            ..v
+        },
+        Some((_, true)) => Verdict {
+            quiescent_states: Some(0),
+            ..Verdict::unsettled(p, Outcome::Vacuous)
+        },
+        _ => Verdict::unsettled(p, Outcome::Undecided),
+    }
+}
+
+/// `quiescence-reachable` and `progress` from the analysis (undecided without one, or when
+/// a state limit cut the graph and nothing failed).
+fn liveness_verdicts(model: &GroupModel, analysis: Option<&Liveness>) -> Vec<Verdict> {
+    let (qr, progress) = (Property::QuiescenceReachable, Property::Progress);
+    let Some(a) = analysis else {
+        return vec![
+            Verdict::unsettled(qr, Outcome::Undecided),
+            Verdict::unsettled(progress, Outcome::Undecided),
+        ];
+    };
+    let reach = match &a.unreachable {
+        // On a cut graph, the states beyond the cut might reach quiescence.
+        Some(_) if !a.complete => Verdict::unsettled(qr, Outcome::Undecided),
+        Some(path) => Verdict::checked(qr, false, Some(render(model, path, qr))),
+        None if a.complete => Verdict::checked(qr, true, None),
+        None => Verdict::unsettled(qr, Outcome::Undecided),
+    };
+    // A fair cycle (or deadlock) found is real even on a cut graph: its states and their
+    // enabled steps were all seen.
+    let fair = match &a.lasso {
+        Some(lasso) => {
+            let (prefix, cycle) = crate::trace::render_lasso(model, lasso);
+            Verdict {
+                cycle: Some(cycle),
+                ..Verdict::checked(progress, false, Some(prefix))
+            }
+        }
+        None if a.complete => Verdict::checked(progress, true, None),
+        None => Verdict::unsettled(progress, Outcome::Undecided),
+    };
+    vec![reach, fair]
 }
 
 fn fingerprint(s: &State) -> u64 {

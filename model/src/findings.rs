@@ -4,7 +4,7 @@
 use crate::check::{check, CheckReport};
 use crate::model::GroupModel;
 use crate::network::Network;
-use crate::properties::Property;
+use crate::properties::{Outcome, Property};
 use crate::script::Step;
 use kgroup::Dialect;
 
@@ -28,6 +28,7 @@ fn base(dialect: Dialect, network: Network) -> GroupModel {
         adversary_budget: 1,
         owner_crashes: 0,
         max_losses: 1,
+        planted: None,
     }
 }
 
@@ -115,8 +116,10 @@ pub fn run(
     out
 }
 
-/// The table as Markdown: one row per workload, dialect and network; a column per property
-/// (`holds`, or `FAILS (n)` with the counterexample's length).
+/// The table as Markdown: one row per workload, dialect and network; a column per property:
+/// `holds` (with the number of quiescent states an at-quiescence verdict rests on, `q`),
+/// `FAILS (n)` with the counterexample's length, `FAILS (n + cycle m)` for a lasso (`+ stuck`
+/// when the run stops where no fair step is enabled), `VACUOUS` or `undecided`.
 pub fn markdown(rows: &[(&str, CheckReport)]) -> String {
     let columns: Vec<&str> = ["workload", "dialect", "network"]
         .into_iter()
@@ -132,10 +135,19 @@ pub fn markdown(rows: &[(&str, CheckReport)]) -> String {
         let cells: Vec<String> = r
             .properties
             .iter()
-            .map(|p| match &p.counterexample {
-                None if p.holds => "holds".to_string(),
-                None => "FAILS".to_string(),
-                Some(t) => format!("**FAILS ({})**", t.len() - 1),
+            .map(|p| match (&p.counterexample, &p.cycle) {
+                (None, _) => match (p.outcome, p.quiescent_states) {
+                    (Outcome::Holds, Some(q)) => format!("holds ({q} q)"),
+                    (Outcome::Vacuous, _) => "**VACUOUS**".to_string(),
+                    (o, _) => o.as_str().to_string(),
+                },
+                (Some(t), None) => format!("**FAILS ({})**", t.len() - 1),
+                (Some(t), Some(c)) if c.is_empty() => {
+                    format!("**FAILS ({} + stuck)**", t.len() - 1)
+                }
+                (Some(t), Some(c)) => {
+                    format!("**FAILS ({} + cycle {})**", t.len() - 1, c.len() - 1)
+                }
             })
             .collect();
         s.push_str(&format!(

@@ -7,6 +7,7 @@ pub mod effect;
 pub mod findings;
 pub mod group;
 pub mod ids;
+pub mod liveness;
 pub mod model;
 pub mod network;
 pub mod properties;

@@ -189,6 +189,9 @@ pub struct GroupModel {
     pub owner_crashes: u8,
     /// How many stanzas the lossy network may drop.
     pub max_losses: u8,
+    /// A liveness bug planted in the hardened core, to show the liveness analysis catches
+    /// it (tests and `--plant` only).
+    pub planted: Option<kgroup::Planted>,
 }
 
 impl GroupModel {
@@ -228,11 +231,12 @@ impl GroupModel {
         crate::group::key()
     }
 
-    fn config(&self) -> Config {
+    pub fn config(&self) -> Config {
         let mut c = Config::new(self.dialect);
         // Abstract time: every timer is due whenever it fires; retry forever.
         c.retransmit_ms = 0;
         c.max_attempts = None;
+        c.planted = self.planted;
         c
     }
 
@@ -259,6 +263,8 @@ impl GroupModel {
         match p {
             Prop::Convergence => !Self::is_quiescent(state) || Self::disagreeing(state).is_empty(),
             Prop::NoLostMessages => !Self::is_quiescent(state) || Self::lost(state).is_empty(),
+            // Judged on the graph, not in one state (see `crate::liveness`).
+            Prop::QuiescenceReachable | Prop::Progress => true,
             always => !state.ghost.violated.contains(always),
         }
     }
@@ -562,13 +568,20 @@ impl GroupModel {
     /// stanza nor its acknowledgement in flight?
     fn timeout_useful(&self, state: &State, c: Id) -> bool {
         let client = &state.clients[c as usize];
-        client.groups().any(|(_, g)| {
-            g.outbox().iter().any(|p| {
-                p.unacked
-                    .iter()
-                    .any(|&r| !state.net.carries(c, r, |s| *s == *p.stanza))
+        let resync = |s: &Stanza<Id>| matches!(s.ext, Some(Ext::Resync { .. }));
+        // A client holding stanzas of a group it does not know asks the owner again, unless
+        // its request, or anything of the owner's (an answer, a snapshot), is on its way.
+        let limbo = client.limbo().next().is_some()
+            && !state.net.carries(c, OWNER, resync)
+            && !state.net.carries(OWNER, c, |_| true);
+        limbo
+            || client.groups().any(|(_, g)| {
+                g.outbox().iter().any(|p| {
+                    p.unacked
+                        .iter()
+                        .any(|&r| !state.net.carries(c, r, |s| *s == *p.stanza))
+                })
             })
-        })
     }
 }
 

@@ -104,12 +104,20 @@ impl Net {
         // A second identical copy still in flight adds only a duplicate delivery (what the
         // duplicating network checks, where a copy stays deliverable for ever), while
         // repeated retransmissions would grow the state without end: keep one.
-        if self
-            .slots
-            .iter()
-            .any(|s| s.env == env && (!s.delivered || kind == Network::Duplicating))
-        {
-            return;
+        if let Some(i) = self.slots.iter().position(|s| s.env == env) {
+            if !self.slots[i].delivered {
+                return;
+            }
+            if kind == Network::Duplicating {
+                // Sent again after it was delivered: the network may re-deliver it anyway,
+                // but this delivery is owed (a fair run makes it), so the copy is pending
+                // again rather than absorbed.
+                let mut slot = self.slots.remove(i);
+                slot.delivered = false;
+                let at = self.slots.partition_point(|s| *s <= slot);
+                self.slots.insert(at, slot);
+                return;
+            }
         }
         let slot = Slot {
             env,
@@ -180,6 +188,12 @@ impl Net {
     /// Nothing left to deliver for the first time.
     pub fn is_quiet(&self) -> bool {
         self.slots.iter().all(|s| s.delivered)
+    }
+
+    /// Is a copy of `env` in flight that was never delivered? (Its delivery is owed to a
+    /// fair run; a duplicating network's re-deliveries are not.)
+    pub fn is_pending(&self, env: &InFlight) -> bool {
+        self.slots.iter().any(|s| !s.delivered && s.env == *env)
     }
 
     /// Is a copy of `stanza` from `src` to `dst` in flight (not yet delivered)?

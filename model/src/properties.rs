@@ -11,8 +11,12 @@ use crate::trace_step::TraceStep;
 pub enum Kind {
     /// In every reachable state.
     Always,
-    /// In every state where nothing is in flight and no retransmission is pending.
+    /// In every state where nothing is in flight and no retransmission is pending; the
+    /// verdict says in how many such states it was judged, and is vacuous in none.
     AtQuiescence,
+    /// Over the whole explored graph: what can still happen from each state, and what
+    /// happens on every fair infinite run ([`crate::liveness`]).
+    Liveness,
 }
 
 /// A property of the brief's catalogue.
@@ -25,16 +29,20 @@ pub enum Property {
     RemovedConfidentiality,
     Convergence,
     NoLostMessages,
+    QuiescenceReachable,
+    Progress,
 }
 
 impl Property {
-    pub const ALL: [Property; 6] = [
+    pub const ALL: [Property; 8] = [
         Property::OwnerAuthority,
         Property::OwnerBinding,
         Property::MemberFilter,
         Property::RemovedConfidentiality,
         Property::Convergence,
         Property::NoLostMessages,
+        Property::QuiescenceReachable,
+        Property::Progress,
     ];
 
     /// The name used on the command line and in JSON.
@@ -46,18 +54,44 @@ impl Property {
             Property::RemovedConfidentiality => "removed-confidentiality",
             Property::Convergence => "convergence",
             Property::NoLostMessages => "no-lost-messages",
+            Property::QuiescenceReachable => "quiescence-reachable",
+            Property::Progress => "progress",
         }
     }
 
     pub fn kind(&self) -> Kind {
         match self {
             Property::Convergence | Property::NoLostMessages => Kind::AtQuiescence,
+            Property::QuiescenceReachable | Property::Progress => Kind::Liveness,
             _ => Kind::Always,
         }
     }
 
     pub fn from_name(name: &str) -> Option<Property> {
         Property::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// What a verdict says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Holds,
+    Fails,
+    /// An at-quiescence property judged in no quiescent state: it says nothing.
+    Vacuous,
+    /// The search stopped (a state limit) before the property could be decided.
+    Undecided,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Holds => "holds",
+            Outcome::Fails => "fails",
+            Outcome::Vacuous => "vacuous",
+            Outcome::Undecided => "undecided",
+        }
     }
 }
 
@@ -68,16 +102,26 @@ impl Property {
 pub struct Verdict {
     #[serde(rename = "name")]
     pub property: Property,
+    /// True only when the outcome is `holds`.
     pub holds: bool,
+    pub outcome: Outcome,
+    /// Model checker, at-quiescence properties: in how many quiescent states it was judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiescent_states: Option<u64>,
     /// Simulator: how many transitions (or, at the end, recipients) violated it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub violations: Option<u64>,
     /// Simulator: the first violation, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first: Option<String>,
-    /// Model checker: a shortest trace to a violation, when the property fails.
+    /// Model checker: a shortest trace to a violation, when the property fails (for
+    /// `progress`, the lasso's prefix).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<Vec<TraceStep>>,
+    /// Model checker, `progress`: the lasso's cycle, which a fair run repeats for ever
+    /// after the prefix (empty: it stays in the prefix's last state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cycle: Option<Vec<TraceStep>>,
 }
 
 impl Verdict {
@@ -90,20 +134,39 @@ impl Verdict {
         Verdict {
             property,
             holds,
+            outcome: if holds {
+                Outcome::Holds
+            } else {
+                Outcome::Fails
+            },
+            quiescent_states: None,
             violations: None,
             first: None,
             counterexample,
+            cycle: None,
         }
+    }
+
+    /// A verdict that says nothing: `outcome` is vacuous or undecided.
+    pub fn unsettled(property: Property, outcome: Outcome) -> Self {
+        Verdict {
+            holds: false,
+            outcome,
+            ..Verdict::checked(property, false, None)
+        }
+    }
+
+    /// Whether the verdict decides the property (holds or fails).
+    pub fn settled(&self) -> bool {
+        matches!(self.outcome, Outcome::Holds | Outcome::Fails)
     }
 
     /// A simulated run's (or replay's) verdict.
     pub fn judged(property: Property, holds: bool, violations: u64, first: Option<String>) -> Self {
         Verdict {
-            property,
-            holds,
             violations: Some(violations),
             first,
-            counterexample: None,
+            ..Verdict::checked(property, holds, None)
         }
     }
 }
@@ -120,6 +183,6 @@ mod tests {
         assert_eq!(Property::from_name("liveness"), None);
         let mut names: Vec<_> = Property::ALL.iter().map(|p| p.name()).collect();
         names.dedup();
-        assert_eq!(names.len(), 6);
+        assert_eq!(names.len(), 8);
     }
 }

@@ -150,16 +150,110 @@ pub fn views(model: &GroupModel, s: &State) -> Vec<String> {
         .collect()
 }
 
-/// The path as trace steps, ending with a line that says what was violated.
-pub fn render(model: &GroupModel, path: &Path, property: Property) -> Vec<TraceStep> {
-    let mut steps: Vec<TraceStep> = path
-        .1
+/// What keeps a state from being quiescent: copies in flight never delivered, stanzas
+/// held for a later epoch, stanzas not yet acknowledged.
+pub fn pending(model: &GroupModel, s: &State) -> String {
+    let mut parts = Vec::new();
+    let network = model.network;
+    let flying: Vec<String> = s
+        .net
+        .deliverable(network)
+        .filter(|e| s.net.is_pending(e))
+        .map(|e| {
+            format!(
+                "{} → {}: {}",
+                name(model, e.src),
+                name(model, e.dst),
+                describe(model, &e.stanza)
+            )
+        })
+        .collect();
+    if !flying.is_empty() {
+        parts.push(format!("in flight: {}", flying.join("; ")));
+    }
+    for (c, client) in s.clients.iter().enumerate() {
+        let who = name(model, c as Id);
+        for (_, g) in client.groups() {
+            for h in g.held() {
+                parts.push(format!(
+                    "{who} holds {} from {} (at e{})",
+                    describe(model, &h.stanza),
+                    name(model, h.from),
+                    g.view(&OWNER).epoch
+                ));
+            }
+            for p in g.outbox() {
+                parts.push(format!(
+                    "{who} waits for {} to acknowledge {}",
+                    names(model, &p.unacked),
+                    describe(model, &p.stanza)
+                ));
+            }
+        }
+        for (_, held) in client.limbo() {
+            parts.push(format!(
+                "{who} holds {} stanza(s) of a group it does not know",
+                held.len()
+            ));
+        }
+    }
+    if parts.is_empty() {
+        "nothing pending".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// Steps as a person reads them: each action and every view after it.
+pub fn steps(model: &GroupModel, steps: &[(Action, State)]) -> Vec<TraceStep> {
+    steps
         .iter()
         .map(|(a, s)| TraceStep {
             action: describe_action(model, a),
             views: views(model, s),
         })
-        .collect();
+        .collect()
+}
+
+/// A `progress` lasso: the prefix, ending where the cycle starts, and the cycle, ending
+/// with what the run owes and never does.
+pub fn render_lasso(
+    model: &GroupModel,
+    lasso: &crate::liveness::Lasso,
+) -> (Vec<TraceStep>, Vec<TraceStep>) {
+    let mut prefix = steps(model, &lasso.prefix.1);
+    let at = lasso.prefix.1.last().map_or(&lasso.prefix.0, |(_, s)| s);
+    let mut cycle = steps(model, &lasso.cycle);
+    if lasso.cycle.is_empty() {
+        prefix.push(TraceStep {
+            action: format!(
+                "VIOLATION: not quiescent, and no fair step is enabled: the run may stay here for ever ({})",
+                pending(model, at)
+            ),
+            views: Vec::new(),
+        });
+    } else {
+        prefix.push(TraceStep {
+            action: format!(
+                "CYCLE: from here the {} steps below repeat for ever, every fair step taken or disabled on the way",
+                lasso.cycle.len()
+            ),
+            views: Vec::new(),
+        });
+        cycle.push(TraceStep {
+            action: format!(
+                "VIOLATION: back where the cycle began, never quiescent ({})",
+                pending(model, at)
+            ),
+            views: Vec::new(),
+        });
+    }
+    (prefix, cycle)
+}
+
+/// The path as trace steps, ending with a line that says what was violated.
+pub fn render(model: &GroupModel, path: &Path, property: Property) -> Vec<TraceStep> {
+    let mut steps: Vec<TraceStep> = steps(model, &path.1);
     let last = path.1.last().map_or(&path.0, |(_, s)| s);
     let why = match property {
         Property::Convergence => format!(
@@ -178,6 +272,11 @@ pub fn render(model: &GroupModel, path: &Path, property: Property) -> Vec<TraceS
             })
             .collect::<Vec<_>>()
             .join("; "),
+        Property::QuiescenceReachable => format!(
+            "no quiescent state is reachable from here ({})",
+            pending(model, last)
+        ),
+        Property::Progress => format!("never quiescent ({})", pending(model, last)),
         other => format!("{} violated by the last step", other.name()),
     };
     steps.push(TraceStep {

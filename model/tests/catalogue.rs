@@ -112,6 +112,7 @@ fn counterexamples_are_minimal() {
         adversary_budget: 0,
         owner_crashes: 0,
         max_losses: 0,
+        planted: None,
     };
     let paths = shortest_counterexamples(&model, &[Property::Convergence]);
     let (init, steps) = &paths[&Property::Convergence];

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use kgroup::Dialect;
-use kgroup_model::check::{check_with, shortest_counterexamples_with};
+use kgroup_model::check::{check_with, shortest_counterexamples_with, Options};
 use kgroup_model::findings::workloads;
 use kgroup_model::model::Action;
 use kgroup_model::script::Step;
@@ -28,6 +28,7 @@ fn alike(dialect: Dialect, network: Network, adversary: bool) -> GroupModel {
         adversary_budget: 1,
         owner_crashes: 0,
         max_losses: 1,
+        planted: None,
     }
 }
 
@@ -58,8 +59,16 @@ fn reduced_and_full_checks_agree_in_fewer_states() {
             for n in Network::ALL {
                 let model = alike(d, n, adversary);
                 assert_eq!(classes(&model), vec![vec![2, 3]]);
-                let full = check_with(&model, 2, None, false, |_| {});
-                let reduced = check_with(&model, 2, None, true, |_| {});
+                let options = Options::default();
+                let full = check_with(&model, &options, |_| {});
+                let reduced = check_with(
+                    &model,
+                    &Options {
+                        symmetry: true,
+                        ..options
+                    },
+                    |_| {},
+                );
                 let label = format!("{d} {n} adversary={adversary}");
                 eprintln!(
                     "{label}: {} unique states, {} reduced",

@@ -936,6 +936,41 @@ impl Sim {
         }
     }
 
+    /// What the run was still waiting for when it stopped without draining.
+    fn stall(&self, timed_out: bool) -> String {
+        let (mut held, mut holding, mut unacked, mut waiting) = (0usize, 0usize, 0usize, 0usize);
+        let (mut stored, mut queued_up) = (0usize, 0usize);
+        for n in &self.nodes {
+            let h: usize = n
+                .client
+                .groups()
+                .map(|(_, g)| g.held().len())
+                .sum::<usize>()
+                + n.client.limbo().map(|(_, l)| l.len()).sum::<usize>();
+            let u: usize = n.client.groups().map(|(_, g)| g.outbox().len()).sum();
+            held += h;
+            holding += usize::from(h > 0);
+            unacked += u;
+            waiting += usize::from(u > 0);
+            stored += n.stored.len();
+            queued_up += n.outbox.len();
+        }
+        let when = if timed_out {
+            format!(
+                "at {} ms, the deadline ({} ms after the workload)",
+                self.now, self.cfg.drain_ms
+            )
+        } else {
+            format!("at {} ms, with no event left", self.now)
+        };
+        format!(
+            "{when}: {held} stanza(s) held for a later epoch or an unknown group at {holding} client(s), \
+             {unacked} stanza(s) unacknowledged at {waiting} client(s), {stored} stored for offline \
+             clients, {queued_up} waiting to be uploaded, {} event(s) queued",
+            self.queue.len()
+        )
+    }
+
     fn finish(mut self, events: u64, seconds: f64, timed_out: bool) -> SimReport {
         let quiescent = !timed_out
             && self
@@ -961,7 +996,8 @@ impl Sim {
             }
             disagreeing.push((g as u32, split));
         }
-        let mut verdicts = self.judge.verdicts(quiescent, &disagreeing);
+        let stall = (!quiescent).then(|| self.stall(timed_out));
+        let mut verdicts = self.judge.verdicts(stall.as_deref(), &disagreeing);
         if let (Some(v), Some(e)) = (
             verdicts
                 .iter_mut()

@@ -4,7 +4,8 @@
 //! left, every message and whom it must reach) and watches every client transition, the
 //! same way the model checker's ghost state does, but for many groups and clients at once.
 //! Safety properties are judged on every transition; convergence and no-lost-messages at
-//! the end of the run, which the driver reaches only at quiescence or at its time limit.
+//! the end of the run, which the driver reaches only at quiescence or at its time limit;
+//! `quiescence-reachable` and `progress` by whether it drained by that deadline.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -436,9 +437,15 @@ impl Judge {
         self.sent.iter().map(|m| m.expected.len() as u64).sum()
     }
 
-    /// The six verdicts. `disagreeing` lists, per group, the participants whose final
-    /// view differs; `quiescent` tells whether the run drained.
-    pub fn verdicts(&self, quiescent: bool, disagreeing: &[(u32, Vec<Id>)]) -> Vec<Verdict> {
+    /// The eight verdicts. `disagreeing` lists, per group, the participants whose final
+    /// view differs; `stall` is `None` when the run drained by its deadline, or says what
+    /// was still pending there.
+    ///
+    /// One run cannot tell `quiescence-reachable` from `progress` (the checker can, on the
+    /// whole graph): both are judged by the drain deadline, a run that drained witnessing
+    /// both and one that did not failing both, with what it was waiting for.
+    pub fn verdicts(&self, stall: Option<&str>, disagreeing: &[(u32, Vec<Id>)]) -> Vec<Verdict> {
+        let quiescent = stall.is_none();
         let tally =
             |p, t: &Tally| Verdict::judged(p, t.violations == 0, t.violations, t.first.clone());
         let mut v = vec![
@@ -482,6 +489,14 @@ impl Judge {
                 })
                 .or(not_quiet),
         ));
+        for p in [Property::QuiescenceReachable, Property::Progress] {
+            v.push(Verdict::judged(
+                p,
+                quiescent,
+                u64::from(!quiescent),
+                stall.map(|s| format!("did not drain by the deadline: {s}")),
+            ));
+        }
         v
     }
 }

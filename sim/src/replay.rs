@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use kgroup::{Client, Config, Dialect, Ext, GroupKey, Intent, Output, Stanza, Text};
+use kgroup::{Client, Dialect, Ext, GroupKey, Intent, Output, Stanza, Text};
 use kgroup_model::group::{GROUP, OWNER};
 use kgroup_model::model::{Action, Forgery};
 use kgroup_model::network::InFlight;
@@ -49,6 +49,9 @@ pub struct Replayed {
     pub properties: Vec<Verdict>,
     /// For each property that broke during the replay, the step (1-based) where it broke.
     pub broke_at: Vec<(Property, usize)>,
+    /// A lasso's cycle, replayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cycle: Option<CycleReplayed>,
 }
 
 impl Replayed {
@@ -77,26 +80,7 @@ fn id(m: u8) -> Id {
 
 /// Replays `actions` (a path of `model`) in `mode`.
 pub fn replay(model: &GroupModel, actions: &[Action], mode: Mode) -> Result<Replayed, String> {
-    let mut config = Config::new(model.dialect);
-    // The model's abstract time: every timer is due when it fires; retry forever.
-    config.retransmit_ms = 0;
-    config.max_attempts = None;
-    let n = u32::from(model.clients);
-    let rings = match mode {
-        Mode::Encrypt => Some(wire::keyrings(n + 1)?),
-        _ => None,
-    };
-    let mut r = Replay {
-        model,
-        mode,
-        clients: (0..n).map(|c| Client::new(c, config)).collect(),
-        rings,
-        inflight: Vec::new(),
-        judge: Judge::named([Text::from(GROUP)]),
-        sent_messages: vec![0; n as usize],
-        malformed: 0,
-        now: 0,
-    };
+    let mut r = Replay::new(model, mode)?;
     let mut missing = 0;
     let mut broke_at = Vec::new();
     for (i, a) in actions.iter().enumerate() {
@@ -105,7 +89,7 @@ pub fn replay(model: &GroupModel, actions: &[Action], mode: Mode) -> Result<Repl
             missing += 1;
         }
         // The properties judged on every transition; the others only at the end.
-        for v in r.judge.verdicts(true, &[]) {
+        for v in r.judge.verdicts(None, &[]) {
             if !v.holds
                 && v.property.kind() == Kind::Always
                 && !broke_at.iter().any(|(p, _)| *p == v.property)
@@ -114,31 +98,247 @@ pub fn replay(model: &GroupModel, actions: &[Action], mode: Mode) -> Result<Repl
             }
         }
     }
-    let quiescent = r.inflight.iter().all(|c| c.delivered) && r.clients.iter().all(|c| c.is_idle());
-    let key = GroupModel::key();
-    let key = GroupKey::new(key.id.clone(), id(key.owner));
-    let views = r
-        .clients
-        .iter()
-        .enumerate()
-        .map(|(c, cl)| (c as Id, cl.view(&key)))
-        .collect();
-    let split = kgroup::core::agreement::disagreeing(&key.owner, &views);
-    let properties = r.judge.verdicts(quiescent, &[(0, split)]);
-    for v in &properties {
-        if !v.holds && !broke_at.iter().any(|(p, _)| *p == v.property) {
-            broke_at.push((v.property, actions.len()));
+    r.conclude(actions.len(), missing, broke_at, None)
+}
+
+/// The replay's clients, and its copies in flight as (via, src, claimed, dst, stanza,
+/// delivered).
+type Snapshot = (Vec<Client<Id>>, Vec<(Id, Id, Id, Id, Stanza<Id>, bool)>);
+
+/// What a fair drain after a replayed path showed.
+#[derive(Debug, Serialize)]
+pub struct Drained {
+    /// Steps taken: deliveries of copies never delivered (oldest first), and timeouts when
+    /// nothing is in flight.
+    pub steps: usize,
+    pub quiescent: bool,
+    /// The drain came back to a state it had passed (a livelock), or had nothing fair left
+    /// to do (a deadlock), before the bound.
+    pub repeated: bool,
+    pub stuck: bool,
+}
+
+/// Replays `actions`, then drains fairly for at most `bound` steps with nothing new sent:
+/// a counterexample to `quiescence-reachable` must not drain.
+pub fn replay_and_drain(
+    model: &GroupModel,
+    actions: &[Action],
+    mode: Mode,
+    bound: usize,
+) -> Result<(Replayed, Drained), String> {
+    let mut r = Replay::new(model, mode)?;
+    let mut missing = 0;
+    for (i, a) in actions.iter().enumerate() {
+        r.now = i as u64 + 1;
+        if !r.step(a) {
+            missing += 1;
         }
     }
-    Ok(Replayed {
-        mode: mode.as_str(),
-        steps: actions.len(),
-        missing,
-        malformed: r.malformed,
-        quiescent,
-        properties,
-        broke_at,
-    })
+    let mut seen = std::collections::HashSet::new();
+    let mut drained = Drained {
+        steps: 0,
+        quiescent: r.quiescent(),
+        repeated: false,
+        stuck: false,
+    };
+    while !drained.quiescent && drained.steps < bound {
+        if !seen.insert(format!("{:?}", r.snapshot())) {
+            drained.repeated = true;
+            break;
+        }
+        r.now += 1;
+        if let Some(i) = r.inflight.iter().position(|c| !c.delivered) {
+            let copy = if model.network == Network::Duplicating {
+                r.inflight[i].delivered = true;
+                r.inflight[i].clone()
+            } else {
+                r.inflight.remove(i)
+            };
+            r.deliver(copy, false);
+        } else if let Some(c) =
+            (0..r.clients.len()).find(|&c| r.clients[c].poll_timeout().is_some())
+        {
+            let mut out = Vec::new();
+            r.clients[c].handle_timeout(r.now, &mut out);
+            r.absorb(c as Id, None, out, false);
+        } else {
+            drained.stuck = true;
+            break;
+        }
+        drained.steps += 1;
+        drained.quiescent = r.quiescent();
+    }
+    let steps = actions.len() + drained.steps;
+    Ok((r.conclude(steps, missing, Vec::new(), None)?, drained))
+}
+
+/// What replaying a lasso's cycle showed.
+#[derive(Debug, Serialize)]
+pub struct CycleReplayed {
+    /// Steps of the cycle (0: the run stays in the prefix's last state).
+    pub steps: usize,
+    pub rounds: usize,
+    /// After each round the simulator's clients and copies in flight were exactly those
+    /// where the cycle began.
+    pub returns: bool,
+    /// No state of the cycle was quiescent.
+    pub never_quiescent: bool,
+}
+
+/// Replays a `progress` lasso: the prefix, then the cycle `rounds` times, checking that
+/// each round comes back to the state where the cycle began and never passes a quiescent
+/// state (a cycle of no steps: the prefix must end where nothing fair is left to do).
+pub fn replay_lasso(
+    model: &GroupModel,
+    prefix: &[Action],
+    cycle: &[Action],
+    rounds: usize,
+    mode: Mode,
+) -> Result<Replayed, String> {
+    let mut r = Replay::new(model, mode)?;
+    let mut missing = 0;
+    let mut broke_at = Vec::new();
+    let mut step = 0;
+    for a in prefix {
+        step += 1;
+        r.now = step as u64;
+        if !r.step(a) {
+            missing += 1;
+        }
+    }
+    let start = r.snapshot();
+    let mut returns = true;
+    let mut never_quiescent = !r.quiescent();
+    for _ in 0..rounds {
+        for a in cycle {
+            step += 1;
+            r.now = step as u64;
+            if !r.step(a) {
+                missing += 1;
+            }
+            never_quiescent &= !r.quiescent();
+        }
+        returns &= r.snapshot() == start;
+    }
+    for v in r.judge.verdicts(None, &[]) {
+        if !v.holds && v.property.kind() == Kind::Always {
+            broke_at.push((v.property, step));
+        }
+    }
+    let cycle_replayed = CycleReplayed {
+        steps: cycle.len(),
+        rounds,
+        returns,
+        never_quiescent,
+    };
+    r.conclude(step, missing, broke_at, Some(cycle_replayed))
+}
+
+impl Replay<'_> {
+    fn new(model: &GroupModel, mode: Mode) -> Result<Replay<'_>, String> {
+        // The model's configuration: abstract time, retry for ever, any planted bug.
+        let config = model.config();
+        let n = u32::from(model.clients);
+        let rings = match mode {
+            Mode::Encrypt => Some(wire::keyrings(n + 1)?),
+            _ => None,
+        };
+        Ok(Replay {
+            model,
+            mode,
+            clients: (0..n).map(|c| Client::new(c, config)).collect(),
+            rings,
+            inflight: Vec::new(),
+            judge: Judge::named([Text::from(GROUP)]),
+            sent_messages: vec![0; n as usize],
+            malformed: 0,
+            now: 0,
+        })
+    }
+
+    fn quiescent(&self) -> bool {
+        self.inflight.iter().all(|c| c.delivered) && self.clients.iter().all(|c| c.is_idle())
+    }
+
+    /// The clients and the copies in flight (by what they carry, not their bytes, which a
+    /// new seal changes), sorted.
+    fn snapshot(&self) -> Snapshot {
+        let mut copies: Vec<_> = self
+            .inflight
+            .iter()
+            .map(|c| {
+                (
+                    c.via,
+                    c.src,
+                    c.claimed,
+                    c.dst,
+                    (*c.stanza).clone(),
+                    c.delivered,
+                )
+            })
+            .collect();
+        copies.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        (self.clients.clone(), copies)
+    }
+
+    /// What keeps the replay from quiescence, in a few words.
+    fn stall(&self) -> String {
+        let pending = self.inflight.iter().filter(|c| !c.delivered).count();
+        let held: usize = self
+            .clients
+            .iter()
+            .map(|c| {
+                c.groups().map(|(_, g)| g.held().len()).sum::<usize>()
+                    + c.limbo().map(|(_, l)| l.len()).sum::<usize>()
+            })
+            .sum();
+        let unacked: usize = self
+            .clients
+            .iter()
+            .map(|c| c.groups().map(|(_, g)| g.outbox().len()).sum::<usize>())
+            .sum();
+        format!(
+            "after the last step: {pending} copy(ies) in flight, {held} stanza(s) held, {unacked} unacknowledged"
+        )
+    }
+
+    fn conclude(
+        self,
+        steps: usize,
+        missing: usize,
+        mut broke_at: Vec<(Property, usize)>,
+        cycle: Option<CycleReplayed>,
+    ) -> Result<Replayed, String> {
+        let r = self;
+        let actions_len = steps;
+        let quiescent = r.quiescent();
+        let stall = (!quiescent).then(|| r.stall());
+        let key = GroupModel::key();
+        let key = GroupKey::new(key.id.clone(), id(key.owner));
+        let views = r
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(c, cl)| (c as Id, cl.view(&key)))
+            .collect();
+        let split = kgroup::core::agreement::disagreeing(&key.owner, &views);
+        let properties = r.judge.verdicts(stall.as_deref(), &[(0, split)]);
+        for v in &properties {
+            if !v.holds && !broke_at.iter().any(|(p, _)| *p == v.property) {
+                broke_at.push((v.property, actions_len));
+            }
+        }
+        Ok(Replayed {
+            mode: r.mode.as_str(),
+            steps: actions_len,
+            missing,
+            malformed: r.malformed,
+            quiescent,
+            properties,
+            broke_at,
+            cycle,
+        })
+    }
 }
 
 impl Replay<'_> {
@@ -308,12 +508,15 @@ impl Replay<'_> {
                 return;
             }
         };
-        // As in the model, one identical copy in flight stands for any number.
-        if self.inflight.iter().any(|c| {
-            !c.delivered
-                && (c.via, c.src, c.claimed, c.dst) == (via, src, claimed, dst)
+        // As in the model, one identical copy in flight stands for any number, and on the
+        // duplicating network a copy sent again after its delivery is owed again.
+        let duplicating = self.model.network == Network::Duplicating;
+        if let Some(c) = self.inflight.iter_mut().find(|c| {
+            (c.via, c.src, c.claimed, c.dst) == (via, src, claimed, dst)
                 && c.stanza == stanza
+                && (!c.delivered || duplicating)
         }) {
+            c.delivered = false;
             return;
         }
         self.inflight.push(Copy {

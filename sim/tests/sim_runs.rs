@@ -295,3 +295,63 @@ fn encrypted_forgeries_are_judged_by_their_signer() {
         "{k}"
     );
 }
+
+#[test]
+fn planted_lassos_replay_in_the_simulator_in_every_mode() {
+    use kgroup::Planted;
+    use kgroup_model::liveness::analyse;
+    use kgroup_sim::replay::{replay_and_drain, replay_lasso};
+    use kgroup_sim::Mode;
+    for plant in Planted::ALL {
+        let model = kgroup_model::GroupModel {
+            planted: Some(plant),
+            ..kgroup_model::findings::scale(Dialect::Hardened, kgroup_model::Network::Unordered, 3)
+        };
+        let a = analyse(&model, None);
+        let lasso = a.lasso.expect("a lasso");
+        let prefix: Vec<_> = lasso.prefix.1.iter().map(|(a, _)| a.clone()).collect();
+        let cycle: Vec<_> = lasso.cycle.iter().map(|(a, _)| a.clone()).collect();
+        let path: Vec<_> = a
+            .unreachable
+            .expect("a state that cannot quiesce")
+            .1
+            .iter()
+            .map(|(a, _)| a.clone())
+            .collect();
+        for mode in [Mode::Core, Mode::Wire, Mode::Encrypt] {
+            let label = format!("{} in {}", plant.as_str(), mode.as_str());
+            let r = replay_lasso(&model, &prefix, &cycle, 2, mode).expect("replays");
+            assert_eq!((r.missing, r.malformed), (0, 0), "{label}");
+            let c = r.cycle.as_ref().expect("the cycle");
+            assert!(c.returns && c.never_quiescent, "{label}: {c:?}");
+            assert!(r.fails(kgroup_model::Property::Progress), "{label}");
+            assert!(!r.fails(kgroup_model::Property::MemberFilter), "{label}");
+            let (r, d) = replay_and_drain(&model, &path, mode, 10_000).expect("replays");
+            assert_eq!(r.missing, 0, "{label}");
+            assert!(!d.quiescent && (d.repeated || d.stuck), "{label}: {d:?}");
+        }
+    }
+}
+
+#[test]
+fn a_run_that_misses_its_drain_deadline_fails_progress_and_says_why() {
+    // Every stanza lost: nothing drains before the deadline.
+    let cfg = SimConfig {
+        loss: 1.0,
+        drain_ms: 5_000,
+        ..hostile(Dialect::Hardened, 3)
+    };
+    let report = json(&cfg);
+    assert!(!verdict(&report, "progress"));
+    assert!(!verdict(&report, "quiescence-reachable"));
+    let text = report.to_string();
+    assert!(
+        text.contains("did not drain by the deadline") && text.contains("unacknowledged"),
+        "{text}"
+    );
+    let ok = json(&SimConfig {
+        loss: 0.0,
+        ..hostile(Dialect::Hardened, 3)
+    });
+    assert!(verdict(&ok, "progress") && verdict(&ok, "quiescence-reachable"));
+}

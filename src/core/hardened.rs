@@ -11,6 +11,11 @@
 //!   *at that epoch*, so nothing a member sent while a member is lost.
 //! - Every stanza with a sequence number is acknowledged and retransmitted until it is;
 //!   receivers drop duplicates by (sender, seq).
+//! - A member that gets a stanza of a group it does not know holds it (limbo) and asks the
+//!   owner. An owner that has no such group, or for which the asker was never a member,
+//!   answers with its epoch (`resync`), and the asker drops what it held: nothing it holds
+//!   can ever be released, and a client would otherwise hold forged junk for ever (found by
+//!   `progress`, the liveness analysis of `kgroup check --adversary`).
 //! - Epoch-less (`kontalk`) messages and parts are still accepted; epoch-less owner
 //!   commands in a group that has epochs are refused as a downgrade.
 
@@ -18,7 +23,7 @@ use std::sync::Arc;
 
 use super::{
     reject, send, snapshot_ext, Client, Command, Ext, Group, GroupKey, Held, Identity, Output,
-    Reason, Stanza, Status,
+    Planted, Reason, Stanza, Status,
 };
 
 impl<I: Identity> Client<I> {
@@ -93,7 +98,22 @@ impl<I: Identity> Client<I> {
     ) {
         let config = self.config;
         let me = self.me.clone();
-        let Some(g) = self.groups.get_mut(key).filter(|_| key.owner == me) else {
+        if key.owner != me {
+            if from == key.owner {
+                // The owner's "I have nothing for you": what we hold for a group we do not
+                // know can never be released, so it goes (a sender that really was a member
+                // still has it unacknowledged, and sends it again).
+                if self.limbo.remove(key).is_some() {
+                    reject(out, key, &from, Reason::NotMember);
+                }
+                return;
+            }
+            return reject(out, key, &from, Reason::BadControl);
+        }
+        let Some(g) = self.groups.get_mut(key) else {
+            // No such group here, so no stanza of it was ever sent: anything the asker holds
+            // for it is junk (an owner keeps its groups across crashes).
+            control(out, key, from.clone(), Ext::Resync { epoch: 0 });
             return reject(out, key, &from, Reason::BadControl);
         };
         if g.roster.is_current(&from) {
@@ -101,11 +121,14 @@ impl<I: Identity> Client<I> {
                 .answers
                 .get(&from)
                 .filter(|a| snapshot_epoch(a) == Some(g.epoch));
-            if let Some(answer) = answered.filter(|_| g.epoch > their_epoch) {
+            // Planted bug: answer a member that is not behind as well.
+            let behind = g.epoch > their_epoch
+                || (config.planted == Some(Planted::ResyncPingPong) && g.epoch >= their_epoch);
+            if let Some(answer) = answered.filter(|_| behind) {
                 // Asked again at the same epoch: the same stanza again, so a replayed or
                 // duplicated request can never make the owner compose without end.
                 resend(out, from, answer.clone());
-            } else if g.epoch > their_epoch {
+            } else if behind {
                 let command = Command::Set {
                     subject: g.subject.clone(),
                     add: Vec::new(),
@@ -130,6 +153,10 @@ impl<I: Identity> Client<I> {
             // A removed member gets its removal notice again, nothing newer.
             resend(out, from, notice.clone());
         } else {
+            // Never a member (or one that left, which knows the group and holds nothing in
+            // limbo): no stanza of this group is owed to it, so what it holds for the
+            // group is junk; tell it so (see above).
+            control(out, key, from.clone(), Ext::Resync { epoch: g.epoch });
             reject(out, key, &from, Reason::NotMember);
         }
     }
@@ -175,11 +202,20 @@ impl<I: Identity> Client<I> {
             let Some(g) = self.groups.get_mut(key) else {
                 return;
             };
+            // Planted bug: a snapshot that is not newer makes the member ask again.
+            let ping_pong = self.config.planted == Some(Planted::ResyncPingPong);
+            let my_epoch = g.epoch;
             if !g.seen.entry(from.clone()).or_default().insert(seq) {
                 self.ack(key, &from, seq, out);
+                if ping_pong {
+                    self.ask_resync(key, my_epoch, out);
+                }
                 return reject(out, key, &from, Reason::Duplicate);
             }
             if epoch <= g.epoch {
+                if ping_pong {
+                    self.ask_resync(key, my_epoch, out);
+                }
                 reject(out, key, &from, Reason::Stale);
             } else {
                 g.roster = roster.clone();
@@ -229,6 +265,7 @@ impl<I: Identity> Client<I> {
                 held.push(Held { from, stanza });
             }
             if first {
+                self.limbo_due = now + self.config.retransmit_ms * 64;
                 self.ask_resync(key, 0, out);
             }
             return;
@@ -361,9 +398,12 @@ impl<I: Identity> Client<I> {
             return;
         };
         let epoch = g.epoch;
-        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut g.held)
-            .into_iter()
-            .partition(|h| stamp_epoch(&h.stanza).is_none_or(|e| e <= epoch));
+        // Planted bug: `==` for `<=`.
+        let exact = self.config.planted == Some(Planted::ReleaseExactEpoch);
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut g.held).into_iter().partition(|h| {
+                stamp_epoch(&h.stanza).is_none_or(|e| if exact { e == epoch } else { e <= epoch })
+            });
         g.held = waiting;
         for h in ready {
             self.receive_hardened(h.from, h.stanza, now, out);
@@ -371,12 +411,17 @@ impl<I: Identity> Client<I> {
     }
 
     fn ask_resync(&mut self, key: &GroupKey<I>, epoch: u64, out: &mut Vec<Output<I>>) {
-        control(out, key, key.owner.clone(), Ext::Resync { epoch });
+        ask_owner(key, epoch, out);
     }
 
     fn ack(&self, key: &GroupKey<I>, to: &I, seq: u64, out: &mut Vec<Output<I>>) {
         control(out, key, to.clone(), Ext::Ack { seq });
     }
+}
+
+/// Asks the owner of `key` for its latest snapshot, saying we are at `epoch`.
+pub(super) fn ask_owner<I: Identity>(key: &GroupKey<I>, epoch: u64, out: &mut Vec<Output<I>>) {
+    control(out, key, key.owner.clone(), Ext::Resync { epoch });
 }
 
 /// Sends a control stanza (ack, resync request): no command, no body, not retransmitted.

@@ -82,6 +82,50 @@ pub struct Config {
     pub max_attempts: Option<u32>,
     /// Hardened: how many messages from a future epoch (or unknown group) are held per group.
     pub max_held: usize,
+    /// A known liveness bug, planted so that tests can show the model checker catches what
+    /// the safety properties cannot see. `None` everywhere but in those tests.
+    pub planted: Option<Planted>,
+}
+
+/// Liveness bugs that can be planted in the hardened dialect (see [`Config::planted`]).
+/// Each is a plausible slip in the code it changes; none breaks a safety property, and the
+/// at-quiescence properties only see states the bug never reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Planted {
+    /// Two halves, each harmless alone: a member asks for a resync whenever an owner
+    /// snapshot is not newer than its epoch (stale or duplicate), and the owner answers a
+    /// current member's resync even when that member is not behind. Together: a member and
+    /// the owner resync each other for ever.
+    ResyncPingPong,
+    /// Held messages are released only when the epoch reached is exactly theirs (`==` for
+    /// `<=`): a member that jumps over a held message's epoch holds it for ever.
+    ReleaseExactEpoch,
+}
+
+impl Planted {
+    pub const ALL: [Planted; 2] = [Planted::ResyncPingPong, Planted::ReleaseExactEpoch];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Planted::ResyncPingPong => "resync-ping-pong",
+            Planted::ReleaseExactEpoch => "release-exact-epoch",
+        }
+    }
+}
+
+impl std::str::FromStr for Planted {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Planted::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown planted bug `{s}` (expected resync-ping-pong or release-exact-epoch)"
+                )
+            })
+    }
 }
 
 impl Config {
@@ -91,6 +135,7 @@ impl Config {
             retransmit_ms: 1_000,
             max_attempts: Some(10),
             max_held: 256,
+            planted: None,
         }
     }
 }
@@ -243,6 +288,9 @@ pub struct Client<I> {
     groups: BTreeMap<GroupKey<I>, Group<I>>,
     /// Hardened: messages for groups not known yet (they may arrive before the create).
     limbo: BTreeMap<GroupKey<I>, Vec<Held<I>>>,
+    /// Hardened: when to ask the owners of the groups in limbo again (a lost request, or a
+    /// lost answer, would otherwise leave what is held there for ever).
+    limbo_due: u64,
 }
 
 impl<I: Identity> Client<I> {
@@ -252,6 +300,7 @@ impl<I: Identity> Client<I> {
             config,
             groups: BTreeMap::new(),
             limbo: BTreeMap::new(),
+            limbo_due: 0,
         }
     }
 
@@ -262,6 +311,7 @@ impl<I: Identity> Client<I> {
             config,
             groups: durable.groups,
             limbo: BTreeMap::new(),
+            limbo_due: 0,
         }
     }
 
@@ -312,9 +362,11 @@ impl<I: Identity> Client<I> {
 
     /// The earliest time [`Client::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<u64> {
+        let limbo = (!self.limbo.is_empty()).then_some(self.limbo_due);
         self.groups
             .values()
             .flat_map(|g| g.outbox.iter().map(|p| p.due))
+            .chain(limbo)
             .min()
     }
 
@@ -365,10 +417,17 @@ impl<I: Identity> Client<I> {
         }
     }
 
-    /// Retransmits what is due at `now`.
+    /// Retransmits what is due at `now`, and asks again about groups in limbo.
     pub fn handle_timeout(&mut self, now: u64, out: &mut Vec<Output<I>>) {
         let base = self.config.retransmit_ms;
         let max = self.config.max_attempts;
+        if !self.limbo.is_empty() && self.limbo_due <= now {
+            // At the slowest retransmission pace: a request costs the owner a reply.
+            self.limbo_due = now + base * 64;
+            for key in self.limbo.keys() {
+                hardened::ask_owner(key, 0, out);
+            }
+        }
         for (key, g) in self.groups.iter_mut() {
             g.outbox.retain_mut(|p| {
                 if p.due > now {

@@ -191,6 +191,7 @@ impl<I: Identity> Client<I> {
                 .iter()
                 .map(|(k, h)| (k.renamed(f), held(h, f)))
                 .collect(),
+            limbo_due: self.limbo_due,
         }
     }
 }
