@@ -70,10 +70,39 @@ fn check_json_has_the_contract_fields_and_exit_codes() {
         assert!(v.get(field).is_some(), "missing {field}");
     }
     let props = v["properties"].as_array().expect("properties");
-    assert_eq!(props.len(), 6);
+    assert_eq!(props.len(), 8);
     assert!(props
         .iter()
-        .all(|p| p["holds"] == true && p["counterexample"].is_null()));
+        .all(|p| p["holds"] == true && p["outcome"] == "holds" && p["counterexample"].is_null()));
+    // The at-quiescence verdicts say how many quiescent states they rest on.
+    for name in ["convergence", "no-lost-messages"] {
+        let p = props.iter().find(|p| p["name"] == name).expect(name);
+        assert!(p["quiescent_states"].as_u64().is_some_and(|q| q > 0), "{p}");
+    }
+    assert!(v["liveness"]["states"].as_u64().is_some_and(|n| n > 0));
+
+    // Without the liveness graph there is no verdict: exit 3.
+    let mut skipped = small.to_vec();
+    skipped.push("--no-liveness");
+    let out = kgroup(&skipped);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["complete"], false);
+
+    // A planted livelock: the six hold, the liveness pair fails with a lasso: exit 1.
+    let out = kgroup(&["check", "--plant", "resync-ping-pong", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let progress = v["properties"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "progress"))
+        .expect("progress");
+    assert_eq!(progress["outcome"], "fails");
+    assert_eq!(
+        progress["cycle"].as_array().map(Vec::len),
+        Some(3),
+        "two steps and the verdict"
+    );
 
     let mut kontalk = small.to_vec();
     kontalk.extend(["--dialect", "kontalk"]);

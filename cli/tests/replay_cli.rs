@@ -21,7 +21,7 @@ fn every_kontalk_counterexample_breaks_the_same_property_in_the_simulator() {
         let (code, v) = replay(&["--dialect", "kontalk", "--adversary", "--network", network]);
         assert_eq!(code, Some(0), "{network}: {v:#}");
         let cases = v["counterexamples"].as_array().unwrap();
-        assert_eq!(cases.len(), 6, "{network}: kontalk fails all six: {v:#}");
+        assert_eq!(cases.len(), 6, "{network}: kontalk fails the six safety and at-quiescence properties, and quiesces: {v:#}");
         for c in cases {
             assert_eq!(c["reproduced"], true, "{network}: {c:#}");
             assert_eq!(c["replay"]["missing"], 0, "{network}: {c:#}");
@@ -56,4 +56,27 @@ fn bad_flags_exit_two() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("client 9"));
+}
+
+#[test]
+fn planted_liveness_bugs_replay_as_lassos_and_drains_that_do_not_quiesce() {
+    for (plant, network) in [
+        ("resync-ping-pong", "ordered"),
+        ("release-exact-epoch", "duplicating"),
+    ] {
+        let (code, v) = replay(&["--plant", plant, "--network", network, "--wire"]);
+        assert_eq!(code, Some(0), "{plant}: {v:#}");
+        let cases = v["counterexamples"].as_array().unwrap();
+        let names: Vec<_> = cases.iter().map(|c| c["property"].as_str()).collect();
+        assert_eq!(
+            names,
+            vec![Some("quiescence-reachable"), Some("progress")],
+            "{plant}: only the liveness pair fails"
+        );
+        let drain = &cases[0]["drain"];
+        assert_eq!(drain["quiescent"], false, "{plant}: {drain}");
+        let cycle = &cases[1]["replay"]["cycle"];
+        assert_eq!(cycle["returns"], true, "{plant}: {cycle}");
+        assert_eq!(cycle["never_quiescent"], true, "{plant}: {cycle}");
+    }
 }

@@ -1,13 +1,15 @@
 //! Checker throughput: states explored per second by stateright's breadth-first search on
 //! 2 threads, for the hardened model (owner + 3 members + adversary, unordered network)
 //! and, in the same run, for a trivial model (a grid walk) that measures what the checker
-//! itself costs per state. Their ratio is the price of our model's transitions.
+//! itself costs per state. Their ratio is the price of our model's transitions. Then the
+//! default `kgroup check` with and without the liveness graph, in the same run.
 //!
 //! `cargo bench -p kgroup-model --bench checker`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kgroup::Dialect;
-use kgroup_model::findings::churn_adversary;
+use kgroup_model::check::{check, check_with, Options};
+use kgroup_model::findings::{churn_adversary, scale};
 use kgroup_model::Network;
 use stateright::{Checker, Model, Property};
 
@@ -88,6 +90,26 @@ fn bench(c: &mut Criterion) {
     g.bench_function("trivial grid walk, 2 threads", |b| {
         b.iter(|| explore(grid.clone(), 2))
     });
+    // What the liveness analysis costs: `kgroup check`'s default model, checked in full
+    // (the safety search, then the graph for quiescence-reachable and progress) and
+    // without the graph, in the same run.
+    let default = || scale(Dialect::Hardened, Network::Unordered, 3);
+    let states = check(&default(), 2, None, |_| {}).states;
+    g.throughput(Throughput::Elements(states as u64));
+    for liveness in [false, true] {
+        let options = Options {
+            liveness,
+            ..Options::default()
+        };
+        let name = if liveness {
+            "kgroup check default, with the liveness graph"
+        } else {
+            "kgroup check default, safety search only"
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| check_with(&default(), &options, |_| {}))
+        });
+    }
     g.finish();
 }
 
