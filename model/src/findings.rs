@@ -124,7 +124,7 @@ pub fn markdown(rows: &[(&str, CheckReport)]) -> String {
     let columns: Vec<&str> = ["workload", "dialect", "network"]
         .into_iter()
         .chain(Property::ALL.iter().map(|p| p.name()))
-        .chain(["states (unique)", "seconds"])
+        .chain(["states (unique)", "seconds (search + graph)"])
         .collect();
     let mut s = format!(
         "| {} |\n|{}\n",
@@ -151,13 +151,14 @@ pub fn markdown(rows: &[(&str, CheckReport)]) -> String {
             })
             .collect();
         s.push_str(&format!(
-            "| {w} | {} | {} | {} | {} ({}) | {:.1} |\n",
+            "| {w} | {} | {} | {} | {} ({}) | {:.1} + {:.1} |\n",
             r.dialect,
             r.network,
             cells.join(" | "),
             r.states,
             r.unique_states,
-            r.seconds
+            r.seconds,
+            r.liveness.as_ref().map_or(0.0, |l| l.seconds)
         ));
     }
     s
