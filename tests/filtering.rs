@@ -33,6 +33,17 @@ fn created_with(config: Config) -> Lab<Id> {
     lab
 }
 
+/// david changes the group, and everything is delivered.
+fn david_sets(lab: &mut Lab<Id>, change: Change<Id>) {
+    let intent = Intent::Set {
+        id: GROUP_ID.into(),
+        change,
+        body: None,
+    };
+    lab.act(&DAVID, intent).expect("david's change");
+    lab.run_fifo(1000);
+}
+
 fn stanza(
     owner: Id,
     command: Command<Id>,
@@ -237,19 +248,13 @@ fn messages_and_parts_from_non_members_are_discarded() {
 fn a_removed_member_is_no_longer_heard() {
     for d in Dialect::ALL {
         let mut lab = created(d);
-        lab.act(
-            &DAVID,
-            Intent::Set {
-                id: GROUP_ID.into(),
-                change: Change {
-                    remove: vec![BOB],
-                    ..Default::default()
-                },
-                body: None,
+        david_sets(
+            &mut lab,
+            Change {
+                remove: vec![BOB],
+                ..Default::default()
             },
-        )
-        .expect("remove bob");
-        lab.run_fifo(1000);
+        );
         assert_eq!(
             lab.clients[BOB].view(&group()).map(|v| v.status),
             Some(Status::Removed)
@@ -536,19 +541,13 @@ fn a_legitimate_message_before_its_create_is_still_held_and_delivered() {
     // was never a member: a member whose create is late keeps what it holds.
     let mut lab = created(Dialect::Hardened);
     let key = GroupKey::new(GROUP_ID, DAVID);
-    lab.act(
-        &DAVID,
-        Intent::Set {
-            id: GROUP_ID.into(),
-            change: Change {
-                add: vec![CHARLIE],
-                ..Default::default()
-            },
-            body: None,
+    david_sets(
+        &mut lab,
+        Change {
+            add: vec![CHARLIE],
+            ..Default::default()
         },
-    )
-    .expect("add charlie");
-    lab.run_fifo(1000);
+    );
     assert!(lab.converged(&key));
     let mut fresh = kgroup::Client::new(CHARLIE, Config::new(Dialect::Hardened));
     let early = stanza(
