@@ -480,13 +480,10 @@ fn pass(out: &[Output<Id>], from: Id, to: Id, client: &mut kgroup::Client<Id>) -
     next
 }
 
-#[test]
-fn regression_junk_for_a_group_the_owner_never_made_is_dropped_not_held_for_ever() {
-    // Found by `progress` (`kgroup check --adversary`, before the fix): mallory's message
-    // in alice's name, for a group david has not created, sat in alice's limbo for ever.
-    let config = Config::new(Dialect::Hardened);
-    let mut alice = kgroup::Client::new(ALICE, config);
-    let mut david = kgroup::Client::new(DAVID, config);
+/// alice, holding in limbo mallory's message in her own name for a group david never
+/// made, and what she sent on receiving it.
+fn alice_holding_junk() -> (kgroup::Client<Id>, Vec<Output<Id>>) {
+    let mut alice = kgroup::Client::new(ALICE, Config::new(Dialect::Hardened));
     let junk = stanza(
         DAVID,
         Command::Message,
@@ -495,11 +492,28 @@ fn regression_junk_for_a_group_the_owner_never_made_is_dropped_not_held_for_ever
     );
     let mut out = Vec::new();
     alice.receive(MALLORY, junk, 0, &mut out);
+    (alice, out)
+}
+
+/// Does `out` send `to` a resync (at `epoch`, if given)?
+fn resyncs(out: &[Output<Id>], to: Id, epoch: Option<u64>) -> bool {
+    out.iter().any(|o| {
+        matches!(o, Output::Send(s)
+            if s.to == vec![to]
+                && matches!(s.stanza.ext, Some(Ext::Resync { epoch: e }) if epoch.is_none_or(|x| x == e)))
+    })
+}
+
+#[test]
+fn regression_junk_for_a_group_the_owner_never_made_is_dropped_not_held_for_ever() {
+    // Found by `progress` (`kgroup check --adversary`, before the fix): mallory's message
+    // in alice's name, for a group david has not created, sat in alice's limbo for ever.
+    let (mut alice, out) = alice_holding_junk();
     assert!(!alice.is_idle(), "held in limbo, and the owner asked");
+    let mut david = kgroup::Client::new(DAVID, Config::new(Dialect::Hardened));
     let answer = pass(&out, ALICE, DAVID, &mut david);
     assert!(
-        answer.iter().any(|o| matches!(o, Output::Send(s)
-            if s.to == vec![ALICE] && matches!(s.stanza.ext, Some(Ext::Resync { epoch: 0 })))),
+        resyncs(&answer, ALICE, Some(0)),
         "david says he has nothing: {answer:?}"
     );
     pass(&answer, DAVID, ALICE, &mut alice);
@@ -511,24 +525,11 @@ fn regression_junk_for_a_group_the_owner_never_made_is_dropped_not_held_for_ever
 fn regression_a_lost_request_about_limbo_is_asked_again() {
     // Found by `progress` on the lossy network: the request (or its answer) lost, nothing
     // asked again, and the junk held for ever. Limbo now arms a timer.
-    let config = Config::new(Dialect::Hardened);
-    let mut alice = kgroup::Client::new(ALICE, config);
-    let junk = stanza(
-        DAVID,
-        Command::Message,
-        Some("forged"),
-        Some(Ext::Stamp { epoch: 1, seq: 100 }),
-    );
-    let mut out = Vec::new();
-    alice.receive(MALLORY, junk, 0, &mut out);
+    let (mut alice, _) = alice_holding_junk();
     let due = alice.poll_timeout().expect("a timer for limbo");
     let mut again = Vec::new();
     alice.handle_timeout(due, &mut again);
-    assert!(
-        again.iter().any(|o| matches!(o, Output::Send(s)
-            if s.to == vec![DAVID] && matches!(s.stanza.ext, Some(Ext::Resync { .. })))),
-        "{again:?}"
-    );
+    assert!(resyncs(&again, DAVID, None), "{again:?}");
     assert!(
         alice.poll_timeout().is_some_and(|t| t > due),
         "and again later"

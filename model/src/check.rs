@@ -300,7 +300,8 @@ fn liveness_verdicts(model: &GroupModel, analysis: Option<&Liveness>) -> Vec<Ver
     vec![reach, fair]
 }
 
-fn fingerprint(s: &State) -> u64 {
+/// A state's 64-bit fingerprint, as the searches index states by.
+pub(crate) fn fingerprint(s: &State) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     s.hash(&mut h);
     h.finish()

@@ -32,11 +32,11 @@
 //! and a permutation of members would rename them.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
 use stateright::Model;
 
+use crate::check::fingerprint;
 use crate::model::{Action, GroupModel, Path, State};
 use crate::network::{Id, InFlight};
 
@@ -91,12 +91,6 @@ pub struct Graph {
     judged: u64,
     /// False when `max_states` stopped the search.
     pub complete: bool,
-}
-
-fn fingerprint(s: &State) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
 }
 
 impl Graph {
@@ -157,6 +151,12 @@ impl Graph {
                 } else {
                     fair
                 };
+                // Edge indices are 32-bit: a graph that would pass them is cut, like one
+                // that passes the state limit (the memory budget stops far sooner).
+                if g.edges.len() >= NONE as usize {
+                    g.complete = false;
+                    break;
+                }
                 let Some(t) = model.next_state(&s, a.clone()) else {
                     continue;
                 };

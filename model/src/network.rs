@@ -112,10 +112,7 @@ impl Net {
                 // Sent again after it was delivered: the network may re-deliver it anyway,
                 // but this delivery is owed (a fair run makes it), so the copy is pending
                 // again rather than absorbed.
-                let mut slot = self.slots.remove(i);
-                slot.delivered = false;
-                let at = self.slots.partition_point(|s| *s <= slot);
-                self.slots.insert(at, slot);
+                self.mark(i, false);
                 return;
             }
         }
@@ -162,16 +159,21 @@ impl Net {
             return false;
         };
         if kind == Network::Duplicating {
-            if !self.slots[i].delivered {
-                let mut slot = self.slots.remove(i);
-                slot.delivered = true;
-                let at = self.slots.partition_point(|s| *s <= slot);
-                self.slots.insert(at, slot);
-            }
+            self.mark(i, true);
         } else {
             self.slots.remove(i);
         }
         true
+    }
+
+    /// Marks slot `i` delivered or not, keeping the (duplicating network's) sorted order.
+    fn mark(&mut self, i: usize, delivered: bool) {
+        if self.slots[i].delivered != delivered {
+            let mut slot = self.slots.remove(i);
+            slot.delivered = delivered;
+            let at = self.slots.partition_point(|s| *s <= slot);
+            self.slots.insert(at, slot);
+        }
     }
 
     /// Drops one copy of `env` (lossy network).

@@ -941,13 +941,7 @@ impl Sim {
         let (mut held, mut holding, mut unacked, mut waiting) = (0usize, 0usize, 0usize, 0usize);
         let (mut stored, mut queued_up) = (0usize, 0usize);
         for n in &self.nodes {
-            let h: usize = n
-                .client
-                .groups()
-                .map(|(_, g)| g.held().len())
-                .sum::<usize>()
-                + n.client.limbo().map(|(_, l)| l.len()).sum::<usize>();
-            let u: usize = n.client.groups().map(|(_, g)| g.outbox().len()).sum();
+            let (h, u) = (n.client.held_count(), n.client.unacknowledged_count());
             held += h;
             holding += usize::from(h > 0);
             unacked += u;

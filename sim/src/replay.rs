@@ -84,10 +84,7 @@ pub fn replay(model: &GroupModel, actions: &[Action], mode: Mode) -> Result<Repl
     let mut missing = 0;
     let mut broke_at = Vec::new();
     for (i, a) in actions.iter().enumerate() {
-        r.now = i as u64 + 1;
-        if !r.step(a) {
-            missing += 1;
-        }
+        missing += usize::from(!r.play(a));
         // The properties judged on every transition; the others only at the end.
         for v in r.judge.verdicts(None, &[]) {
             if !v.holds
@@ -127,13 +124,7 @@ pub fn replay_and_drain(
     bound: usize,
 ) -> Result<(Replayed, Drained), String> {
     let mut r = Replay::new(model, mode)?;
-    let mut missing = 0;
-    for (i, a) in actions.iter().enumerate() {
-        r.now = i as u64 + 1;
-        if !r.step(a) {
-            missing += 1;
-        }
-    }
+    let missing = actions.iter().filter(|a| !r.play(a)).count();
     let mut seen = std::collections::HashSet::new();
     let mut drained = Drained {
         steps: 0,
@@ -142,18 +133,13 @@ pub fn replay_and_drain(
         stuck: false,
     };
     while !drained.quiescent && drained.steps < bound {
-        if !seen.insert(format!("{:?}", r.snapshot())) {
+        if !seen.insert(r.snapshot()) {
             drained.repeated = true;
             break;
         }
         r.now += 1;
         if let Some(i) = r.inflight.iter().position(|c| !c.delivered) {
-            let copy = if model.network == Network::Duplicating {
-                r.inflight[i].delivered = true;
-                r.inflight[i].clone()
-            } else {
-                r.inflight.remove(i)
-            };
+            let copy = r.take(i);
             r.deliver(copy, false);
         } else if let Some(c) =
             (0..r.clients.len()).find(|&c| r.clients[c].poll_timeout().is_some())
@@ -196,30 +182,19 @@ pub fn replay_lasso(
     mode: Mode,
 ) -> Result<Replayed, String> {
     let mut r = Replay::new(model, mode)?;
-    let mut missing = 0;
+    let mut missing = prefix.iter().filter(|a| !r.play(a)).count();
     let mut broke_at = Vec::new();
-    let mut step = 0;
-    for a in prefix {
-        step += 1;
-        r.now = step as u64;
-        if !r.step(a) {
-            missing += 1;
-        }
-    }
     let start = r.snapshot();
     let mut returns = true;
     let mut never_quiescent = !r.quiescent();
     for _ in 0..rounds {
         for a in cycle {
-            step += 1;
-            r.now = step as u64;
-            if !r.step(a) {
-                missing += 1;
-            }
+            missing += usize::from(!r.play(a));
             never_quiescent &= !r.quiescent();
         }
         returns &= r.snapshot() == start;
     }
+    let step = prefix.len() + rounds * cycle.len();
     for v in r.judge.verdicts(None, &[]) {
         if !v.holds && v.property.kind() == Kind::Always {
             broke_at.push((v.property, step));
@@ -277,26 +252,32 @@ impl Replay<'_> {
                 )
             })
             .collect();
-        copies.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        copies.sort();
         (self.clients.clone(), copies)
+    }
+
+    /// Does the next step of a path, one time unit later (the model's time is the step
+    /// number); false when the step's copy was not in flight.
+    fn play(&mut self, action: &Action) -> bool {
+        self.now += 1;
+        self.step(action)
+    }
+
+    /// Takes copy `i` for delivery: the duplicating network keeps it, marked delivered.
+    fn take(&mut self, i: usize) -> Copy {
+        if self.model.network == Network::Duplicating {
+            self.inflight[i].delivered = true;
+            self.inflight[i].clone()
+        } else {
+            self.inflight.remove(i)
+        }
     }
 
     /// What keeps the replay from quiescence, in a few words.
     fn stall(&self) -> String {
         let pending = self.inflight.iter().filter(|c| !c.delivered).count();
-        let held: usize = self
-            .clients
-            .iter()
-            .map(|c| {
-                c.groups().map(|(_, g)| g.held().len()).sum::<usize>()
-                    + c.limbo().map(|(_, l)| l.len()).sum::<usize>()
-            })
-            .sum();
-        let unacked: usize = self
-            .clients
-            .iter()
-            .map(|c| c.groups().map(|(_, g)| g.outbox().len()).sum::<usize>())
-            .sum();
+        let held: usize = self.clients.iter().map(Client::held_count).sum();
+        let unacked: usize = self.clients.iter().map(Client::unacknowledged_count).sum();
         format!(
             "after the last step: {pending} copy(ies) in flight, {held} stanza(s) held, {unacked} unacknowledged"
         )
@@ -377,12 +358,7 @@ impl Replay<'_> {
                 let Some(i) = self.find(env) else {
                     return false;
                 };
-                let copy = if self.model.network == Network::Duplicating {
-                    self.inflight[i].delivered = true;
-                    self.inflight[i].clone()
-                } else {
-                    self.inflight.remove(i)
-                };
+                let copy = self.take(i);
                 self.deliver(copy, *ack_lost);
             }
             Action::Drop(env) => {

@@ -208,13 +208,13 @@ impl<I: Identity> Client<I> {
             if !g.seen.entry(from.clone()).or_default().insert(seq) {
                 self.ack(key, &from, seq, out);
                 if ping_pong {
-                    self.ask_resync(key, my_epoch, out);
+                    ask_resync(key, my_epoch, out);
                 }
                 return reject(out, key, &from, Reason::Duplicate);
             }
             if epoch <= g.epoch {
                 if ping_pong {
-                    self.ask_resync(key, my_epoch, out);
+                    ask_resync(key, my_epoch, out);
                 }
                 reject(out, key, &from, Reason::Stale);
             } else {
@@ -265,8 +265,8 @@ impl<I: Identity> Client<I> {
                 held.push(Held { from, stanza });
             }
             if first {
-                self.limbo_due = now + self.config.retransmit_ms * 64;
-                self.ask_resync(key, 0, out);
+                self.limbo_due = self.limbo_retry(now);
+                ask_resync(key, 0, out);
             }
             return;
         };
@@ -297,7 +297,7 @@ impl<I: Identity> Client<I> {
             }
             // Asked again on every (re)arrival: a lost request is covered by the sender's
             // retransmission, and the held message stays unacknowledged until applied.
-            return self.ask_resync(key, my_epoch, out);
+            return ask_resync(key, my_epoch, out);
         }
         if let Some(seq) = seq {
             g.seen.entry(from.clone()).or_default().insert(seq);
@@ -410,17 +410,13 @@ impl<I: Identity> Client<I> {
         }
     }
 
-    fn ask_resync(&mut self, key: &GroupKey<I>, epoch: u64, out: &mut Vec<Output<I>>) {
-        ask_owner(key, epoch, out);
-    }
-
     fn ack(&self, key: &GroupKey<I>, to: &I, seq: u64, out: &mut Vec<Output<I>>) {
         control(out, key, to.clone(), Ext::Ack { seq });
     }
 }
 
 /// Asks the owner of `key` for its latest snapshot, saying we are at `epoch`.
-pub(super) fn ask_owner<I: Identity>(key: &GroupKey<I>, epoch: u64, out: &mut Vec<Output<I>>) {
+pub(super) fn ask_resync<I: Identity>(key: &GroupKey<I>, epoch: u64, out: &mut Vec<Output<I>>) {
     control(out, key, key.owner.clone(), Ext::Resync { epoch });
 }
 

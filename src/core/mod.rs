@@ -360,6 +360,23 @@ impl<I: Identity> Client<I> {
                 .all(|g| g.outbox.is_empty() && g.held.is_empty())
     }
 
+    /// When to ask again about groups in limbo after asking at `now`: at the slowest
+    /// retransmission pace, since each request costs the owner a reply.
+    fn limbo_retry(&self, now: u64) -> u64 {
+        now.saturating_add(self.config.retransmit_ms.saturating_mul(64))
+    }
+
+    /// Stanzas held: for a later epoch, or in limbo for a group not known yet.
+    pub fn held_count(&self) -> usize {
+        self.groups.values().map(|g| g.held.len()).sum::<usize>()
+            + self.limbo.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Stanzas of ours waiting for an acknowledgement.
+    pub fn unacknowledged_count(&self) -> usize {
+        self.groups.values().map(|g| g.outbox.len()).sum()
+    }
+
     /// The earliest time [`Client::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<u64> {
         let limbo = (!self.limbo.is_empty()).then_some(self.limbo_due);
@@ -422,10 +439,9 @@ impl<I: Identity> Client<I> {
         let base = self.config.retransmit_ms;
         let max = self.config.max_attempts;
         if !self.limbo.is_empty() && self.limbo_due <= now {
-            // At the slowest retransmission pace: a request costs the owner a reply.
-            self.limbo_due = now + base * 64;
+            self.limbo_due = self.limbo_retry(now);
             for key in self.limbo.keys() {
-                hardened::ask_owner(key, 0, out);
+                hardened::ask_resync(key, 0, out);
             }
         }
         for (key, g) in self.groups.iter_mut() {
