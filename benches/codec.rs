@@ -108,9 +108,14 @@ fn stanza(r: &mut Rng, i: usize) -> String {
                         )
                     })
                     .collect(),
+                ..Roster::default()
             },
         },
-        _ => Ext::Stamp { epoch, seq },
+        _ => Ext::Stamp {
+            epoch,
+            seq,
+            to: others.clone(),
+        },
     });
     let out = Outgoing {
         to: others,

@@ -12,6 +12,6 @@ pub mod envelope;
 pub mod wire;
 
 pub use crate::core::{
-    Change, Client, Command, Config, Dialect, Durable, Ext, GroupKey, Identity, Intent, LocalError,
-    Outgoing, Output, Planted, Reason, Roster, Span, Stanza, Status, Text, View,
+    Change, Client, Command, Config, Dialect, Digest, Durable, Ext, GroupKey, Identity, Intent,
+    LocalError, Outgoing, Output, Planted, Reason, Roster, Rules, Span, Stanza, Status, Text, View,
 };

@@ -9,7 +9,7 @@ use kgroup::codec::{
     Address, AddressType, Addresses, DecodeError, ErrorKind, Group, Jid, Limits, Message,
     MessageType, ToCoreError,
 };
-use kgroup::{Command, Ext, GroupKey, Outgoing, Roster, Span, Stanza, Text};
+use kgroup::{Command, Digest, Ext, GroupKey, Outgoing, Roster, Span, Stanza, Text};
 
 fn j(s: &str) -> Jid {
     Jid::new(s).unwrap()
@@ -283,15 +283,35 @@ fn hardened_elements_round_trip_and_map_to_the_core() {
             },
         ],
     );
+    spans.insert(
+        u("eve"),
+        vec![Span {
+            since: 1,
+            until: Some(2),
+        }],
+    );
+    let mut cuts = BTreeMap::new();
+    let mut cut = vec![Digest([7; 16]), Digest([0xa5; 16])];
+    cut.sort();
+    cuts.insert(u("eve"), cut);
     let exts = [
-        Ext::Stamp { epoch: 3, seq: 7 },
+        Ext::Stamp {
+            epoch: 3,
+            seq: 7,
+            to: vec![u("alice"), u("charlie")],
+        },
+        Ext::Stamp {
+            epoch: 3,
+            seq: 8,
+            to: vec![],
+        },
         Ext::Ack { seq: u64::MAX },
         Ext::Resync { epoch: 0 },
         Ext::Snapshot {
             epoch: 5,
             seq: 9,
             subject: t("<Our> 'great' & \"journey\"\r\n"),
-            roster: Roster { spans },
+            roster: Roster { spans, cuts },
         },
         Ext::Snapshot {
             epoch: 1,
@@ -318,11 +338,57 @@ fn hardened_elements_round_trip_and_map_to_the_core() {
         let back = Message::decode(xml.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{xml}"));
         assert_eq!(back.to_core().unwrap(), (vec![u("alice")], stanza));
     }
-    // The documented shape decodes.
+    // The documented shapes decode.
+    let xml = "<message><stamp xmlns='urn:kgroup:hardened:0' epoch='3' seq='7'>\
+        <to jid='charlie@beta.kontalk.net'/><to jid='bob@beta.kontalk.net'/></stamp></message>";
+    let m = Message::decode(xml.as_bytes()).unwrap();
+    assert_eq!(
+        m.hardened,
+        Some(Ext::Stamp {
+            epoch: 3,
+            seq: 7,
+            to: vec![u("bob"), u("charlie")]
+        })
+    );
+    for (bad, why) in [
+        (
+            "<stamp xmlns='urn:kgroup:hardened:0' epoch='1' seq='1'><to jid='a@x.org'/><to jid='a@x.org'/></stamp>",
+            "the same recipient appears twice",
+        ),
+        (
+            "<snapshot xmlns='urn:kgroup:hardened:0' epoch='1' seq='1'><member jid='a@x.org'><span since='1'/><cut digest='00000000000000000000000000000000'/></member></snapshot>",
+            "a current member has no cut",
+        ),
+        (
+            "<snapshot xmlns='urn:kgroup:hardened:0' epoch='2' seq='1'><member jid='a@x.org'><span since='1' until='2'/><cut digest='xyz'/></member></snapshot>",
+            "not 32 hexadecimal digits",
+        ),
+    ] {
+        let xml = format!("<message>{bad}</message>");
+        let err = Message::decode(xml.as_bytes()).expect_err(bad).to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
     let xml = "<message><snapshot xmlns='urn:kgroup:hardened:0' epoch='3' seq='8'>\
         <subject>S</subject><member jid='alice@example.org'><span since='1'/></member>\
-        <member jid='charlie@example.org'><span since='1' until='3'/></member></snapshot></message>";
+        <member jid='charlie@example.org'><span since='1' until='3'/></member>\
+        <member jid='eve@example.org'><span since='1' until='2'/>\
+        <cut digest='0f1e2d3c4b5a69788796a5b4c3d2e1f0'/></member></snapshot></message>";
     let m = Message::decode(xml.as_bytes()).unwrap();
+    let Some(Ext::Snapshot { roster, .. }) = &m.hardened else {
+        panic!("a snapshot");
+    };
+    let cuts: Vec<(String, String)> = roster
+        .cuts
+        .iter()
+        .flat_map(|(m, c)| c.iter().map(move |d| (m.to_string(), d.to_hex())))
+        .collect();
+    assert_eq!(
+        cuts,
+        vec![(
+            "eve@example.org".to_string(),
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f0".to_string()
+        )]
+    );
     assert!(matches!(
         m.hardened,
         Some(Ext::Snapshot {

@@ -136,7 +136,16 @@ fn spans() -> impl Strategy<Value = Vec<Span>> {
 
 fn ext() -> impl Strategy<Value = Ext<Jid>> {
     prop_oneof![
-        (any::<u64>(), any::<u64>()).prop_map(|(epoch, seq)| Ext::Stamp { epoch, seq }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            prop::collection::btree_set(bare(), 0..4)
+        )
+            .prop_map(|(epoch, seq, to)| Ext::Stamp {
+                epoch,
+                seq,
+                to: to.into_iter().collect(),
+            }),
         any::<u64>().prop_map(|seq| Ext::Ack { seq }),
         any::<u64>().prop_map(|epoch| Ext::Resync { epoch }),
         (
@@ -156,7 +165,10 @@ fn ext() -> impl Strategy<Value = Ext<Jid>> {
                         epoch,
                         seq,
                         subject,
-                        roster: Roster { spans },
+                        roster: Roster {
+                            spans,
+                            ..Roster::default()
+                        },
                     }
                 }
             ),

@@ -64,6 +64,10 @@ struct Run {
     /// Per client, the members it had removed from its view (and not seen re-added).
     removed_from_view: BTreeMap<Id, BTreeSet<Id>>,
     msgs: u32,
+    /// Messages whose sender the owner removed before accepting them: owed to nobody.
+    unowed: BTreeSet<(Id, kgroup::Text)>,
+    /// The owner's members when each message was composed: it is owed to no one else.
+    members_at_send: BTreeMap<kgroup::Text, BTreeSet<Id>>,
 }
 
 impl Run {
@@ -83,6 +87,8 @@ impl Run {
             lab,
             removed_from_view: BTreeMap::new(),
             msgs: 0,
+            unowed: BTreeSet::new(),
+            members_at_send: BTreeMap::new(),
         }
     }
 
@@ -163,6 +169,16 @@ impl Run {
                 );
             }
             Op::Remove(m) => {
+                // What of m's the owner has not accepted by now raced the removal: the
+                // owner's record decides, so it is owed to nobody (as in the model).
+                let accepted = self.lab.delivered.get(&OWNER).cloned().unwrap_or_default();
+                for s in &self.lab.sent {
+                    if let (true, Some(body)) = (s.from == m, &s.stanza.body) {
+                        if !accepted.iter().any(|(f, b)| *f == m && b == body) {
+                            self.unowed.insert((m, body.clone()));
+                        }
+                    }
+                }
                 let _ = self.lab.act(
                     &OWNER,
                     set(Change {
@@ -183,6 +199,15 @@ impl Run {
             Op::Message(c) => {
                 self.msgs += 1;
                 let body = format!("m{}-{}", c, self.msgs);
+                let members: BTreeSet<Id> = self.lab.clients[&OWNER]
+                    .view(&key())
+                    .map(|v| v.members.into_iter().collect())
+                    .unwrap_or_default();
+                if !members.contains(&c) {
+                    // Composed after the owner removed its sender: owed to nobody.
+                    self.unowed.insert((c, body.clone().into()));
+                }
+                self.members_at_send.insert(body.clone().into(), members);
                 let _ = self.lab.act(
                     &c,
                     Intent::Message {
@@ -251,8 +276,17 @@ impl Run {
             else {
                 continue;
             };
+            // A message racing its sender's removal is owed only if the owner had accepted
+            // it by then (the removal's cut names what it had): the owner's record decides.
+            if self.unowed.contains(&(s.from, body.clone())) {
+                continue;
+            }
+            let members = self.members_at_send.get(body);
             for c in CLIENTS {
-                if c == s.from || !expected_recipient(lab, owner.roster(), c, *epoch) {
+                if c == s.from
+                    || !expected_recipient(lab, owner.roster(), c, *epoch)
+                    || members.is_some_and(|m| !m.contains(&c))
+                {
                     continue;
                 }
                 let got = lab

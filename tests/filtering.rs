@@ -58,6 +58,13 @@ fn stanza(
     })
 }
 
+/// A stamp addressed to everyone these tests name.
+fn stamp(epoch: u64, seq: u64) -> Ext<Id> {
+    let mut to = vec![ALICE, BOB, CHARLIE, DAVID, MALLORY];
+    to.sort_unstable();
+    Ext::Stamp { epoch, seq, to }
+}
+
 fn set_add(who: Id) -> Command<Id> {
     Command::Set {
         subject: None,
@@ -195,7 +202,7 @@ fn a_known_group_id_with_another_owner_is_ignored() {
     let before = lab.clients[ALICE].view(&group());
     let mut out = Vec::new();
     let alice = lab.clients.get_mut(ALICE).expect("alice");
-    let ext = Some(Ext::Stamp { epoch: 1, seq: 1 });
+    let ext = Some(stamp(1, 1));
     alice.receive(
         MALLORY,
         stanza(MALLORY, Command::Message, Some("hi"), ext),
@@ -225,7 +232,7 @@ fn a_known_group_id_with_another_owner_is_ignored() {
 fn messages_and_parts_from_non_members_are_discarded() {
     for d in Dialect::ALL {
         let mut lab = created(d);
-        let ext = |seq| (d == Dialect::Hardened).then_some(Ext::Stamp { epoch: 1, seq });
+        let ext = |seq| (d == Dialect::Hardened).then_some(stamp(1, seq));
         assert_rejected(
             &mut lab,
             ALICE,
@@ -268,7 +275,7 @@ fn a_removed_member_is_no_longer_heard() {
             },
         );
         assert_eq!(refused, Err(LocalError::NotMember));
-        let ext = (d == Dialect::Hardened).then_some(Ext::Stamp { epoch: 2, seq: 50 });
+        let ext = (d == Dialect::Hardened).then_some(stamp(2, 50));
         assert_rejected(
             &mut lab,
             ALICE,
@@ -362,16 +369,11 @@ fn hardened_refuses_downgrades_duplicates_stale_and_forged_epochs() {
         DAVID,
         Command::Message,
         Some("from the future"),
-        Some(Ext::Stamp { epoch: 9, seq: 1 }),
+        Some(stamp(9, 1)),
     );
     assert_rejected(&mut lab, DAVID, ALICE, ahead, Reason::Stale);
     // A message without body.
-    let empty = stanza(
-        DAVID,
-        Command::Message,
-        None,
-        Some(Ext::Stamp { epoch: 1, seq: 2 }),
-    );
+    let empty = stanza(DAVID, Command::Message, None, Some(stamp(1, 2)));
     assert_rejected(&mut lab, BOB, ALICE, empty, Reason::Empty);
     // Control stanzas that make no sense: a resync asked of a non-owner, an ack for an
     // unknown group, a resync from a stranger.
@@ -397,14 +399,7 @@ fn hardened_holds_messages_from_the_future_up_to_a_bound() {
     let mut config = Config::new(Dialect::Hardened);
     config.max_held = 2;
     let mut lab = created_with(config);
-    let future = |seq| {
-        stanza(
-            DAVID,
-            Command::Message,
-            Some("later"),
-            Some(Ext::Stamp { epoch: 5, seq }),
-        )
-    };
+    let future = |seq| stanza(DAVID, Command::Message, Some("later"), Some(stamp(5, seq)));
     for seq in 1..=2 {
         let mut out = Vec::new();
         lab.clients
@@ -484,12 +479,7 @@ fn pass(out: &[Output<Id>], from: Id, to: Id, client: &mut kgroup::Client<Id>) -
 /// made, and what she sent on receiving it.
 fn alice_holding_junk() -> (kgroup::Client<Id>, Vec<Output<Id>>) {
     let mut alice = kgroup::Client::new(ALICE, Config::new(Dialect::Hardened));
-    let junk = stanza(
-        DAVID,
-        Command::Message,
-        Some("forged"),
-        Some(Ext::Stamp { epoch: 1, seq: 100 }),
-    );
+    let junk = stanza(DAVID, Command::Message, Some("forged"), Some(stamp(1, 100)));
     let mut out = Vec::new();
     alice.receive(MALLORY, junk, 0, &mut out);
     (alice, out)
@@ -551,12 +541,7 @@ fn a_legitimate_message_before_its_create_is_still_held_and_delivered() {
     );
     assert!(lab.converged(&key));
     let mut fresh = kgroup::Client::new(CHARLIE, Config::new(Dialect::Hardened));
-    let early = stanza(
-        DAVID,
-        Command::Message,
-        Some("hi"),
-        Some(Ext::Stamp { epoch: 2, seq: 1 }),
-    );
+    let early = stanza(DAVID, Command::Message, Some("hi"), Some(stamp(2, 1)));
     let mut out = Vec::new();
     fresh.receive(ALICE, early, 0, &mut out);
     let answer = pass(

@@ -326,6 +326,7 @@ fn forged_set(net: &WireNet, dialect: Dialect) -> String {
                 )]
                 .into_iter()
                 .collect(),
+                ..Roster::default()
             },
         }),
     };

@@ -66,6 +66,18 @@ pub struct CheckArgs {
     /// the check incomplete (exit 3). For measuring what the analysis costs.
     #[arg(long)]
     pub no_liveness: bool,
+    /// Add the insider: the first member the script removes keeps its keys and, after the
+    /// owner issues its removal, sends messages stamped with old epochs and old or new
+    /// sequence numbers, stamped ahead of the owner, with no stamp, floods a member with
+    /// stanzas of unknown groups, and re-seals what it received to everyone else.
+    #[arg(long)]
+    pub insider: bool,
+    /// Moves the insider may make.
+    #[arg(long, default_value_t = 2)]
+    pub insider_budget: u8,
+    /// The hardened dialect's receiving rules: v2, or v1 to see what v2 fixes.
+    #[arg(long, hide = true, default_value = "v2")]
+    pub hardened_rules: kgroup::Rules,
     /// Plant a known liveness bug in the hardened core (resync-ping-pong or
     /// release-exact-epoch), to see the liveness analysis catch it.
     #[arg(long, hide = true)]
@@ -125,6 +137,9 @@ impl CheckArgs {
             owner_crashes: self.crashes,
             max_losses: self.losses,
             planted: self.plant,
+            insider: self.insider,
+            insider_budget: self.insider_budget,
+            rules: self.hardened_rules,
         };
         model.within_limits()?;
         Ok(model)
@@ -312,13 +327,21 @@ pub fn findings(threads: usize, max_memory: Option<u64>, json: bool) -> ExitCode
     );
     let rows = findings::run(threads, |w, r| {
         output::note(format_args!(
-            "{w} {} {}: {} unique states, {:.1}s",
-            r.dialect, r.network, r.unique_states, r.seconds
+            "{w} {}{} {}: {} unique states, {:.1}s",
+            r.dialect,
+            if r.rules == kgroup::Rules::V1 {
+                " (v1 rules)"
+            } else {
+                ""
+            },
+            r.network,
+            r.unique_states,
+            r.seconds
         ));
     });
     let hardened_ok = rows
         .iter()
-        .filter(|(_, r)| r.dialect == Dialect::Hardened)
+        .filter(|(_, r)| r.dialect == Dialect::Hardened && r.rules == kgroup::Rules::V2)
         .all(|(_, r)| r.all_hold() && r.complete);
     let v: Vec<_> = rows
         .iter()

@@ -25,6 +25,10 @@ pub struct CheckReport {
     pub clients: u8,
     pub script: String,
     pub adversary: bool,
+    /// Whether the removed member turned insider.
+    pub insider: bool,
+    /// The hardened dialect's receiving rules (v1 only to show what v2 fixes).
+    pub rules: kgroup::Rules,
     /// Whether states were reduced by the symmetry of interchangeable members.
     pub symmetry: bool,
     pub threads: usize,
@@ -227,6 +231,8 @@ pub fn check_with(
         clients: model.clients,
         script: script::render(&model.script),
         adversary: model.adversary,
+        insider: model.insider,
+        rules: model.rules,
         symmetry,
         threads: threads.max(1),
         states,

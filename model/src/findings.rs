@@ -1,18 +1,21 @@
-//! The findings table: every property, in both dialects, on every network, for three
-//! workloads that together exercise every property; `kgroup findings` prints it.
+//! The findings table: every property, in both dialects, on every network, for four
+//! workloads that together exercise every property (the insider's also with hardened's
+//! v1 rules, to show what v2 fixes); `kgroup findings` prints it.
 
 use crate::check::{check, CheckReport};
 use crate::model::GroupModel;
 use crate::network::Network;
 use crate::properties::{Outcome, Property};
 use crate::script::Step;
-use kgroup::Dialect;
+use kgroup::{Dialect, Rules};
 
 /// A named workload.
 pub struct Workload {
     pub name: &'static str,
     pub summary: &'static str,
     pub model: fn(Dialect, Network) -> GroupModel,
+    /// Also run `hardened` with its v1 rules, to show what v2 fixes.
+    pub v1: bool,
 }
 
 fn base(dialect: Dialect, network: Network) -> GroupModel {
@@ -29,6 +32,9 @@ fn base(dialect: Dialect, network: Network) -> GroupModel {
         owner_crashes: 0,
         max_losses: 1,
         planted: None,
+        insider: false,
+        insider_budget: 2,
+        rules: kgroup::Rules::V2,
     }
 }
 
@@ -60,6 +66,18 @@ pub fn part(dialect: Dialect, network: Network) -> GroupModel {
     }
 }
 
+/// Owner + 3 members: the owner removes alice, who keeps her keys and turns insider, then
+/// adds charlie, who was never addressed before; bob sends a message.
+pub fn insider(dialect: Dialect, network: Network) -> GroupModel {
+    GroupModel {
+        script: vec![Step::Create(vec![1, 2]), Step::Remove(1), Step::Add(3)],
+        senders: vec![2],
+        insider: true,
+        insider_budget: 1,
+        ..base(dialect, network)
+    }
+}
+
 /// Owner + `members` members (at least 2): the default workload of `kgroup check` grown
 /// with the group. The owner creates the group with every member but the last, adds the
 /// last, removes member 1; the last member sends a message. With 3 members it is exactly
@@ -84,16 +102,25 @@ pub fn workloads() -> Vec<Workload> {
             name: "churn+adversary",
             summary: "owner + 3 members; create 1,2; add 3; remove 1; adversary forges, squats and replays (1 injection)",
             model: churn_adversary,
+            v1: false,
         },
         Workload {
             name: "chat",
             summary: "owner + 2 members; create 1,2; remove 2; member 1 sends a message",
             model: chat,
+            v1: false,
         },
         Workload {
             name: "part+crash",
             summary: "owner + 3 members; create 1,2; add 3; member 2 leaves; the owner may crash once",
             model: part,
+            v1: false,
+        },
+        Workload {
+            name: "insider",
+            summary: "owner + 3 members; create 1,2; remove 1; add 3; member 2 sends a message; member 1, removed, turns insider (1 move: a message backdated, with a reused number, ahead of the owner or without a stamp, a flood of unknown groups, or a re-seal of what it received)",
+            model: insider,
+            v1: true,
         },
     ]
 }
@@ -105,9 +132,20 @@ pub fn run(
 ) -> Vec<(&'static str, CheckReport)> {
     let mut out = Vec::new();
     for w in workloads() {
-        for d in Dialect::ALL {
+        for (d, rules) in [
+            (Dialect::Kontalk, Rules::V2),
+            (Dialect::Hardened, Rules::V2),
+            (Dialect::Hardened, Rules::V1),
+        ] {
+            if rules == Rules::V1 && !w.v1 {
+                continue;
+            }
             for n in Network::ALL {
-                let r = check(&(w.model)(d, n), threads, None, |_| {});
+                let model = GroupModel {
+                    rules,
+                    ..(w.model)(d, n)
+                };
+                let r = check(&model, threads, None, |_| {});
                 progress(w.name, &r);
                 out.push((w.name, r));
             }
@@ -150,9 +188,12 @@ pub fn markdown(rows: &[(&str, CheckReport)]) -> String {
                 }
             })
             .collect();
+        let dialect = match (r.dialect, r.rules) {
+            (Dialect::Hardened, Rules::V1) => "hardened (v1 rules)".to_string(),
+            (d, _) => d.to_string(),
+        };
         s.push_str(&format!(
-            "| {w} | {} | {} | {} | {} ({}) | {:.1} + {:.1} |\n",
-            r.dialect,
+            "| {w} | {dialect} | {} | {} | {} ({}) | {:.1} + {:.1} |\n",
             r.network,
             cells.join(" | "),
             r.states,

@@ -89,11 +89,11 @@ impl std::fmt::Debug for Ids {
 
 /// A set of properties (those of kind `always` already violated).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Props(u8);
+pub struct Props(u16);
 
 impl Props {
-    fn bit(p: Property) -> u8 {
-        1 << (p as u8)
+    fn bit(p: Property) -> u16 {
+        1 << (p as u16)
     }
 
     pub fn contains(self, p: Property) -> bool {

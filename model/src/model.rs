@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use kgroup::core::agreement::disagreeing;
 use kgroup::{
-    Change, Client, Command, Config, Dialect, Ext, GroupKey, Intent, Output, Roster, Stanza, Text,
-    View,
+    Change, Client, Command, Config, Dialect, Ext, GroupKey, Intent, Output, Roster, Rules, Stanza,
+    Text, View,
 };
 use smallvec::SmallVec;
 use stateright::{Model, Property};
@@ -34,6 +34,34 @@ pub enum Forgery {
     Squat,
 }
 
+/// What the insider (a member the script removes, keeping every key it had) composes after
+/// the owner issued its removal. Each is signed by the insider and multicast to every other
+/// client, with a recipient list naming them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Insider {
+    /// A message stamped with an epoch at which it was a member, and a new sequence number.
+    Backdated,
+    /// The same, reusing a sequence number it used while a member.
+    ReusedSeq,
+    /// A message stamped one epoch ahead of the owner's: held by whoever is at the owner's
+    /// epoch, until something releases or drops it.
+    Ahead,
+    /// A message with no stamp at all (what a `kontalk` client sends).
+    EpochLess,
+    /// A message of a group id nobody knows (each one a fresh id): held in limbo.
+    Flood,
+}
+
+impl Insider {
+    pub const ALL: [Insider; 5] = [
+        Insider::Backdated,
+        Insider::ReusedSeq,
+        Insider::Ahead,
+        Insider::EpochLess,
+        Insider::Flood,
+    ];
+}
+
 /// A step of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
@@ -53,8 +81,14 @@ pub enum Action {
     Crash(Id),
     /// The adversary sends a forged stanza to a client.
     Forge(Forgery, Id),
-    /// The adversary replays an owner stanza it has seen to a client.
-    Replay(Arc<Stanza<Id>>, Id),
+    /// The adversary (the server) replays a stanza it has seen, signed by `.0`, to a client:
+    /// a duplicate if the client was addressed, a recipient added to the address list if
+    /// it was not.
+    Replay(Id, Arc<Stanza<Id>>, Id),
+    /// The insider composes a stanza after its removal, to one client.
+    Insider(Insider, Id),
+    /// The insider re-seals a stanza it has seen, signed by `.0`, to one client.
+    Reseal(Id, Arc<Stanza<Id>>, Id),
 }
 
 /// A message as sent, and whom it must reach.
@@ -65,6 +99,10 @@ pub struct Sent {
     pub epoch: u64,
     /// Members of the sender's view that were really members (and had not left) when sent.
     pub expected: Ids,
+    /// Whom its signer addressed it to.
+    pub addressed: Ids,
+    /// Composed after the owner issued the sender's removal (the insider's).
+    pub after_removal: bool,
 }
 
 /// The most messages (the adversary's forgeries included) a model may record: deliveries
@@ -158,10 +196,15 @@ pub struct State {
     pub crashes: u8,
     pub losses: u8,
     pub adversary_moves: u8,
-    /// Owner commands composed by the last step, which the adversary may replay. Replaying
-    /// at once loses nothing: the replay travels on the adversary's own channel and can be
+    pub insider_moves: u8,
+    /// Nothing but the insider has acted since the owner's last step: the insider acts only
+    /// then (see [`GroupModel::insider_copies`] for why that loses nothing).
+    pub insider_turn: bool,
+    /// Stanzas composed by the last step (with their signer), which the adversary may
+    /// replay, and the insider re-seal if it was among the recipients. Replaying at once
+    /// loses nothing: the replay travels on the adversary's own channel and can be
     /// delivered at any later point, so every replay timing is still explored.
-    pub fresh: Vec<Arc<Stanza<Id>>>,
+    pub fresh: Vec<(Id, Arc<Stanza<Id>>, bool)>,
     pub ghost: Hashed<Ghost>,
 }
 
@@ -192,7 +235,16 @@ pub struct GroupModel {
     /// A liveness bug planted in the hardened core, to show the liveness analysis catches
     /// it (tests and `--plant` only).
     pub planted: Option<kgroup::Planted>,
+    /// The insider: the first member the script removes acts as an adversary after the
+    /// owner issues its removal ([`Insider`], re-seals), within `insider_budget` moves.
+    pub insider: bool,
+    pub insider_budget: u8,
+    /// The hardened receiving rules (v1 only to show what v2 fixes).
+    pub rules: Rules,
 }
+
+/// How far ahead of its epoch a model client holds a stanza.
+pub const MODEL_MAX_AHEAD: u64 = 2;
 
 impl GroupModel {
     /// Whether the model fits the state's fixed-size records: at most [`MAX_CLIENTS`]
@@ -209,13 +261,21 @@ impl GroupModel {
                 self.adversary_budget as usize
             } else {
                 0
+            }
+            + if self.insider {
+                self.insider_budget as usize
+            } else {
+                0
             };
+        if self.insider && self.insider_id().is_none() {
+            return Err("--insider needs a script that removes a member (the insider)".into());
+        }
         if messages > MAX_MESSAGES {
             return Err(format!(
                 "the model records at most {MAX_MESSAGES} messages: {} senders × {} messages{} is {messages}",
                 self.senders.len(),
                 self.messages,
-                if self.adversary { " + the adversary's budget" } else { "" }
+                if self.adversary || self.insider { " + the adversaries' budgets" } else { "" }
             ));
         }
         Ok(())
@@ -224,6 +284,14 @@ impl GroupModel {
     /// The adversary's id: one past the clients.
     pub fn adversary_id(&self) -> Id {
         self.clients
+    }
+
+    /// The insider: the first member the script removes (when `insider` is on).
+    pub fn insider_id(&self) -> Option<Id> {
+        self.script.iter().find_map(|s| match s {
+            Step::Remove(m) if self.insider => Some(*m),
+            _ => None,
+        })
     }
 
     /// The key of the group the model checks (see [`crate::group::key`]).
@@ -237,7 +305,22 @@ impl GroupModel {
         c.retransmit_ms = 0;
         c.max_attempts = None;
         c.planted = self.planted;
+        c.rules = self.rules;
+        // Bounds as small as the honest workload allows, with room for one stanza more, so
+        // that a flood reaches them: every honest message and part could be held at once,
+        // each sender's in limbo, and a window's gaps are at most one sender's stanzas.
+        let honest = self.senders.len() * self.messages as usize + self.parting.len();
+        c.max_held = honest + 1;
+        c.max_limbo = honest + 1;
+        c.max_limbo_per_sender = self.messages as usize + usize::from(!self.parting.is_empty());
+        c.max_window = self.script.len() + self.messages as usize + 2;
+        c.max_ahead = MODEL_MAX_AHEAD;
         c
+    }
+
+    /// bounded-state: see [`Client::bounds_exceeded`].
+    pub fn within_bounds(client: &Client<Id>) -> Result<(), String> {
+        client.bounds_exceeded().map_or(Ok(()), Err)
     }
 
     fn view(state: &State, c: Id) -> Option<View<Id>> {
@@ -368,7 +451,7 @@ impl GroupModel {
             .any(|&m| newly_gone(m) && !gone_before.contains(m))
             || gone_before.intersects(ghost.truth);
         let roster: Option<&Roster<Id>> = client.group(&key).map(|g| g.roster());
-        for (from, body) in &effect.delivered {
+        for (i, (from, body)) in effect.delivered.iter().enumerate() {
             // member-filter: the sender is who it claims, and a member in this view.
             let record = ghost.messages.iter().find(|m| m.body == *body);
             let genuine = record.is_some_and(|m| m.sender == *from);
@@ -377,6 +460,26 @@ impl GroupModel {
             if !(genuine && member) {
                 violated.insert(Prop::MemberFilter);
             }
+            if let Some(m) = record.filter(|m| m.sender == *from) {
+                // exactly-once: never the same message twice (before, or in this very step).
+                if ghost.has_delivered(ci, *from, body)
+                    || effect.delivered[..i].contains(&(*from, body.clone()))
+                {
+                    violated.insert(Prop::ExactlyOnce);
+                }
+                // removed-silence: nothing the sender composed after the owner issued its
+                // removal, once this client applied that removal.
+                if m.after_removal && gone_before.contains(m.sender) {
+                    violated.insert(Prop::RemovedSilence);
+                }
+                // addressed-authenticity: its signer addressed it to this client.
+                if !m.addressed.contains(c) {
+                    violated.insert(Prop::AddressedAuthenticity);
+                }
+            }
+        }
+        if Self::within_bounds(client).is_err() {
+            violated.insert(Prop::BoundedState);
         }
         for s in &effect.sends {
             let control = matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Resync { .. }));
@@ -392,15 +495,11 @@ impl GroupModel {
                     violated.insert(Prop::RemovedConfidentiality);
                 }
             }
-            if self.adversary
-                && s.stanza.group.owner == OWNER
-                && c == OWNER
-                && matches!(
-                    s.stanza.command,
-                    Command::Create { .. } | Command::Set { .. }
-                )
-            {
-                state.fresh.push(s.stanza.arc().clone());
+            let to_insider = self
+                .insider_id()
+                .is_some_and(|x| s.to.contains(&x) || c == x);
+            if (self.adversary || to_insider) && !control {
+                state.fresh.push((c, s.stanza.arc().clone(), to_insider));
             }
             if control_ack(&s.stanza) {
                 // Acknowledgements only clear the sender's retransmission queue, so they are
@@ -486,6 +585,23 @@ impl GroupModel {
             Step::Remove(m) => {
                 g.truth.remove(*m);
                 g.removed_ever.insert(*m);
+                // A message of m's that the owner had not accepted when it removed m raced
+                // the removal: the owner's record decides, so it is owed to nobody (and
+                // removed-silence still forbids what m composes from now on).
+                let owner_bits = g.delivered[OWNER as usize];
+                let messages: Vec<Sent> = g
+                    .messages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, sent)| {
+                        let mut sent = sent.clone();
+                        if sent.sender == *m && i < 64 && owner_bits & (1 << i) == 0 {
+                            sent.expected = Ids::default();
+                        }
+                        sent
+                    })
+                    .collect();
+                g.messages = Hashed::new(messages);
                 set(Change {
                     remove: vec![*m],
                     ..Default::default()
@@ -539,7 +655,11 @@ impl GroupModel {
                     group: Self::key(),
                     command: Command::Message,
                     body: Some("forged".into()),
-                    ext: Some(Ext::Stamp { epoch: 1, seq: 100 }),
+                    ext: Some(Ext::Stamp {
+                        epoch: 1,
+                        seq: 100,
+                        to: vec![to],
+                    }),
                 },
             ),
             Forgery::Squat => (
@@ -564,6 +684,100 @@ impl GroupModel {
         }
     }
 
+    /// The channel the insider's stanzas travel on: its own, apart from its client's (the
+    /// ordered network is FIFO per channel).
+    pub fn insider_channel(&self) -> Id {
+        self.clients + 1
+    }
+
+    /// The client the insider floods: the first member that is not the owner.
+    pub fn flood_target(&self) -> Id {
+        let x = self.insider_id();
+        (1..self.clients).find(|&m| Some(m) != x).unwrap_or(OWNER)
+    }
+
+    /// What the insider's `n`-th move of this kind puts in flight to `to`, and the message
+    /// it logs (none for a flood, which only fills buffers), with the owner at
+    /// `owner_epoch`.
+    ///
+    /// **Why this insider loses no violation.** (1) It acts only right after an owner step,
+    /// any number of times within its budget: what it can compose depends on the state
+    /// only through the owner's epoch, which only the owner's steps change (a part's
+    /// confirmation aside), and what it composes travels on its own channel, deliverable at
+    /// any later point, so composing it later adds no behaviour. (2) Each stanza goes to one
+    /// client of its choice: a violation is a delivery (or a bound) at one client, and a
+    /// copy elsewhere changes nothing there (a client answers junk only to the insider or
+    /// the owner, and the owner answers only the asker). (3) The epochs and numbers it
+    /// stamps stand for their classes: epoch 1 for every epoch at which it was a member
+    /// (the rules judge them alike), the owner's epoch + 1 for every epoch ahead within
+    /// the hold window (beyond it v2 refuses at once, v1 holds alike), a new number and a
+    /// number it used for every fresh and every reused one.
+    pub fn insider_copies(
+        &self,
+        kind: Insider,
+        to: Id,
+        n: u8,
+        owner_epoch: u64,
+    ) -> Option<(Option<Sent>, Vec<InFlight>)> {
+        let x = self.insider_id()?;
+        let body: Text = format!("x{n}").into();
+        let others: Vec<Id> = (0..self.clients).filter(|&m| m != x).collect();
+        let stamp = |epoch: u64, seq: u64, to: &[Id]| {
+            Some(Ext::Stamp {
+                epoch,
+                seq,
+                to: to.to_vec(),
+            })
+        };
+        let message = |group: GroupKey<Id>, ext: Option<Ext<Id>>| Stanza {
+            group,
+            command: Command::Message,
+            body: Some(body.clone()),
+            ext,
+        };
+        let to_all = |ext: Option<Ext<Id>>| -> Vec<(Id, Stanza<Id>)> {
+            vec![(to, message(Self::key(), ext))]
+        };
+        let stanzas = match kind {
+            Insider::Backdated => to_all(stamp(1, 50, &others)),
+            Insider::ReusedSeq => to_all(stamp(1, 1, &others)),
+            Insider::Ahead => to_all(stamp(owner_epoch + 1, 60, &others)),
+            Insider::EpochLess => to_all(None),
+            Insider::Flood => {
+                // To one client: bounds are per client, so one shows any.
+                let target = to;
+                (0..=self.config().max_limbo_per_sender.max(1))
+                    .map(|k| {
+                        let id: Text = format!("f{n}.{k}").into();
+                        (
+                            target,
+                            message(GroupKey::new(id, x), stamp(1, 1, &[target])),
+                        )
+                    })
+                    .collect()
+            }
+        };
+        let logged = (kind != Insider::Flood).then(|| Sent {
+            sender: x,
+            body: body.clone(),
+            epoch: 1,
+            expected: Ids::default(),
+            addressed: others.iter().copied().collect(),
+            after_removal: true,
+        });
+        let copies = stanzas
+            .into_iter()
+            .map(|(dst, stanza)| InFlight {
+                via: self.insider_channel(),
+                src: x,
+                claimed: x,
+                dst,
+                stanza: crate::effect::intern_stanza(Hashed::new(stanza)),
+            })
+            .collect();
+        Some((logged, copies))
+    }
+
     /// Would a retransmission fill a gap: some unacknowledged recipient has neither the
     /// stanza nor its acknowledgement in flight?
     fn timeout_useful(&self, state: &State, c: Id) -> bool {
@@ -571,7 +785,11 @@ impl GroupModel {
         let resync = |s: &Stanza<Id>| matches!(s.ext, Some(Ext::Resync { .. }));
         // A client holding stanzas of a group it does not know asks the owner again, unless
         // its request, or anything of the owner's (an answer, a snapshot), is on its way.
-        let limbo = client.limbo().next().is_some()
+        let holding = client.limbo().next().is_some()
+            || (client.config().rules == Rules::V2
+                && c != OWNER
+                && client.groups().any(|(_, g)| !g.held().is_empty()));
+        let limbo = holding
             && !state.net.carries(c, OWNER, resync)
             && !state.net.carries(OWNER, c, |_| true);
         limbo
@@ -608,6 +826,8 @@ impl Model for GroupModel {
             crashes: 0,
             losses: 0,
             adversary_moves: 0,
+            insider_moves: 0,
+            insider_turn: false,
             fresh: Vec::new(),
             ghost: Hashed::new(Ghost::default()),
         }]
@@ -643,7 +863,9 @@ impl Model for GroupModel {
                 actions.push(Action::Drop(env.clone()));
             }
         }
-        if self.network == Network::Lossy || state.crashes > 0 {
+        // Retransmission only fills gaps a loss, a crash or (with the insider) a held
+        // stanza dropped on the owner's word leaves; elsewhere everything is in flight.
+        if self.network == Network::Lossy || state.crashes > 0 || self.insider {
             for c in 0..self.clients {
                 if self.timeout_useful(state, c) {
                     actions.push(Action::Timeout(c));
@@ -663,9 +885,32 @@ impl Model for GroupModel {
                     }
                 }
             }
-            for s in &state.fresh {
-                for to in 1..self.clients {
-                    actions.push(Action::Replay(s.clone(), to));
+            for (src, s, _) in &state.fresh {
+                for to in (0..self.clients).filter(|to| to != src) {
+                    actions.push(Action::Replay(*src, s.clone(), to));
+                }
+            }
+        }
+        if let Some(x) = self.insider_id() {
+            if state.insider_moves < self.insider_budget {
+                let g = &state.ghost;
+                if state.insider_turn && g.removed_ever.contains(x) && !g.truth.contains(x) {
+                    for kind in Insider::ALL {
+                        if kind == Insider::Flood {
+                            actions.push(Action::Insider(kind, self.flood_target()));
+                            continue;
+                        }
+                        for to in (0..self.clients).filter(|&m| m != x) {
+                            actions.push(Action::Insider(kind, to));
+                        }
+                    }
+                }
+                for (src, s, seen) in &state.fresh {
+                    if *seen && *src != x {
+                        for to in (0..self.clients).filter(|&m| m != x && m != *src) {
+                            actions.push(Action::Reseal(*src, s.clone(), to));
+                        }
+                    }
                 }
             }
         }
@@ -674,6 +919,11 @@ impl Model for GroupModel {
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         let mut state = last.clone();
         state.fresh.clear();
+        state.insider_turn = match action {
+            Action::Owner(_) => true,
+            Action::Insider(..) => last.insider_turn,
+            _ => false,
+        };
         match action {
             Action::Owner(step) => {
                 state.script_pos += 1;
@@ -685,18 +935,26 @@ impl Model for GroupModel {
                 let body: Text = format!("m{c}.{n}").into();
                 let view = Self::view(&state, c)?;
                 let g = &state.ghost;
+                // The insider's own messages are owed to nobody: an adversary may spoil them.
+                // Nor is what a member composes after the owner removed it (it may not know
+                // yet): removed-silence forbids it wherever the removal was applied.
+                let removed = g.removed_ever.contains(c) && !g.truth.contains(c);
+                let owed = self.insider_id() != Some(c) && !removed;
                 let expected = view
                     .members
                     .iter()
                     .copied()
-                    .filter(|&m| m != c && g.truth.contains(m) && !g.parted.contains(m))
+                    .filter(|&m| owed && m != c && g.truth.contains(m) && !g.parted.contains(m))
                     .collect();
+                let addressed = view.members.iter().copied().filter(|&m| m != c).collect();
                 state.ghost.update(|g| {
                     g.log(Sent {
                         sender: c,
                         body: body.clone(),
                         epoch: view.epoch,
                         expected,
+                        addressed,
+                        after_removal: removed,
                     })
                 });
                 self.step_client(&mut state, c, None, false, |cl, out| {
@@ -771,20 +1029,49 @@ impl Model for GroupModel {
                             body: "forged".into(),
                             epoch: 1,
                             expected: Ids::default(),
+                            addressed: [to].into_iter().collect(),
+                            after_removal: false,
                         })
                     });
                 }
                 state.net.send(self.network, env);
             }
-            Action::Replay(stanza, to) => {
+            Action::Replay(src, stanza, to) => {
                 state.adversary_moves += 1;
                 state.net.send(
                     self.network,
                     InFlight {
                         via: self.adversary_id(),
-                        src: OWNER,
-                        claimed: OWNER,
+                        src,
+                        claimed: src,
                         dst: to,
+                        stanza: Hashed::from_arc(stanza),
+                    },
+                );
+            }
+            Action::Insider(kind, to) => {
+                state.insider_moves += 1;
+                let owner_epoch = state.clients[OWNER as usize]
+                    .view(&Self::key())
+                    .map_or(0, |v| v.epoch);
+                let (logged, copies) =
+                    self.insider_copies(kind, to, state.insider_moves, owner_epoch)?;
+                if let Some(sent) = logged {
+                    state.ghost.update(|g| g.log(sent));
+                }
+                for env in copies {
+                    state.net.send(self.network, env);
+                }
+            }
+            Action::Reseal(src, stanza, dst) => {
+                state.insider_moves += 1;
+                state.net.send(
+                    self.network,
+                    InFlight {
+                        via: self.insider_channel(),
+                        src,
+                        claimed: src,
+                        dst,
                         stanza: Hashed::from_arc(stanza),
                     },
                 );
@@ -814,6 +1101,18 @@ pub(crate) fn catalogue<M: Model<State = State>>() -> Vec<Property<M>> {
         }),
         Property::always(Prop::RemovedConfidentiality.name(), |_, s: &State| {
             GroupModel::holds(Prop::RemovedConfidentiality, s)
+        }),
+        Property::always(Prop::RemovedSilence.name(), |_, s: &State| {
+            GroupModel::holds(Prop::RemovedSilence, s)
+        }),
+        Property::always(Prop::AddressedAuthenticity.name(), |_, s: &State| {
+            GroupModel::holds(Prop::AddressedAuthenticity, s)
+        }),
+        Property::always(Prop::ExactlyOnce.name(), |_, s: &State| {
+            GroupModel::holds(Prop::ExactlyOnce, s)
+        }),
+        Property::always(Prop::BoundedState.name(), |_, s: &State| {
+            GroupModel::holds(Prop::BoundedState, s)
         }),
         Property::always(Prop::Convergence.name(), |_, s: &State| {
             GroupModel::holds(Prop::Convergence, s)

@@ -27,6 +27,10 @@ pub enum Property {
     OwnerBinding,
     MemberFilter,
     RemovedConfidentiality,
+    RemovedSilence,
+    AddressedAuthenticity,
+    ExactlyOnce,
+    BoundedState,
     Convergence,
     NoLostMessages,
     QuiescenceReachable,
@@ -34,11 +38,15 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 8] = [
+    pub const ALL: [Property; 12] = [
         Property::OwnerAuthority,
         Property::OwnerBinding,
         Property::MemberFilter,
         Property::RemovedConfidentiality,
+        Property::RemovedSilence,
+        Property::AddressedAuthenticity,
+        Property::ExactlyOnce,
+        Property::BoundedState,
         Property::Convergence,
         Property::NoLostMessages,
         Property::QuiescenceReachable,
@@ -52,6 +60,10 @@ impl Property {
             Property::OwnerBinding => "owner-binding",
             Property::MemberFilter => "member-filter",
             Property::RemovedConfidentiality => "removed-confidentiality",
+            Property::RemovedSilence => "removed-silence",
+            Property::AddressedAuthenticity => "addressed-authenticity",
+            Property::ExactlyOnce => "exactly-once",
+            Property::BoundedState => "bounded-state",
             Property::Convergence => "convergence",
             Property::NoLostMessages => "no-lost-messages",
             Property::QuiescenceReachable => "quiescence-reachable",
@@ -182,7 +194,8 @@ mod tests {
         }
         assert_eq!(Property::from_name("liveness"), None);
         let mut names: Vec<_> = Property::ALL.iter().map(|p| p.name()).collect();
+        names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 8);
+        assert_eq!(names.len(), 12);
     }
 }

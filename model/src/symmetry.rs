@@ -62,6 +62,25 @@ pub fn classes(model: &GroupModel) -> Vec<Vec<Id>> {
         // The adversary forges a message in member 1's name.
         named.insert(1);
     }
+    // A removed member's stanzas end up, by digest, in the owner's removal cut; a digest
+    // cannot be renamed, and the stanzas name every recipient: no reduction then.
+    let removed: BTreeSet<Id> = model
+        .script
+        .iter()
+        .filter_map(|s| match s {
+            Step::Remove(m) => Some(*m),
+            _ => None,
+        })
+        .collect();
+    if model.insider
+        || model
+            .senders
+            .iter()
+            .chain(&model.parting)
+            .any(|m| removed.contains(m))
+    {
+        return Vec::new();
+    }
     let free = |in_create: bool| -> Vec<Id> {
         (1..model.clients)
             .filter(|m| *m != OWNER && !named.contains(m) && created.contains(m) == in_create)
@@ -199,7 +218,7 @@ impl Symmetric {
         let fresh = state
             .fresh
             .iter()
-            .map(|s| Arc::new(s.renamed(&f)))
+            .map(|(src, s, seen)| (g(*src), Arc::new(s.renamed(&f)), *seen))
             .collect();
         let mut messages_sent = state.messages_sent;
         for (i, n) in state.messages_sent.iter().enumerate() {
@@ -229,6 +248,8 @@ impl Symmetric {
                         body: m.body.clone(),
                         epoch: m.epoch,
                         expected: m.expected.renamed(g),
+                        addressed: m.addressed.renamed(g),
+                        after_removal: m.after_removal,
                     })
                     .collect(),
             ),
@@ -249,6 +270,8 @@ impl Symmetric {
             crashes: state.crashes,
             losses: state.losses,
             adversary_moves: state.adversary_moves,
+            insider_moves: state.insider_moves,
+            insider_turn: state.insider_turn,
             fresh,
             ghost: Hashed::new(ghost),
         }

@@ -4,7 +4,7 @@
 use kgroup::{Command, Ext, Stanza, Status};
 
 use crate::group::OWNER;
-use crate::model::{Action, Forgery, GroupModel, Path, State};
+use crate::model::{Action, Forgery, GroupModel, Insider, Path, State};
 use crate::network::Id;
 use crate::properties::Property;
 use crate::script::Step;
@@ -64,7 +64,9 @@ pub fn describe(model: &GroupModel, s: &Stanza<Id>) -> String {
         out.push_str(&format!(" {b:?}"));
     }
     match &s.ext {
-        Some(Ext::Stamp { epoch, seq }) => out.push_str(&format!(" [e{epoch} #{seq}]")),
+        Some(Ext::Stamp { epoch, seq, to }) => {
+            out.push_str(&format!(" [e{epoch} #{seq} to {}]", names(model, to)))
+        }
         Some(Ext::Snapshot { epoch, seq, .. }) => {
             out.push_str(&format!(" [snapshot e{epoch} #{seq}]"))
         }
@@ -117,11 +119,39 @@ pub fn describe_action(model: &GroupModel, a: &Action) -> String {
                 n(to)
             ),
         },
-        Action::Replay(s, to) => format!(
-            "mallory replays david's {} to {}",
+        Action::Replay(src, s, to) => format!(
+            "mallory (the server) replays {}'s {} to {}",
+            n(src),
             describe(model, s),
             n(to)
         ),
+        Action::Insider(kind, to) => {
+            let x = model
+                .insider_id()
+                .map_or_else(|| "?".to_string(), |x| n(&x));
+            let what = match kind {
+                Insider::Backdated => "a message stamped e1 #50",
+                Insider::ReusedSeq => "a message stamped e1 #1, a number it used",
+                Insider::Ahead => "a message stamped one epoch ahead of david's",
+                Insider::EpochLess => "a message with no stamp",
+                Insider::Flood => "a flood of stanzas of groups nobody knows",
+            };
+            format!(
+                "{x} (the insider: removed, keeping its keys) sends {} {what}",
+                n(to)
+            )
+        }
+        Action::Reseal(src, s, to) => {
+            let x = model
+                .insider_id()
+                .map_or_else(|| "?".to_string(), |x| n(&x));
+            format!(
+                "{x} (the insider) re-seals {}'s {} to {}",
+                n(src),
+                describe(model, s),
+                n(to)
+            )
+        }
     }
 }
 

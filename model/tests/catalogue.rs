@@ -113,6 +113,9 @@ fn counterexamples_are_minimal() {
         owner_crashes: 0,
         max_losses: 0,
         planted: None,
+        insider: false,
+        insider_budget: 2,
+        rules: kgroup::Rules::V2,
     };
     let paths = shortest_counterexamples(&model, &[Property::Convergence]);
     let (init, steps) = &paths[&Property::Convergence];

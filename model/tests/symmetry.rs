@@ -29,6 +29,9 @@ fn alike(dialect: Dialect, network: Network, adversary: bool) -> GroupModel {
         owner_crashes: 0,
         max_losses: 1,
         planted: None,
+        insider: false,
+        insider_budget: 2,
+        rules: kgroup::Rules::V2,
     }
 }
 

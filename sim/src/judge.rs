@@ -25,6 +25,10 @@ struct Sent {
     at: u64,
     /// Members of the sender's view that were really members (and had not left).
     expected: Vec<Id>,
+    /// Whom its signer addressed it to, sorted.
+    addressed: Vec<Id>,
+    /// Composed after the owner issued the sender's removal (an insider's).
+    after_removal: bool,
 }
 
 /// The truth about one group.
@@ -91,6 +95,10 @@ pub struct Judge {
     binding: Tally,
     filter: Tally,
     confidentiality: Tally,
+    silence: Tally,
+    addressed: Tally,
+    once: Tally,
+    bounded: Tally,
 }
 
 fn fingerprint(v: &View<Id>) -> u64 {
@@ -150,6 +158,18 @@ impl Judge {
             t.removed_ever.insert(*r);
         }
         t.subjects.extend(subject);
+        // A message of a removed member's that the owner had not accepted when it removed
+        // them raced the removal: the owner's record decides, so it is owed to nobody.
+        if let Some(owner) = t.key.as_ref().map(|k| k.owner) {
+            for (i, m) in self.sent.iter_mut().enumerate() {
+                if m.group == g
+                    && remove.contains(&m.sender)
+                    && !self.delivered.contains(&(i as u32, owner))
+                {
+                    m.expected.clear();
+                }
+            }
+        }
     }
 
     pub fn parted(&mut self, g: u32, who: Id) {
@@ -162,12 +182,22 @@ impl Judge {
     /// A member composes a message with this (unique) body; call before the client acts.
     pub fn message(&mut self, g: u32, sender: Id, view: &View<Id>, body: Text, now: u64) {
         let t = &self.truth[g as usize];
+        // Composed after the owner removed its sender (who may not know yet): owed to
+        // nobody, and never to be delivered where the removal was applied.
+        let removed = t.removed_ever.contains(&sender) && !t.members.contains(&sender);
         let expected = view
             .members
             .iter()
             .copied()
-            .filter(|m| *m != sender && t.members.contains(m) && !t.parted.contains(m))
+            .filter(|m| !removed && *m != sender && t.members.contains(m) && !t.parted.contains(m))
             .collect();
+        let mut addressed: Vec<Id> = view
+            .members
+            .iter()
+            .copied()
+            .filter(|m| *m != sender)
+            .collect();
+        addressed.sort_unstable();
         let idx = self.sent.len() as u32;
         self.sent.push(Sent {
             sender,
@@ -175,6 +205,27 @@ impl Judge {
             epoch: view.epoch,
             at: now,
             expected,
+            addressed,
+            after_removal: removed,
+        });
+        self.by_body.insert(body, idx);
+    }
+
+    /// A removed member (the insider, keeping its keys) composes a message with this
+    /// (unique) body after the owner issued its removal, addressed to `addressed`: owed to
+    /// nobody, and never to be delivered by a client that applied the removal.
+    pub fn insider_message(&mut self, g: u32, sender: Id, addressed: &[Id], body: Text, now: u64) {
+        let mut addressed = addressed.to_vec();
+        addressed.sort_unstable();
+        let idx = self.sent.len() as u32;
+        self.sent.push(Sent {
+            sender,
+            group: g,
+            epoch: 0,
+            at: now,
+            expected: Vec::new(),
+            addressed,
+            after_removal: true,
         });
         self.by_body.insert(body, idx);
     }
@@ -270,6 +321,10 @@ impl Judge {
                 self.judge_change(c, group, view, now);
             }
         }
+        if let Some(what) = client.bounds_exceeded() {
+            self.bounded
+                .hit(|| format!("at {now} ms client {c} holds more than its bounds: {what}"));
+        }
     }
 
     fn judge_delivery(
@@ -306,10 +361,26 @@ impl Judge {
                 )
             });
         }
+        if let Some(i) = record.filter(|i| self.sent[*i as usize].sender == from) {
+            let m = &self.sent[i as usize];
+            if m.after_removal && before.is_some_and(|l| l.gone.contains(&from)) {
+                self.silence.hit(|| {
+                    format!("at {now} ms client {c} delivered {body:?}, which {from} composed after the owner removed it, a removal it had applied")
+                });
+            }
+            if m.addressed.binary_search(&c).is_err() {
+                self.addressed.hit(|| {
+                    format!("at {now} ms client {c} delivered {body:?}, which {from} had not addressed to it")
+                });
+            }
+        }
         if let Some(i) = record {
             if self.delivered.insert((i, c)) {
                 self.latencies
                     .push(now.saturating_sub(self.sent[i as usize].at));
+            } else if self.sent[i as usize].sender == from {
+                self.once
+                    .hit(|| format!("at {now} ms client {c} delivered {body:?} again"));
             }
         }
     }
@@ -437,7 +508,7 @@ impl Judge {
         self.sent.iter().map(|m| m.expected.len() as u64).sum()
     }
 
-    /// The eight verdicts. `disagreeing` lists, per group, the participants whose final
+    /// The twelve verdicts. `disagreeing` lists, per group, the participants whose final
     /// view differs; `stall` is `None` when the run drained by its deadline, or says what
     /// was still pending there.
     ///
@@ -453,6 +524,10 @@ impl Judge {
             tally(Property::OwnerBinding, &self.binding),
             tally(Property::MemberFilter, &self.filter),
             tally(Property::RemovedConfidentiality, &self.confidentiality),
+            tally(Property::RemovedSilence, &self.silence),
+            tally(Property::AddressedAuthenticity, &self.addressed),
+            tally(Property::ExactlyOnce, &self.once),
+            tally(Property::BoundedState, &self.bounded),
         ];
         let split: Vec<&(u32, Vec<Id>)> =
             disagreeing.iter().filter(|(_, d)| !d.is_empty()).collect();

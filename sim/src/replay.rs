@@ -70,6 +70,7 @@ struct Replay<'a> {
     inflight: Vec<Copy>,
     judge: Judge,
     sent_messages: Vec<u32>,
+    insider_moves: u8,
     malformed: usize,
     now: u64,
 }
@@ -226,6 +227,7 @@ impl Replay<'_> {
             inflight: Vec::new(),
             judge: Judge::named([Text::from(GROUP)]),
             sent_messages: vec![0; n as usize],
+            insider_moves: 0,
             malformed: 0,
             now: 0,
         })
@@ -390,10 +392,42 @@ impl Replay<'_> {
                 let stanza = to_ids(&env.stanza);
                 self.put(adversary, adversary, id(env.claimed), id(env.dst), stanza);
             }
-            Action::Replay(stanza, to) => {
-                // The owner's genuine stanza, on the adversary's channel.
+            Action::Replay(src, stanza, to) => {
+                // A genuine stanza, on the adversary's channel.
                 let adversary = id(self.model.adversary_id());
-                self.put(adversary, id(OWNER), id(OWNER), id(*to), to_ids(stanza));
+                self.put(adversary, id(*src), id(*src), id(*to), to_ids(stanza));
+            }
+            Action::Insider(kind, to) => {
+                self.insider_moves += 1;
+                let owner_epoch = self.clients[OWNER as usize]
+                    .view(&self.key())
+                    .map_or(0, |v| v.epoch);
+                let Some((logged, copies)) =
+                    self.model
+                        .insider_copies(*kind, *to, self.insider_moves, owner_epoch)
+                else {
+                    return false;
+                };
+                if let Some(sent) = logged {
+                    let addressed: Vec<Id> = sent.addressed.iter().map(id).collect();
+                    self.judge
+                        .insider_message(0, id(sent.sender), &addressed, sent.body, self.now);
+                }
+                for env in copies {
+                    let stanza = to_ids(&env.stanza);
+                    self.put(
+                        id(env.via),
+                        id(env.src),
+                        id(env.claimed),
+                        id(env.dst),
+                        stanza,
+                    );
+                }
+            }
+            Action::Reseal(src, stanza, to) => {
+                self.insider_moves += 1;
+                let via = id(self.model.insider_channel());
+                self.put(via, id(*src), id(*src), id(*to), to_ids(stanza));
             }
         }
         true

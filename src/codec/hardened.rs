@@ -5,15 +5,24 @@
 //! [`Ext`] variant:
 //!
 //! ```xml
-//! <stamp    xmlns='urn:kgroup:hardened:0' epoch='3' seq='7'/>
+//! <stamp    xmlns='urn:kgroup:hardened:0' epoch='3' seq='7'>
+//!   <to jid='bob@example.org'/><to jid='charlie@example.org'/>
+//! </stamp>
 //! <ack      xmlns='urn:kgroup:hardened:0' seq='7'/>
 //! <resync   xmlns='urn:kgroup:hardened:0' epoch='2'/>
 //! <snapshot xmlns='urn:kgroup:hardened:0' epoch='3' seq='8'>
 //!   <subject>Our great journey</subject>
 //!   <member jid='alice@example.org'><span since='1'/></member>
 //!   <member jid='charlie@example.org'><span since='1' until='3'/></member>
+//!   <member jid='eve@example.org'>
+//!     <span since='1' until='2'/><cut digest='0f1e2d3c4b5a69788796a5b4c3d2e1f0'/>
+//!   </member>
 //! </snapshot>
 //! ```
+//!
+//! A stamp's `<to/>`s are the recipients its sender addressed (signed with it, so a stanza
+//! re-sealed to anyone else is refused). A removed member's `<cut/>`s name, by digest, the
+//! stanzas of theirs the owner had accepted when it removed them (`Roster::cuts`).
 //!
 //! A snapshot is the owner's full state: the subject (absent: none) and every identity that
 //! was ever a member with its membership intervals (`until` absent: still a member). Numbers
@@ -25,7 +34,7 @@ use super::error::{DecodeError, ErrorKind};
 use super::jid::Jid;
 use super::xml::{duplicate, escape_text, write_attr, Cursor, FastTag, Ns, Tag};
 use super::{Text, NS_HARDENED};
-use crate::core::{Ext, Roster, Span};
+use crate::core::{Digest, Ext, Roster, Span};
 
 /// The element names this namespace defines.
 pub(crate) fn is_known(local: &str) -> bool {
@@ -104,10 +113,28 @@ pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>
     let ext = match tag.local() {
         "stamp" => {
             let [e, s] = numbers(tag, "stamp", ["epoch", "seq"])?;
-            Ext::Stamp {
-                epoch: required(tag, "stamp", "epoch", e)?,
-                seq: required(tag, "stamp", "seq", s)?,
+            let epoch = required(tag, "stamp", "epoch", e)?;
+            let seq = required(tag, "stamp", "seq", s)?;
+            let mut to: Vec<Jid> = Vec::new();
+            cur.children(tag, "stamp", |cur, t| {
+                if t.ns != Ns::Hardened || t.local() != "to" {
+                    return cur.skip(&t);
+                }
+                cur.room(to.len(), t.pos, "stamp recipients")?;
+                let jid = cur.jid_attr(&t, "to")?;
+                cur.expect_empty(&t, "to")?;
+                to.push(jid);
+                Ok(())
+            })?;
+            to.sort();
+            if to.windows(2).any(|w| w[0] == w[1]) {
+                return Err(invalid(
+                    tag.pos,
+                    "stamp",
+                    "the same recipient appears twice",
+                ));
             }
+            return Ok(Ext::Stamp { epoch, seq, to });
         }
         "ack" => {
             let [s] = numbers(tag, "ack", ["seq"])?;
@@ -146,8 +173,8 @@ fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, 
                 return Ok(false);
             };
             // Taken: from here on, what is wrong is this member's, as on the ordinary way.
-            let spans = member_spans(cur, false, b.pos)?;
-            add_member(roster, jid, spans, b.pos)?;
+            let (spans, cut) = member_spans(cur, false, b.pos)?;
+            add_member(roster, jid, spans, cut, b.pos)?;
             Ok(true)
         },
         |cur, (subject, roster), t| match (&t.ns, t.local()) {
@@ -161,8 +188,8 @@ fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, 
             (Ns::Hardened, "member") => {
                 cur.room(roster.spans.len(), t.pos, "snapshot members")?;
                 let jid = cur.jid_attr(&t, "member")?;
-                let spans = member_spans(cur, t.empty, t.pos)?;
-                add_member(roster, jid, spans, t.pos)
+                let (spans, cut) = member_spans(cur, t.empty, t.pos)?;
+                add_member(roster, jid, spans, cut, t.pos)
             }
             _ => cur.skip(&t),
         },
@@ -181,23 +208,35 @@ fn add_member(
     roster: &mut Roster<Jid>,
     jid: Jid,
     spans: Vec<Span>,
+    cut: Option<Vec<Digest>>,
     pos: u64,
 ) -> Result<(), DecodeError> {
+    if let Some(cut) = cut {
+        if spans.last().is_some_and(|s| s.until.is_none()) {
+            return Err(invalid(pos, "cut", "a current member has no cut"));
+        }
+        roster.cuts.insert(jid.clone(), cut);
+    }
     if roster.spans.insert(jid, spans).is_some() {
         return Err(invalid(pos, "member", "the same member appears twice"));
     }
     Ok(())
 }
 
-/// The `<span/>`s of the `<member>` at `pos` (`empty`: it has no content), up to its end.
-fn member_spans(cur: &mut Cursor<'_>, empty: bool, pos: u64) -> Result<Vec<Span>, DecodeError> {
-    let mut spans: Vec<Span> = Vec::new();
+/// The `<span/>`s of the `<member>` at `pos` (`empty`: it has no content), up to its end,
+/// and its `<cut/>`s (sorted; `None` if it has none).
+fn member_spans(
+    cur: &mut Cursor<'_>,
+    empty: bool,
+    pos: u64,
+) -> Result<(Vec<Span>, Option<Vec<Digest>>), DecodeError> {
+    let mut state: (Vec<Span>, Option<Vec<Digest>>) = (Vec::new(), None);
     cur.children_fast(
         empty,
         "member",
         Ns::Hardened,
-        &mut spans,
-        |cur, spans, b| {
+        &mut state,
+        |cur, (spans, _), b| {
             if !b.empty || b.local != "span" || !cur.has_room(spans.len()) {
                 return Ok(false);
             }
@@ -207,17 +246,52 @@ fn member_spans(cur: &mut Cursor<'_>, empty: bool, pos: u64) -> Result<Vec<Span>
             push_span(spans, since, until, b.pos)?;
             Ok(true)
         },
-        |cur, spans, t| {
-            if t.ns != Ns::Hardened || t.local() != "span" {
-                return cur.skip(&t);
+        |cur, (spans, cut), t| match (&t.ns, t.local()) {
+            (Ns::Hardened, "span") => {
+                cur.room(spans.len(), t.pos, "spans")?;
+                let [since, until] = numbers(&t, "span", ["since", "until"])?;
+                let since = required(&t, "span", "since", since)?;
+                push_span(spans, since, until, t.pos)?;
+                cur.expect_empty(&t, "span")
             }
-            cur.room(spans.len(), t.pos, "spans")?;
-            let [since, until] = numbers(&t, "span", ["since", "until"])?;
-            let since = required(&t, "span", "since", since)?;
-            push_span(spans, since, until, t.pos)?;
-            cur.expect_empty(&t, "span")
+            (Ns::Hardened, "cut") => {
+                let cut = cut.get_or_insert_with(Vec::new);
+                cur.room(cut.len(), t.pos, "cuts")?;
+                let mut digest = None;
+                t.attrs(|k, v| {
+                    if k == "digest" {
+                        digest = Some(Digest::from_hex(&v).ok_or_else(|| {
+                            DecodeError::new(
+                                t.pos,
+                                ErrorKind::BadAttribute {
+                                    element: "cut",
+                                    attribute: "digest",
+                                    value: v.to_string(),
+                                    reason: "not 32 hexadecimal digits".into(),
+                                },
+                            )
+                        })?);
+                    }
+                    Ok(())
+                })?;
+                let digest = digest.ok_or(DecodeError::new(
+                    t.pos,
+                    ErrorKind::MissingAttribute {
+                        element: "cut",
+                        attribute: "digest",
+                    },
+                ))?;
+                cut.push(digest);
+                cur.expect_empty(&t, "cut")
+            }
+            _ => cur.skip(&t),
         },
     )?;
+    let (spans, mut cut) = state;
+    if let Some(cut) = cut.as_mut() {
+        cut.sort_unstable();
+        cut.dedup();
+    }
     if spans.is_empty() {
         return Err(invalid(
             pos,
@@ -225,7 +299,7 @@ fn member_spans(cur: &mut Cursor<'_>, empty: bool, pos: u64) -> Result<Vec<Span>
             "a member needs at least one <span/>",
         ));
     }
-    Ok(spans)
+    Ok((spans, cut))
 }
 
 /// A plain `<span/>`'s interval ([`Cursor::children_fast`]), if its numbers are valid and
@@ -292,10 +366,20 @@ pub(crate) fn encode(ext: &Ext<Jid>, out: &mut String) {
     out.push_str(NS_HARDENED);
     out.push('\'');
     match ext {
-        Ext::Stamp { epoch, seq } => {
+        Ext::Stamp { epoch, seq, to } => {
             write_num(out, "epoch", *epoch);
             write_num(out, "seq", *seq);
-            out.push_str("/>");
+            if to.is_empty() {
+                out.push_str("/>");
+            } else {
+                out.push('>');
+                for jid in to {
+                    out.push_str("<to");
+                    write_attr(out, "jid", jid.as_str());
+                    out.push_str("/>");
+                }
+                out.push_str("</stamp>");
+            }
         }
         Ext::Ack { seq } => {
             write_num(out, "seq", *seq);
@@ -330,6 +414,11 @@ pub(crate) fn encode(ext: &Ext<Jid>, out: &mut String) {
                         write_num(out, "until", u);
                     }
                     out.push_str("/>");
+                }
+                for d in roster.cuts.get(jid).into_iter().flatten() {
+                    out.push_str("<cut digest='");
+                    out.push_str(&d.to_hex());
+                    out.push_str("'/>");
                 }
                 out.push_str("</member>");
             }

@@ -82,9 +82,62 @@ pub struct Config {
     pub max_attempts: Option<u32>,
     /// Hardened: how many messages from a future epoch (or unknown group) are held per group.
     pub max_held: usize,
+    /// Hardened v2: how many sequence numbers above the contiguous floor a duplicate window
+    /// keeps per sender (the oldest gap is given up beyond it), and how many digests of
+    /// each member's accepted stanzas an owner keeps for a removal's cut.
+    pub max_window: usize,
+    /// Hardened v2: how many stanzas are held in limbo (for groups not known yet) in all,
+    /// and per sender.
+    pub max_limbo: usize,
+    pub max_limbo_per_sender: usize,
+    /// Hardened v2: a stanza stamped more than this many epochs ahead of ours is refused,
+    /// not held.
+    pub max_ahead: u64,
+    /// The hardened rules to run: v2, or v1 (kept to show, in the checker and in tests,
+    /// what v2 fixes).
+    pub rules: Rules,
     /// A known liveness bug, planted so that tests can show the model checker catches what
     /// the safety properties cannot see. `None` everywhere but in those tests.
     pub planted: Option<Planted>,
+}
+
+/// Which version of the hardened dialect's receiving rules a client runs.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Rules {
+    /// The first version: membership judged at the sender's stamp, sequence numbers
+    /// recorded before the membership check, epoch-less messages accepted, no recipient
+    /// check, no limbo caps, stanzas from the future held until the owner's next snapshot.
+    V1,
+    /// Removal cuts, signed recipient lists, epoch-less stanzas refused in a group with
+    /// epochs, bounded windows and limbo, far-ahead stamps refused, held junk dropped on
+    /// the owner's word (docs/design.md#hardened-v2).
+    #[default]
+    V2,
+}
+
+impl Rules {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Rules::V1 => "v1",
+            Rules::V2 => "v2",
+        }
+    }
+}
+
+impl std::str::FromStr for Rules {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "v1" => Ok(Rules::V1),
+            "v2" => Ok(Rules::V2),
+            other => Err(format!(
+                "unknown hardened rules `{other}` (expected v1 or v2)"
+            )),
+        }
+    }
 }
 
 /// Liveness bugs that can be planted in the hardened dialect (see [`Config::planted`]).
@@ -135,8 +188,17 @@ impl Config {
             retransmit_ms: 1_000,
             max_attempts: Some(10),
             max_held: 256,
+            max_window: 256,
+            max_limbo: 1024,
+            max_limbo_per_sender: 64,
+            max_ahead: 16,
+            rules: Rules::V2,
             planted: None,
         }
+    }
+
+    pub(crate) fn v2(&self) -> bool {
+        self.rules == Rules::V2
     }
 }
 
@@ -162,6 +224,36 @@ impl SeqWindow {
             self.floor += 1;
         }
         true
+    }
+
+    /// [`SeqWindow::insert`], keeping at most `cap` numbers above the floor: beyond it the
+    /// floor moves up to the lowest of them, giving up the oldest gap. Gaps come only from
+    /// the sender's own stanzas not arrived yet (or, for a member that joined late, sent
+    /// before it joined), so a cap costs at most that sender's oldest stanza still on its
+    /// way past `cap` newer ones.
+    pub fn insert_capped(&mut self, seq: u64, cap: usize) -> bool {
+        if !self.insert(seq) {
+            return false;
+        }
+        while self.above.len() > cap {
+            let Some(lowest) = self.above.pop_first() else {
+                break;
+            };
+            self.floor = lowest;
+            while self.above.remove(&(self.floor + 1)) {
+                self.floor += 1;
+            }
+        }
+        true
+    }
+
+    /// Numbers kept above the floor.
+    pub fn len(&self) -> usize {
+        self.above.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.above.is_empty()
     }
 }
 
@@ -206,6 +298,9 @@ pub struct Group<I> {
     notices: BTreeMap<I, Arc<Stanza<I>>>,
     /// Hardened, owner: the last snapshot composed to answer each member's resync.
     answers: BTreeMap<I, Arc<Stanza<I>>>,
+    /// Hardened v2, owner: digests of the last stanzas accepted from each member, which a
+    /// removal names as the member's last words ([`Roster::cuts`]).
+    recent: BTreeMap<I, std::collections::VecDeque<Digest>>,
     /// Volatile: messages from a future epoch.
     held: Vec<Held<I>>,
     /// Volatile: highest epoch a resync was asked for.
@@ -226,6 +321,7 @@ impl<I: Identity> Group<I> {
             outbox: Vec::new(),
             notices: BTreeMap::new(),
             answers: BTreeMap::new(),
+            recent: BTreeMap::new(),
             held: Vec::new(),
             resync_asked: 0,
         }
@@ -257,6 +353,16 @@ impl<I: Identity> Group<I> {
     /// Messages held for a future epoch.
     pub fn held(&self) -> &[Held<I>] {
         &self.held
+    }
+
+    /// Duplicate-detection windows, per sender.
+    pub fn windows(&self) -> impl Iterator<Item = (&I, &SeqWindow)> {
+        self.seen.iter()
+    }
+
+    /// Owner: digests kept per member for removal cuts.
+    pub fn recent(&self) -> impl Iterator<Item = (&I, usize)> {
+        self.recent.iter().map(|(m, d)| (m, d.len()))
     }
 
     fn current_except(&self, me: &I) -> Vec<I> {
@@ -360,6 +466,18 @@ impl<I: Identity> Client<I> {
                 .all(|g| g.outbox.is_empty() && g.held.is_empty())
     }
 
+    /// Whether a timer asks owners again: something is in limbo, or (v2) held for a later
+    /// epoch. A lost request, or a lost answer, would otherwise leave it held for ever, and
+    /// the sender of a stanza stamped beyond the owner's epoch never sends it again.
+    fn asks_again(&self) -> bool {
+        !self.limbo.is_empty()
+            || (self.config.v2()
+                && self
+                    .groups
+                    .iter()
+                    .any(|(k, g)| !g.held.is_empty() && k.owner != self.me))
+    }
+
     /// When to ask again about groups in limbo after asking at `now`: at the slowest
     /// retransmission pace, since each request costs the owner a reply.
     fn limbo_retry(&self, now: u64) -> u64 {
@@ -372,6 +490,69 @@ impl<I: Identity> Client<I> {
             + self.limbo.values().map(Vec::len).sum::<usize>()
     }
 
+    /// What of this client's state exceeds the bounds its configuration and its groups'
+    /// sizes fix, in words (`None`: nothing). The bounded-state property of the model
+    /// checker and the simulator: held stanzas per group, limbo in all and per sender, one
+    /// duplicate window per identity a group's roster knows (or its owner), each within
+    /// the window bound, and an owner's digests per member within it. Read from the state
+    /// itself, whatever the rules that built it.
+    pub fn bounds_exceeded(&self) -> Option<String> {
+        let c = &self.config;
+        let mut limbo = 0;
+        let mut per_sender = BTreeMap::<&I, usize>::new();
+        for h in self.limbo.values().flatten() {
+            limbo += 1;
+            *per_sender.entry(&h.from).or_default() += 1;
+        }
+        if limbo > c.max_limbo {
+            return Some(format!("{limbo} stanzas in limbo (bound {})", c.max_limbo));
+        }
+        if let Some((from, n)) = per_sender
+            .iter()
+            .find(|(_, n)| **n > c.max_limbo_per_sender)
+        {
+            return Some(format!(
+                "{n} stanzas of {from:?} in limbo (bound {} per sender)",
+                c.max_limbo_per_sender
+            ));
+        }
+        for (key, g) in &self.groups {
+            if g.held.len() > c.max_held {
+                return Some(format!(
+                    "{} stanzas held in {} (bound {})",
+                    g.held.len(),
+                    key.id,
+                    c.max_held
+                ));
+            }
+            for (from, w) in &g.seen {
+                if !g.roster.knows(from) && *from != key.owner {
+                    return Some(format!(
+                        "a duplicate window in {} for {from:?}, never a member",
+                        key.id
+                    ));
+                }
+                if w.len() > c.max_window {
+                    return Some(format!(
+                        "{} numbers in {from:?}'s window in {} (bound {})",
+                        w.len(),
+                        key.id,
+                        c.max_window
+                    ));
+                }
+            }
+            if let Some((m, d)) = g.recent.iter().find(|(_, d)| d.len() > c.max_window) {
+                return Some(format!(
+                    "{} digests kept for {m:?} in {} (bound {})",
+                    d.len(),
+                    key.id,
+                    c.max_window
+                ));
+            }
+        }
+        None
+    }
+
     /// Stanzas of ours waiting for an acknowledgement.
     pub fn unacknowledged_count(&self) -> usize {
         self.groups.values().map(|g| g.outbox.len()).sum()
@@ -379,7 +560,7 @@ impl<I: Identity> Client<I> {
 
     /// The earliest time [`Client::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let limbo = (!self.limbo.is_empty()).then_some(self.limbo_due);
+        let limbo = self.asks_again().then_some(self.limbo_due);
         self.groups
             .values()
             .flat_map(|g| g.outbox.iter().map(|p| p.due))
@@ -438,10 +619,17 @@ impl<I: Identity> Client<I> {
     pub fn handle_timeout(&mut self, now: u64, out: &mut Vec<Output<I>>) {
         let base = self.config.retransmit_ms;
         let max = self.config.max_attempts;
-        if !self.limbo.is_empty() && self.limbo_due <= now {
+        if self.asks_again() && self.limbo_due <= now {
             self.limbo_due = self.limbo_retry(now);
             for key in self.limbo.keys() {
                 hardened::ask_resync(key, 0, out);
+            }
+            if self.config.v2() {
+                for (key, g) in &self.groups {
+                    if !g.held.is_empty() && key.owner != self.me {
+                        hardened::ask_resync(key, g.epoch, out);
+                    }
+                }
             }
         }
         for (key, g) in self.groups.iter_mut() {
@@ -593,14 +781,26 @@ impl<I: Identity> Client<I> {
             remove: remove.clone(),
             members: if add.is_empty() { Vec::new() } else { before },
         };
-        let epoch = if g.hardened { g.epoch + 1 } else { 0 };
+        let epoch = if g.hardened {
+            g.epoch.checked_add(1).ok_or(LocalError::EpochsExhausted)?
+        } else {
+            0
+        };
         for m in &add {
             g.roster.open(m.clone(), epoch);
             g.tombstones.remove(m);
+            g.roster.cuts.remove(m);
         }
         for m in &remove {
             if g.hardened {
                 g.roster.close(m, epoch);
+                if config.v2() {
+                    // The removed member's last words: what of theirs this owner accepted.
+                    let mut cut: Vec<Digest> =
+                        g.recent.remove(m).map(Vec::from).unwrap_or_default();
+                    cut.sort_unstable();
+                    g.roster.cuts.insert(m.clone(), cut);
+                }
             } else {
                 g.roster.forget(m);
             }
@@ -640,9 +840,10 @@ impl<I: Identity> Client<I> {
         let ext = g.hardened.then(|| Ext::Stamp {
             epoch: g.epoch,
             seq: g.take_seq(),
+            to: to.clone(),
         });
         if g.hardened {
-            g.roster.close(&me, g.epoch + 1);
+            g.roster.close(&me, g.epoch.saturating_add(1));
             g.tombstones.insert(me.clone(), g.epoch);
         } else {
             g.roster.forget(&me);
@@ -673,6 +874,7 @@ impl<I: Identity> Client<I> {
         let ext = g.hardened.then(|| Ext::Stamp {
             epoch: g.epoch,
             seq: g.take_seq(),
+            to: to.clone(),
         });
         send(
             g,

@@ -31,6 +31,7 @@ impl<I: Identity> Roster<I> {
     pub fn renamed(&self, f: &impl Fn(&I) -> I) -> Self {
         Roster {
             spans: self.spans.iter().map(|(m, s)| (f(m), s.clone())).collect(),
+            cuts: self.cuts.iter().map(|(m, c)| (f(m), c.clone())).collect(),
         }
     }
 }
@@ -65,9 +66,10 @@ impl<I> Stanza<I> {
         };
         let ext = match &self.ext {
             None => None,
-            Some(Ext::Stamp { epoch, seq }) => Some(Ext::Stamp {
+            Some(Ext::Stamp { epoch, seq, to }) => Some(Ext::Stamp {
                 epoch: *epoch,
                 seq: *seq,
+                to: list(to)?,
             }),
             Some(Ext::Ack { seq }) => Some(Ext::Ack { seq: *seq }),
             Some(Ext::Resync { epoch }) => Some(Ext::Resync { epoch: *epoch }),
@@ -81,11 +83,15 @@ impl<I> Stanza<I> {
                 for (m, span) in &roster.spans {
                     spans.insert(f(m)?, span.clone());
                 }
+                let mut cuts = std::collections::BTreeMap::new();
+                for (m, cut) in &roster.cuts {
+                    cuts.insert(f(m)?, cut.clone());
+                }
                 Some(Ext::Snapshot {
                     epoch: *epoch,
                     seq: *seq,
                     subject: subject.clone(),
-                    roster: Roster { spans },
+                    roster: Roster { spans, cuts },
                 })
             }
         };
@@ -118,6 +124,9 @@ impl<I: Identity> Stanza<I> {
             add.sort();
             remove.sort();
             members.sort();
+        }
+        if let Some(Ext::Stamp { to, .. }) = &mut s.ext {
+            to.sort();
         }
         s
     }
@@ -168,6 +177,7 @@ impl<I: Identity> Group<I> {
                 .iter()
                 .map(|(m, s)| (f(m), stanza(s, f)))
                 .collect(),
+            recent: self.recent.iter().map(|(m, d)| (f(m), d.clone())).collect(),
             held: held(&self.held, f),
             resync_asked: self.resync_asked,
         }

@@ -83,13 +83,101 @@ impl Span {
 ))]
 pub struct Roster<I> {
     pub spans: BTreeMap<I, Vec<Span>>,
+    /// Hardened v2: for each member the owner removed, the digests of the stanzas of theirs
+    /// the owner had accepted (its last [`crate::Config::max_window`]) when it removed them.
+    /// A receiver that applied the removal delivers nothing else of theirs: last words sent
+    /// before the removal still arrive, and nothing composed after it does, whatever epoch
+    /// or sequence number it is stamped with.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cuts: BTreeMap<I, Vec<Digest>>,
 }
 
 impl<I> Default for Roster<I> {
     fn default() -> Self {
         Roster {
             spans: BTreeMap::new(),
+            cuts: BTreeMap::new(),
         }
+    }
+}
+
+/// A stanza's fingerprint: the first 16 bytes of SHA-256 over its typed content (the
+/// group, the command, the body and the extension, recipients included), fixed-width and
+/// little-endian whatever the platform. The owner names a removed member's accepted
+/// stanzas by it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest(pub [u8; 16]);
+
+impl Digest {
+    pub fn of<T: Hash + ?Sized>(value: &T) -> Digest {
+        use sha2::Digest as _;
+        struct Sha(sha2::Sha256);
+        impl std::hash::Hasher for Sha {
+            fn finish(&self) -> u64 {
+                0
+            }
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.update(bytes);
+            }
+            fn write_u8(&mut self, v: u8) {
+                self.0.update([v]);
+            }
+            fn write_u16(&mut self, v: u16) {
+                self.0.update(v.to_le_bytes());
+            }
+            fn write_u32(&mut self, v: u32) {
+                self.0.update(v.to_le_bytes());
+            }
+            fn write_u64(&mut self, v: u64) {
+                self.0.update(v.to_le_bytes());
+            }
+            fn write_usize(&mut self, v: usize) {
+                self.0.update((v as u64).to_le_bytes());
+            }
+        }
+        let mut h = Sha(sha2::Sha256::new());
+        value.hash(&mut h);
+        let full = h.0.finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        Digest(out)
+    }
+
+    /// Lower-case hexadecimal, 32 characters.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Parses [`Digest::to_hex`]'s form; `None` unless exactly 32 hex digits.
+    pub fn from_hex(s: &str) -> Option<Digest> {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Digest(out))
+    }
+}
+
+impl Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Digest::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom("a digest is 32 hexadecimal digits"))
     }
 }
 
@@ -102,8 +190,10 @@ impl<I> Default for Roster<I> {
     deserialize = "I: Deserialize<'de> + Ord"
 ))]
 pub enum Ext<I> {
-    /// On messages and parts: the sender's epoch and its per-group sequence number.
-    Stamp { epoch: u64, seq: u64 },
+    /// On messages and parts: the sender's epoch, its per-group sequence number, and the
+    /// recipients it addressed (sorted), inside the signature so that a stanza re-sealed or
+    /// redirected to anyone else is refused.
+    Stamp { epoch: u64, seq: u64, to: Vec<I> },
     /// On the owner's create/set: the full state at `epoch`.
     Snapshot {
         epoch: u64,
@@ -218,6 +308,11 @@ pub enum Reason {
     Empty,
     /// Hardened: a control stanza (ack, resync) that makes no sense here.
     BadControl,
+    /// Hardened v2: a stanza whose signed recipient list does not name this client (re-sealed
+    /// or redirected).
+    NotRecipient,
+    /// Hardened v2: a stanza stamped too far ahead of this client's epoch to be held.
+    TooFarAhead,
 }
 
 impl Reason {
@@ -234,6 +329,8 @@ impl Reason {
             Reason::BufferFull => "buffer-full",
             Reason::Empty => "empty",
             Reason::BadControl => "bad-control",
+            Reason::NotRecipient => "not-recipient",
+            Reason::TooFarAhead => "too-far-ahead",
         }
     }
 }
@@ -253,6 +350,8 @@ pub enum LocalError {
     WrongOwner,
     /// The change changes nothing (e.g. adding a current member).
     NoChange,
+    /// The group's epoch counter is at its end: no further change can be numbered.
+    EpochsExhausted,
 }
 
 impl std::fmt::Display for LocalError {
@@ -264,6 +363,7 @@ impl std::fmt::Display for LocalError {
             LocalError::GroupExists => "a group with this id and owner exists already",
             LocalError::WrongOwner => "the group id is bound to another owner",
             LocalError::NoChange => "the change changes nothing",
+            LocalError::EpochsExhausted => "the group's epochs are exhausted",
         })
     }
 }
