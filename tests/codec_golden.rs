@@ -294,6 +294,15 @@ fn hardened_elements_round_trip_and_map_to_the_core() {
     let mut cut = vec![Digest([7; 16]), Digest([0xa5; 16])];
     cut.sort();
     cuts.insert(u("eve"), cut);
+    // Cut off with no last words: it must survive the round trip as an empty cut.
+    spans.insert(
+        u("frank"),
+        vec![Span {
+            since: 1,
+            until: Some(4),
+        }],
+    );
+    cuts.insert(u("frank"), Vec::new());
     let exts = [
         Ext::Stamp {
             epoch: 3,

@@ -73,6 +73,17 @@ pub struct SimArgs {
     adversary: bool,
     #[arg(long)]
     forgeries: Option<u32>,
+    /// One member per group is removed early, keeps its keys and turns insider: it sends
+    /// backdated, reused-number, ahead-of-the-owner and unstamped messages, floods a member
+    /// with stanzas of unknown groups, and re-seals what it received.
+    #[arg(long)]
+    insider: bool,
+    /// Moves each insider makes [default: 12].
+    #[arg(long)]
+    insider_moves: Option<u32>,
+    /// Stanzas in one insider flood [default: 200].
+    #[arg(long)]
+    flood: Option<u32>,
     /// Hardened retransmission: first timeout (doubling up to 64×).
     #[arg(long)]
     retransmit_ms: Option<u64>,
@@ -162,6 +173,8 @@ impl SimArgs {
             crashes,
             crash_ms,
             forgeries,
+            insider_moves,
+            flood,
             retransmit_ms,
             max_attempts,
             drain_ms,
@@ -173,6 +186,7 @@ impl SimArgs {
         }
         c.reorder |= self.reorder;
         c.adversary |= self.adversary;
+        c.insider |= self.insider;
         if !self.partition.is_empty() {
             c.partitions = self.partition.clone();
         }

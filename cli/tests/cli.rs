@@ -70,7 +70,7 @@ fn check_json_has_the_contract_fields_and_exit_codes() {
         assert!(v.get(field).is_some(), "missing {field}");
     }
     let props = v["properties"].as_array().expect("properties");
-    assert_eq!(props.len(), 8);
+    assert_eq!(props.len(), 12);
     assert!(props
         .iter()
         .all(|p| p["holds"] == true && p["outcome"] == "holds" && p["counterexample"].is_null()));
@@ -184,4 +184,62 @@ fn symmetry_explores_fewer_states_with_the_same_verdicts() {
             .collect()
     };
     assert_eq!(verdicts(&full), verdicts(&reduced));
+}
+
+/// The insider: hardened v2 holds the twelve on the insider workload; v1's rules fail
+/// removed-silence, addressed-authenticity and bounded-state (and the liveness pair), each
+/// with a counterexample whose steps name the insider.
+#[test]
+fn the_insider_breaks_hardened_v1_and_not_v2() {
+    let args = [
+        "check",
+        "--insider",
+        "--insider-budget",
+        "1",
+        "--script",
+        "create:1,2;remove:1;add:3",
+        "--senders",
+        "2",
+        "--network",
+        "ordered",
+        "--json",
+    ];
+    let out = kgroup(&args);
+    assert_eq!(out.status.code(), Some(0), "v2 holds: {out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["insider"], true);
+    assert_eq!(v["rules"], "v2");
+    assert_eq!(v["properties"].as_array().map(Vec::len), Some(12));
+
+    let mut v1 = args.to_vec();
+    v1.extend(["--hardened-rules", "v1"]);
+    let out = kgroup(&v1);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let props = v["properties"].as_array().expect("properties");
+    let failing: Vec<&str> = props
+        .iter()
+        .filter(|p| p["outcome"] == "fails")
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in [
+        "removed-silence",
+        "addressed-authenticity",
+        "bounded-state",
+        "quiescence-reachable",
+        "progress",
+    ] {
+        assert!(failing.contains(&name), "{name} in {failing:?}");
+    }
+    let silence = props
+        .iter()
+        .find(|p| p["name"] == "removed-silence")
+        .expect("removed-silence");
+    let text = silence["counterexample"].to_string();
+    assert!(text.contains("the insider"), "{text}");
+
+    // The insider needs someone to remove.
+    let out = kgroup(&["check", "--insider", "--script", "create:1,2"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removes a member"));
 }

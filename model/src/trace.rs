@@ -57,6 +57,9 @@ pub fn describe(model: &GroupModel, s: &Stanza<Id>) -> String {
             parts.join(" ")
         }
     };
+    if s.group.id.as_ref() != crate::group::GROUP {
+        out.push_str(&format!(" of group {}", s.group.id));
+    }
     if s.group.owner != OWNER {
         out.push_str(&format!(" (owner={})", name(model, s.group.owner)));
     }
@@ -96,6 +99,17 @@ pub fn describe_action(model: &GroupModel, a: &Action) -> String {
                 String::new()
             };
             let lost = if *ack_lost { " (its ack is lost)" } else { "" };
+            let carrier = if e.via == model.adversary_id() {
+                Some("mallory".to_string())
+            } else if e.via == model.insider_channel() {
+                model.insider_id().map(|x| n(&x))
+            } else {
+                None
+            };
+            let forged = match carrier.filter(|c| *c != n(&e.src)) {
+                Some(c) => format!("{forged} (carried by {c})"),
+                None => forged,
+            };
             format!(
                 "{} → {}: {}{forged}{lost}",
                 n(&e.src),

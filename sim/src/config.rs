@@ -99,6 +99,15 @@ pub struct SimConfig {
     pub adversary: bool,
     /// Stanzas each adversary injects.
     pub forgeries: u32,
+    /// One member per group is removed early, keeps its keys and turns insider: after its
+    /// removal it sends backdated, reused-number, ahead-of-the-owner and unstamped
+    /// messages, floods a member with stanzas of unknown groups, and re-seals what it
+    /// received.
+    pub insider: bool,
+    /// Moves each insider makes.
+    pub insider_moves: u32,
+    /// Stanzas in one insider flood.
+    pub flood: u32,
     /// Hardened retransmission: first timeout, and attempts before giving up (0: never).
     pub retransmit_ms: u64,
     pub max_attempts: u32,
@@ -132,6 +141,9 @@ impl Default for SimConfig {
             partitions: Vec::new(),
             adversary: false,
             forgeries: 4,
+            insider: false,
+            insider_moves: 12,
+            flood: 200,
             retransmit_ms: 1_000,
             max_attempts: 10,
             mode: Mode::Core,
@@ -204,7 +216,15 @@ impl SimConfig {
             u64::from(self.members),
             u64::from(self.clients),
         );
-        let copies = u64::from(self.messages) + u64::from(self.churn) + u64::from(self.forgeries);
+        let insider = if self.insider {
+            u64::from(self.insider_moves).saturating_mul(u64::from(self.flood).max(1))
+        } else {
+            0
+        };
+        let copies = u64::from(self.messages)
+            + u64::from(self.churn)
+            + u64::from(self.forgeries)
+            + insider / u64::from(self.members.max(1));
         let per_member = members
             .saturating_mul(BYTES_PER_VIEW_ENTRY)
             .saturating_add(copies.saturating_mul(BYTES_PER_COPY))
@@ -303,6 +323,8 @@ impl SimConfig {
             ("churn", self.churn),
             ("crashes", self.crashes),
             ("forgeries", self.forgeries),
+            ("insider_moves", self.insider_moves),
+            ("flood", self.flood),
         ] {
             if v > 10_000_000 {
                 return Err(bad(field, format!("{v} is above 10,000,000")));

@@ -86,6 +86,10 @@ enum Act {
     Part(u32),
     Forge(u32),
     Squat(u32),
+    /// The owner removes the group's insider.
+    Expel(u32),
+    /// The insider's next move.
+    Insider(u32),
 }
 
 /// An event the simulation schedules on its calendar.
@@ -148,6 +152,9 @@ struct Plan {
     pool: Vec<Id>,
     initial: Vec<Id>,
     adversary: Option<Id>,
+    /// A member removed early that turns insider, keeping its keys.
+    insider: Option<Id>,
+    insider_moves: u32,
     commands: u32,
     messages: u32,
 }
@@ -226,11 +233,23 @@ impl Sim {
             } else {
                 None
             };
+            let insider = if cfg.insider {
+                let others: Vec<Id> = initial
+                    .iter()
+                    .copied()
+                    .filter(|m| Some(*m) != adversary)
+                    .collect();
+                others.choose(&mut rng).copied()
+            } else {
+                None
+            };
             plans.push(Plan {
                 key: GroupKey::new(format!("g{g}"), owner),
                 pool,
                 initial,
                 adversary,
+                insider,
+                insider_moves: 0,
                 commands: 0,
                 messages: 0,
             });
@@ -283,6 +302,16 @@ impl Sim {
             for _ in 0..self.cfg.parts {
                 let t = later(&mut self.rng);
                 self.push(t, SimEvent::Act(Act::Part(g)));
+            }
+            if self.plans[g as usize].insider.is_some() {
+                // Removed early; its moves come after (a move before the removal is a
+                // member's own business, and is skipped).
+                let expel = later(&mut self.rng).min(created + 1 + start);
+                self.push(expel, SimEvent::Act(Act::Expel(g)));
+                for _ in 0..self.cfg.insider_moves {
+                    let t = self.rng.random_range(expel + 1..=d.max(expel + 1));
+                    self.push(t, SimEvent::Act(Act::Insider(g)));
+                }
             }
             if self.plans[g as usize].adversary.is_some() {
                 // The squat races the create: some clients see one first, some the other.
@@ -349,6 +378,13 @@ impl Sim {
         let mut timed_out = false;
         while let Some((at, ev)) = self.queue.pop() {
             if at > limit {
+                // A timer left armed by a client that has since nothing to do changes
+                // nothing: it does not keep the run from having drained.
+                if let SimEvent::Timer(c) = &ev {
+                    if self.nodes[*c as usize].client.poll_timeout().is_none() {
+                        continue;
+                    }
+                }
                 timed_out = true;
                 break;
             }
@@ -570,8 +606,13 @@ impl Sim {
             Dialect::Hardened => signer,
         };
         let key = stanza.group.clone();
-        if src == key.owner
-            && matches!(stanza.command, Command::Create { .. } | Command::Set { .. })
+        let insider = self
+            .plans
+            .iter()
+            .any(|p| p.insider == Some(to) && p.key == key);
+        if (src == key.owner
+            && matches!(stanza.command, Command::Create { .. } | Command::Set { .. }))
+            || (insider && src != to && stanza.body.is_some())
         {
             let heard = &mut self.nodes[to as usize].heard;
             if heard.len() < 64 {
@@ -675,6 +716,8 @@ impl Sim {
             Act::Part(g) => self.part(g),
             Act::Forge(g) => self.forge(g),
             Act::Squat(g) => self.squat(g),
+            Act::Expel(g) => self.expel(g),
+            Act::Insider(g) => self.insider(g),
         }
     }
 
@@ -725,11 +768,15 @@ impl Sim {
             .copied()
             .filter(|c| !view.members.contains(c))
             .collect();
+        let outsiders: Vec<Id> = outsiders
+            .into_iter()
+            .filter(|c| Some(*c) != p.insider)
+            .collect();
         let removable: Vec<Id> = view
             .members
             .iter()
             .copied()
-            .filter(|m| *m != owner && Some(*m) != p.adversary)
+            .filter(|m| *m != owner && Some(*m) != p.adversary && Some(*m) != p.insider)
             .collect();
         let roll: f64 = self.rng.random();
         let mut change = Change::default();
@@ -765,7 +812,9 @@ impl Sim {
             .members
             .iter()
             .copied()
-            .filter(|m| (owner_too || *m != p.key.owner) && Some(*m) != p.adversary)
+            .filter(|m| {
+                (owner_too || *m != p.key.owner) && Some(*m) != p.adversary && Some(*m) != p.insider
+            })
             .collect();
         candidates.choose(&mut self.rng).copied()
     }
@@ -936,11 +985,174 @@ impl Sim {
         }
     }
 
+    /// The owner removes the group's insider (which keeps every key it had).
+    fn expel(&mut self, g: u32) {
+        let Some(x) = self.plans[g as usize].insider else {
+            return;
+        };
+        let change = Change {
+            remove: vec![x],
+            ..Default::default()
+        };
+        let intent = Intent::Set {
+            id: self.plans[g as usize].key.id.clone(),
+            change: change.clone(),
+            body: None,
+        };
+        if self.owner_acts(g, intent) {
+            self.judge.changed(g, &[], &change.remove, None);
+        }
+        self.flush_owner(g);
+    }
+
+    /// One move of a removed insider: a message stamped with an epoch of its membership and
+    /// a new number, or a number it used, or stamped ahead of the owner, or unstamped; a
+    /// flood of stanzas of groups nobody knows at one member; or a re-seal of a stanza it
+    /// received, to everyone.
+    fn insider(&mut self, g: u32) {
+        let p = &self.plans[g as usize];
+        let (Some(x), key) = (p.insider, p.key.clone()) else {
+            return;
+        };
+        let owner_view = self.nodes[key.owner as usize].client.view(&key);
+        if owner_view.as_ref().is_none_or(|v| v.members.contains(&x)) {
+            // Not removed (yet, or the owner was down): nothing an insider does.
+            self.counters.skipped += 1;
+            return;
+        }
+        let owner_epoch = owner_view.map_or(0, |v| v.epoch);
+        let k = self.plans[g as usize].insider_moves;
+        self.plans[g as usize].insider_moves += 1;
+        self.counters.forged += 1;
+        let audience = self.audience_of(g, x);
+        let hardened = self.cfg.dialect == Dialect::Hardened;
+        let stamp = |epoch: u64, seq: u64, to: &[Id]| {
+            hardened.then(|| Ext::Stamp {
+                epoch,
+                seq,
+                to: to.to_vec(),
+            })
+        };
+        let roll = self.rng.random_range(0..6u8);
+        let body: Text = format!("g{g} insider c{x} move {k}").into();
+        let ext = match roll {
+            0 => stamp(1, 1_000_000 + u64::from(k), &audience),
+            1 => stamp(1, 1, &audience),
+            2 => stamp(owner_epoch + 1, 2_000_000 + u64::from(k), &audience),
+            3 => None,
+            4 => {
+                // A flood at one member: stanzas of fresh group ids (its own groups).
+                let Some(&target) = audience.choose(&mut self.rng) else {
+                    return;
+                };
+                for i in 0..self.cfg.flood {
+                    let stanza = Stanza {
+                        group: GroupKey::new(format!("x{g}.{k}.{i}"), x),
+                        command: Command::Message,
+                        body: Some("flood".into()),
+                        ext: stamp(1, 1, &[target]),
+                    };
+                    self.send_as(x, x, Arc::from(vec![target]), stanza);
+                }
+                return;
+            }
+            _ => {
+                let heard = &self.nodes[x as usize].heard;
+                let Some((stanza, copy)) = heard.choose(&mut self.rng).cloned() else {
+                    self.counters.skipped += 1;
+                    return;
+                };
+                // Signed by whoever composed it, re-sealed to everyone but itself.
+                self.counters.replayed += 1;
+                let signer = self.signer_of(&stanza, &key);
+                let to: Arc<[Id]> = audience.iter().copied().filter(|c| *c != signer).collect();
+                let payload = match copy {
+                    Payload::Core(s) => Some(Payload::Core(s)),
+                    Payload::Xml(xml) => wire::readdress(&xml, &to)
+                        .ok()
+                        .map(|x| Payload::Xml(x.into())),
+                };
+                if let Some(payload) = payload {
+                    self.send_up(signer, signer, to, payload);
+                }
+                return;
+            }
+        };
+        self.judge
+            .insider_message(g, x, &audience, body.clone(), self.now);
+        let stanza = Stanza {
+            group: key,
+            command: Command::Message,
+            body: Some(body),
+            ext,
+        };
+        self.send_as(x, x, Arc::from(audience), stanza);
+    }
+
+    /// Everyone who ever may be in group `g`'s pool but `who`, sorted.
+    fn audience_of(&self, g: u32, who: Id) -> Vec<Id> {
+        let mut v: Vec<Id> = self.audience(g, who).to_vec();
+        v.sort_unstable();
+        v
+    }
+
+    /// Who signed a stanza an insider heard: the owner for its commands, else the sender
+    /// its body names (the simulator's bodies name their sender).
+    fn signer_of(&self, stanza: &Stanza<Id>, key: &GroupKey<Id>) -> Id {
+        if matches!(stanza.command, Command::Create { .. } | Command::Set { .. }) {
+            return key.owner;
+        }
+        stanza
+            .body
+            .as_deref()
+            .and_then(|b| b.rsplit_once("from c"))
+            .and_then(|(_, c)| c.parse().ok())
+            .unwrap_or(key.owner)
+    }
+
+    /// `src` composes and signs `stanza` itself (`claimed` is the `from` it writes).
+    fn send_as(&mut self, src: Id, claimed: Id, to: Arc<[Id]>, stanza: Stanza<Id>) {
+        let out = Outgoing {
+            to: to.to_vec(),
+            stanza: Arc::new(stanza),
+            resent: false,
+        };
+        if let Some(payload) = self.payload(src, claimed, &out) {
+            self.send_up(src, claimed, to, payload);
+        }
+    }
+
     /// What the run was still waiting for when it stopped without draining.
     fn stall(&self, timed_out: bool) -> String {
         let (mut held, mut holding, mut unacked, mut waiting) = (0usize, 0usize, 0usize, 0usize);
         let (mut stored, mut queued_up) = (0usize, 0usize);
-        for n in &self.nodes {
+        let mut example = None;
+        for (c, n) in self.nodes.iter().enumerate() {
+            if example.is_none() {
+                let group = n
+                    .client
+                    .groups()
+                    .find_map(|(k, g)| g.held().first().map(|h| (k.clone(), h.clone())))
+                    .or_else(|| {
+                        n.client
+                            .limbo()
+                            .find_map(|(k, h)| h.first().map(|h| (k.clone(), h.clone())))
+                    });
+                example = group.map(|(k, h)| {
+                    let epoch = match h.stanza.ext {
+                        Some(Ext::Stamp { epoch, .. }) => format!(" stamped e{epoch}"),
+                        _ => String::new(),
+                    };
+                    let mine = n
+                        .client
+                        .view(&k)
+                        .map_or("unknown".to_string(), |v| format!("at e{}", v.epoch));
+                    format!(
+                        " (e.g. c{c} holds c{}'s stanza of {}{epoch}, the group {mine} there)",
+                        h.from, k.id
+                    )
+                });
+            }
             let (h, u) = (n.client.held_count(), n.client.unacknowledged_count());
             held += h;
             holding += usize::from(h > 0);
@@ -958,9 +1170,10 @@ impl Sim {
             format!("at {} ms, with no event left", self.now)
         };
         format!(
-            "{when}: {held} stanza(s) held for a later epoch or an unknown group at {holding} client(s), \
+            "{when}: {held} stanza(s) held for a later epoch or an unknown group at {holding} client(s){}, \
              {unacked} stanza(s) unacknowledged at {waiting} client(s), {stored} stored for offline \
              clients, {queued_up} waiting to be uploaded, {} event(s) queued",
+            example.unwrap_or_default(),
             self.queue.len()
         )
     }
@@ -1010,6 +1223,15 @@ impl Sim {
         } else {
             None
         };
+        let sizes: Vec<u64> = self
+            .nodes
+            .iter()
+            .map(|n| n.client.persisted_bytes())
+            .collect();
+        let persisted = crate::report::Persisted {
+            max_bytes: sizes.iter().copied().max().unwrap_or(0),
+            mean_bytes: sizes.iter().sum::<u64>() / (sizes.len() as u64).max(1),
+        };
         SimReport::new(
             &self.cfg,
             Outcome {
@@ -1026,6 +1248,7 @@ impl Sim {
                 samples: self.samples,
                 peak_queue: self.peak_queue,
                 queue_entry_bytes: QUEUE_ENTRY_BYTES,
+                persisted,
             },
         )
     }

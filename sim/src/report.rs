@@ -69,6 +69,15 @@ pub struct Outcome<'a> {
     pub peak_queue: usize,
     /// What one event takes in the queue.
     pub queue_entry_bytes: usize,
+    /// Each client's persisted state at the end ([`kgroup::Client::persisted_bytes`]).
+    pub persisted: Persisted,
+}
+
+/// The size of what clients persist, over all clients.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Persisted {
+    pub max_bytes: u64,
+    pub mean_bytes: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -107,6 +116,7 @@ pub struct SimReport {
     /// Largest number of events queued at once, and what one takes in the queue.
     pub peak_queue: usize,
     pub queue_entry_bytes: usize,
+    pub persisted: Persisted,
     pub config: SimConfig,
     #[serde(skip)]
     pub samples: Vec<Sample>,
@@ -160,6 +170,7 @@ impl SimReport {
             properties: o.verdicts,
             peak_queue: o.peak_queue,
             queue_entry_bytes: o.queue_entry_bytes,
+            persisted: o.persisted,
             config: cfg.clone(),
             samples: o.samples,
         }
@@ -191,7 +202,12 @@ impl SimReport {
             c.messages,
             c.churn,
             c.parts,
-            if c.adversary { ", an adversary" } else { "" }
+            match (c.adversary, c.insider) {
+                (true, true) => ", an adversary and an insider",
+                (true, false) => ", an adversary",
+                (false, true) => ", an insider",
+                (false, false) => "",
+            }
         );
         let _ = writeln!(
             s,
@@ -217,6 +233,11 @@ impl SimReport {
             s,
             "  {} events in {:.3} s ({:.0} events/s); simulated time {} ms",
             self.events, self.seconds, self.events_per_sec, self.end_ms
+        );
+        let _ = writeln!(
+            s,
+            "  persisted state per client: max {} bytes, mean {} bytes",
+            self.persisted.max_bytes, self.persisted.mean_bytes
         );
         let k = &self.counters;
         let _ = writeln!(

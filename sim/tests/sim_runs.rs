@@ -355,3 +355,44 @@ fn a_run_that_misses_its_drain_deadline_fails_progress_and_says_why() {
     });
     assert!(verdict(&ok, "progress") && verdict(&ok, "quiescence-reachable"));
 }
+
+/// The insider (a removed member keeping its keys: backdated, reused-number, ahead and
+/// unstamped messages, floods of unknown groups, re-seals) with the outsider adversary, on
+/// a hostile network, in every mode: hardened holds all twelve, with what each client
+/// persists reported; the seed's dialect delivers what the insider sends after its removal,
+/// or the same message twice.
+#[test]
+fn the_insider_and_a_flood_break_kontalk_and_not_hardened() {
+    for mode in [Mode::Core, Mode::Wire] {
+        for seed in [1, 2] {
+            let cfg = SimConfig {
+                insider: true,
+                insider_moves: 12,
+                flood: 100,
+                adversary: true,
+                mode,
+                ..hostile(Dialect::Hardened, seed)
+            };
+            let v = json(&cfg);
+            for p in v["properties"].as_array().unwrap() {
+                assert_eq!(p["outcome"], "holds", "{mode:?} seed {seed}: {p}");
+            }
+            assert_eq!(v["properties"].as_array().map(Vec::len), Some(12));
+            assert!(v["counters"]["forged"].as_u64().unwrap() > 0);
+            let max = v["persisted"]["max_bytes"].as_u64().unwrap();
+            let mean = v["persisted"]["mean_bytes"].as_u64().unwrap();
+            assert!(0 < mean && mean <= max, "{mean} {max}");
+        }
+    }
+    let broken = [1, 2, 3].into_iter().any(|seed| {
+        let cfg = SimConfig {
+            insider: true,
+            insider_moves: 12,
+            flood: 100,
+            ..hostile(Dialect::Kontalk, seed)
+        };
+        let v = json(&cfg);
+        !verdict(&v, "removed-silence") || !verdict(&v, "exactly-once")
+    });
+    assert!(broken, "kontalk never heard the insider");
+}

@@ -22,7 +22,8 @@
 //!
 //! A stamp's `<to/>`s are the recipients its sender addressed (signed with it, so a stanza
 //! re-sealed to anyone else is refused). A removed member's `<cut/>`s name, by digest, the
-//! stanzas of theirs the owner had accepted when it removed them (`Roster::cuts`).
+//! stanzas of theirs the owner had accepted when it removed them (`Roster::cuts`); a lone
+//! `<cut/>` without a digest says it had accepted none.
 //!
 //! A snapshot is the owner's full state: the subject (absent: none) and every identity that
 //! was ever a member with its membership intervals (`until` absent: still a member). Numbers
@@ -274,14 +275,8 @@ fn member_spans(
                     }
                     Ok(())
                 })?;
-                let digest = digest.ok_or(DecodeError::new(
-                    t.pos,
-                    ErrorKind::MissingAttribute {
-                        element: "cut",
-                        attribute: "digest",
-                    },
-                ))?;
-                cut.push(digest);
+                // `<cut/>` alone says the member was cut off with no last words.
+                cut.extend(digest);
                 cur.expect_empty(&t, "cut")
             }
             _ => cur.skip(&t),
@@ -415,10 +410,17 @@ pub(crate) fn encode(ext: &Ext<Jid>, out: &mut String) {
                     }
                     out.push_str("/>");
                 }
-                for d in roster.cuts.get(jid).into_iter().flatten() {
-                    out.push_str("<cut digest='");
-                    out.push_str(&d.to_hex());
-                    out.push_str("'/>");
+                match roster.cuts.get(jid) {
+                    // Cut off with no last words: the cut must still say so.
+                    Some(cut) if cut.is_empty() => out.push_str("<cut/>"),
+                    Some(cut) => {
+                        for d in cut {
+                            out.push_str("<cut digest='");
+                            out.push_str(&d.to_hex());
+                            out.push_str("'/>");
+                        }
+                    }
+                    None => {}
                 }
                 out.push_str("</member>");
             }

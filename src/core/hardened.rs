@@ -117,8 +117,10 @@ impl<I: Identity> Client<I> {
                 // again).
                 if let Some(g) = self.groups.get_mut(key).filter(|_| config.v2()) {
                     let before = g.held.len();
-                    g.held
-                        .retain(|h| stamp_epoch(&h.stanza).is_none_or(|e| e <= their_epoch));
+                    let member = g.status == Status::Member;
+                    g.held.retain(|h| {
+                        member && stamp_epoch(&h.stanza).is_none_or(|e| e <= their_epoch)
+                    });
                     if g.held.len() < before {
                         reject(out, key, &from, Reason::Stale);
                     }
@@ -310,6 +312,11 @@ impl<I: Identity> Client<I> {
             if v2 && epoch - g.epoch > config.max_ahead {
                 return reject(out, key, &from, Reason::TooFarAhead);
             }
+            if v2 && g.status != Status::Member {
+                // Left or removed: no snapshot will come to release it (a re-added member
+                // gets it again from its sender, who is still waiting for the ack).
+                return reject(out, key, &from, Reason::NotMember);
+            }
             if g.held.len() >= config.max_held {
                 return reject(out, key, &from, Reason::BufferFull);
             }
@@ -494,7 +501,12 @@ impl<I: Identity> Client<I> {
             std::mem::take(&mut g.held).into_iter().partition(|h| {
                 stamp_epoch(&h.stanza).is_none_or(|e| if exact { e == epoch } else { e <= epoch })
             });
-        g.held = waiting;
+        // v2: a client no longer a member will get no snapshot that releases the rest.
+        g.held = if self.config.v2() && g.status != Status::Member {
+            Vec::new()
+        } else {
+            waiting
+        };
         for h in ready {
             self.receive_hardened(h.from, h.stanza, now, out);
         }

@@ -553,6 +553,26 @@ impl<I: Identity> Client<I> {
         None
     }
 
+    /// The size in bytes of what [`Client::durable`] returns, in a canonical encoding (the
+    /// bytes its `Hash` writes, fixed-width): what a driver stores after each transition.
+    pub fn persisted_bytes(&self) -> u64 {
+        struct Count(u64);
+        impl std::hash::Hasher for Count {
+            fn finish(&self) -> u64 {
+                self.0
+            }
+            fn write(&mut self, bytes: &[u8]) {
+                self.0 += bytes.len() as u64;
+            }
+            fn write_usize(&mut self, _: usize) {
+                self.0 += 8;
+            }
+        }
+        let mut c = Count(0);
+        std::hash::Hash::hash(&self.durable(), &mut c);
+        c.0
+    }
+
     /// Stanzas of ours waiting for an acknowledgement.
     pub fn unacknowledged_count(&self) -> usize {
         self.groups.values().map(|g| g.outbox.len()).sum()
