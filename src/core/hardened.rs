@@ -329,7 +329,7 @@ impl<I: Identity> Client<I> {
                 g.resync_asked = epoch;
             }
             if first && v2 && self.limbo.is_empty() {
-                self.limbo_due = self.limbo_retry(now);
+                self.start_asking(now);
             }
             // Asked again on every (re)arrival, and (v2) on a timer while anything is held.
             return ask_resync(key, my_epoch, out);
@@ -423,7 +423,9 @@ impl<I: Identity> Client<I> {
             held.push(Held { from, stanza });
         }
         if first {
-            self.limbo_due = self.limbo_retry(now);
+            if self.limbo.len() == 1 {
+                self.start_asking(now);
+            }
             ask_resync(key, 0, out);
         }
     }

@@ -202,6 +202,7 @@ impl<I: Identity> Client<I> {
                 .map(|(k, h)| (k.renamed(f), held(h, f)))
                 .collect(),
             limbo_due: self.limbo_due,
+            asked: self.asked,
         }
     }
 }
