@@ -321,7 +321,10 @@ impl Judge {
                 self.judge_change(c, group, view, now);
             }
         }
-        if let Some(what) = client.bounds_exceeded() {
+        // Only the received stanza's group (and limbo) can have grown; an intent or a
+        // timer adds to no window, held buffer or limbo.
+        let only = received.map(|(key, _)| key);
+        if let Some(what) = client.bounds_exceeded_in(only).filter(|_| only.is_some()) {
             self.bounded
                 .hit(|| format!("at {now} ms client {c} holds more than its bounds: {what}"));
         }

@@ -511,6 +511,13 @@ impl<I: Identity> Client<I> {
     /// the window bound, and an owner's digests per member within it. Read from the state
     /// itself, whatever the rules that built it.
     pub fn bounds_exceeded(&self) -> Option<String> {
+        self.bounds_exceeded_in(None)
+    }
+
+    /// [`Client::bounds_exceeded`] for limbo and one group only (all groups with `None`):
+    /// a transition on a stanza of one group changes no other group's state, and a judge
+    /// that looks at every transition need not walk them all.
+    pub fn bounds_exceeded_in(&self, only: Option<&GroupKey<I>>) -> Option<String> {
         let c = &self.config;
         let mut limbo = 0;
         let mut per_sender = BTreeMap::<&I, usize>::new();
@@ -530,7 +537,11 @@ impl<I: Identity> Client<I> {
                 c.max_limbo_per_sender
             ));
         }
-        for (key, g) in &self.groups {
+        let groups: Box<dyn Iterator<Item = (&GroupKey<I>, &Group<I>)>> = match only {
+            Some(k) => Box::new(self.groups.get_key_value(k).into_iter()),
+            None => Box::new(self.groups.iter()),
+        };
+        for (key, g) in groups {
             if g.held.len() > c.max_held {
                 return Some(format!(
                     "{} stanzas held in {} (bound {})",
