@@ -94,6 +94,7 @@ fn stanza(r: &mut Rng, i: usize) -> String {
         0..=2 => Ext::Snapshot {
             epoch,
             seq,
+            prev: kgroup::Digest::ZERO,
             subject: Some(text(r, 4)),
             roster: Roster {
                 spans: members

@@ -315,16 +315,23 @@ fn hardened_elements_round_trip_and_map_to_the_core() {
             to: vec![],
         },
         Ext::Ack { seq: u64::MAX },
+        Ext::Head {
+            epoch: 4,
+            seq: 9,
+            head: Digest([0x3c; 16]),
+        },
         Ext::Resync { epoch: 0 },
         Ext::Snapshot {
             epoch: 5,
             seq: 9,
+            prev: Digest([0x5a; 16]),
             subject: t("<Our> 'great' & \"journey\"\r\n"),
             roster: Roster { spans, cuts },
         },
         Ext::Snapshot {
             epoch: 1,
             seq: 1,
+            prev: kgroup::Digest::ZERO,
             subject: None,
             roster: Roster::default(),
         },
@@ -372,11 +379,38 @@ fn hardened_elements_round_trip_and_map_to_the_core() {
             "<snapshot xmlns='urn:kgroup:hardened:0' epoch='2' seq='1'><member jid='a@x.org'><span since='1' until='2'/><cut digest='xyz'/></member></snapshot>",
             "not 32 hexadecimal digits",
         ),
+        (
+            "<snapshot xmlns='urn:kgroup:hardened:0' epoch='2' seq='1' prev='0f1e'/>",
+            "not 32 hexadecimal digits",
+        ),
+        (
+            "<head xmlns='urn:kgroup:hardened:0' epoch='2' seq='1'/>",
+            "digest",
+        ),
+        (
+            "<head xmlns='urn:kgroup:hardened:0' epoch='2' seq='1' digest='0f1e2d3c4b5a69788796a5b4c3d2e1f0'><to jid='a@x.org'/></head>",
+            "head",
+        ),
     ] {
         let xml = format!("<message>{bad}</message>");
         let err = Message::decode(xml.as_bytes()).expect_err(bad).to_string();
         assert!(err.contains(why), "{bad}: {err}");
     }
+    // A head, and a snapshot's chain, as documented.
+    let xml = "<message><head xmlns='urn:kgroup:hardened:0' epoch='3' seq='8' \
+        digest='00112233445566778899aabbccddeeff'/></message>";
+    let m = Message::decode(xml.as_bytes()).unwrap();
+    assert!(matches!(
+        m.hardened,
+        Some(Ext::Head { epoch: 3, seq: 8, head }) if head.to_hex() == "00112233445566778899aabbccddeeff"
+    ));
+    let xml = "<message><snapshot xmlns='urn:kgroup:hardened:0' epoch='3' seq='8' \
+        prev='8796a5b4c3d2e1f00f1e2d3c4b5a6978'/></message>";
+    let m = Message::decode(xml.as_bytes()).unwrap();
+    assert!(matches!(
+        m.hardened,
+        Some(Ext::Snapshot { prev, .. }) if prev.to_hex() == "8796a5b4c3d2e1f00f1e2d3c4b5a6978"
+    ));
     let xml = "<message><snapshot xmlns='urn:kgroup:hardened:0' epoch='3' seq='8'>\
         <subject>S</subject><member jid='alice@example.org'><span since='1'/></member>\
         <member jid='charlie@example.org'><span since='1' until='3'/></member>\

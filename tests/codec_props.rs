@@ -164,6 +164,7 @@ fn ext() -> impl Strategy<Value = Ext<Jid>> {
                     Ext::Snapshot {
                         epoch,
                         seq,
+                        prev: kgroup::Digest::ZERO,
                         subject,
                         roster: Roster {
                             spans,

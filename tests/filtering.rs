@@ -141,6 +141,7 @@ fn commands_from_anyone_but_the_owner_are_ignored() {
             let ext = Ext::Snapshot {
                 epoch: 99,
                 seq: 1,
+                prev: kgroup::Digest::ZERO,
                 subject: None,
                 roster: Roster::with_members([DAVID, ALICE, BOB, MALLORY], 1),
             };
@@ -222,7 +223,7 @@ fn a_known_group_id_with_another_owner_is_ignored() {
             Output::Deliver { group, .. }
             | Output::Changed { group, .. }
             | Output::Reject { group, .. } => group.owner == MALLORY,
-            Output::GaveUp { .. } => false,
+            Output::GaveUp { .. } | Output::Equivocation { .. } => false,
         }),
         "{out:?}"
     );
@@ -328,6 +329,7 @@ fn unknown_groups_and_creates_not_naming_us() {
     let ext = Ext::Snapshot {
         epoch: 1,
         seq: 1,
+        prev: kgroup::Digest::ZERO,
         subject: None,
         roster: Roster::with_members([DAVID, BOB], 1),
     };

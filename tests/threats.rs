@@ -373,6 +373,7 @@ fn the_owners_epoch_counter_never_wraps() {
         ext: Some(Ext::Snapshot {
             epoch: u64::MAX,
             seq: 99,
+            prev: kgroup::Digest::ZERO,
             subject: None,
             roster,
         }),

@@ -75,6 +75,10 @@ pub struct CheckArgs {
     /// Moves the insider may make.
     #[arg(long, default_value_t = 2)]
     pub insider_budget: u8,
+    /// The malicious owner: once, it sends one addressee of a create or set a different
+    /// one (another subject) for the same epoch, and is otherwise the real core.
+    #[arg(long)]
+    pub equivocate: bool,
     /// The hardened dialect's receiving rules: v2, or v1 to see what v2 fixes.
     #[arg(long, hide = true, default_value = "v2")]
     pub hardened_rules: kgroup::Rules,
@@ -140,6 +144,7 @@ impl CheckArgs {
             insider: self.insider,
             insider_budget: self.insider_budget,
             rules: self.hardened_rules,
+            equivocate: self.equivocate,
         };
         model.within_limits()?;
         Ok(model)

@@ -84,6 +84,10 @@ pub struct SimArgs {
     /// Stanzas in one insider flood [default: 200].
     #[arg(long)]
     flood: Option<u32>,
+    /// Every group's owner is malicious: at its first change with two recipients or more it
+    /// sends one of them a different command (another subject) for the same epoch.
+    #[arg(long)]
+    equivocate: bool,
     /// Hardened retransmission: first timeout (doubling up to 64×).
     #[arg(long)]
     retransmit_ms: Option<u64>,
@@ -187,6 +191,7 @@ impl SimArgs {
         c.reorder |= self.reorder;
         c.adversary |= self.adversary;
         c.insider |= self.insider;
+        c.equivocate |= self.equivocate;
         if !self.partition.is_empty() {
             c.partitions = self.partition.clone();
         }

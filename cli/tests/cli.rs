@@ -70,7 +70,7 @@ fn check_json_has_the_contract_fields_and_exit_codes() {
         assert!(v.get(field).is_some(), "missing {field}");
     }
     let props = v["properties"].as_array().expect("properties");
-    assert_eq!(props.len(), 12);
+    assert_eq!(props.len(), 14);
     assert!(props
         .iter()
         .all(|p| p["holds"] == true && p["outcome"] == "holds" && p["counterexample"].is_null()));
@@ -186,7 +186,7 @@ fn symmetry_explores_fewer_states_with_the_same_verdicts() {
     assert_eq!(verdicts(&full), verdicts(&reduced));
 }
 
-/// The insider: hardened v2 holds the twelve on the insider workload; v1's rules fail
+/// The insider: hardened v2 holds the fourteen on the insider workload; v1's rules fail
 /// removed-silence, addressed-authenticity and bounded-state (and the liveness pair), each
 /// with a counterexample whose steps name the insider.
 #[test]
@@ -209,7 +209,7 @@ fn the_insider_breaks_hardened_v1_and_not_v2() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["insider"], true);
     assert_eq!(v["rules"], "v2");
-    assert_eq!(v["properties"].as_array().map(Vec::len), Some(12));
+    assert_eq!(v["properties"].as_array().map(Vec::len), Some(14));
 
     let mut v1 = args.to_vec();
     v1.extend(["--hardened-rules", "v1"]);
@@ -242,4 +242,52 @@ fn the_insider_breaks_hardened_v1_and_not_v2() {
     let out = kgroup(&["check", "--insider", "--script", "create:1,2"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("removes a member"));
+}
+
+/// The equivocating owner: the fork cannot be prevented (convergence fails, exit 1), and
+/// v2 finds it out (fork-detection holds) where v1 does not, with a trace that says what the
+/// owner did.
+#[test]
+fn the_equivocating_owner_is_found_out_by_v2_only() {
+    let args = [
+        "check",
+        "--equivocate",
+        "--clients",
+        "3",
+        "--script",
+        "create:1,2;subject:1",
+        "--senders",
+        "1",
+        "--json",
+    ];
+    let outcome = |args: &[&str]| {
+        let out = kgroup(args);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["equivocate"], true);
+        let props = v["properties"].as_array().expect("properties").clone();
+        let of = |name: &str| {
+            props
+                .iter()
+                .find(|p| p["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        (
+            of("fork-detection"),
+            of("convergence"),
+            of("epoch-agreement"),
+        )
+    };
+    let (fork, convergence, epochs) = outcome(&args);
+    assert_eq!(fork["outcome"], "holds", "{fork}");
+    assert_eq!(convergence["outcome"], "fails", "{convergence}");
+    assert_eq!(epochs["outcome"], "holds", "{epochs}");
+    let mut v1 = args.to_vec();
+    v1.extend(["--hardened-rules", "v1"]);
+    let (fork, _, _) = outcome(&v1);
+    assert_eq!(fork["outcome"], "fails", "{fork}");
+    let text = fork["counterexample"].to_string();
+    assert!(text.contains("the owner sends"), "{text}");
+    assert!(text.contains("forged"), "{text}");
 }

@@ -41,7 +41,7 @@ fn hardened_exits_zero_and_kontalk_one_with_the_json_contract() {
         assert!(v.get(field).is_some(), "missing {field}: {v}");
     }
     assert_eq!(v["seed"], 4);
-    assert_eq!(v["properties"].as_array().unwrap().len(), 12);
+    assert_eq!(v["properties"].as_array().unwrap().len(), 14);
 
     let mut k = args.to_vec();
     k.extend(["--dialect", "kontalk"]);

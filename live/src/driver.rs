@@ -461,7 +461,7 @@ impl Run {
                         n.gave_up += 1;
                     }
                 }
-                Output::Changed { .. } => {}
+                Output::Changed { .. } | Output::Equivocation { .. } => {}
             }
         }
         Ok(())

@@ -447,6 +447,7 @@ fn forged_owner_command(dialect: Dialect) {
             Some(Ext::Snapshot {
                 epoch: 99,
                 seq: 99,
+                prev: kgroup::Digest::ZERO,
                 subject: t("bob owns this now"),
                 roster,
             })

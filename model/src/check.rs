@@ -27,6 +27,8 @@ pub struct CheckReport {
     pub adversary: bool,
     /// Whether the removed member turned insider.
     pub insider: bool,
+    /// Whether the owner equivocated (once).
+    pub equivocate: bool,
     /// The hardened dialect's receiving rules (v1 only to show what v2 fixes).
     pub rules: kgroup::Rules,
     /// Whether states were reduced by the symmetry of interchangeable members.
@@ -232,6 +234,7 @@ pub fn check_with(
         script: script::render(&model.script),
         adversary: model.adversary,
         insider: model.insider,
+        equivocate: model.equivocate,
         rules: model.rules,
         symmetry,
         threads: threads.max(1),

@@ -1,6 +1,7 @@
-//! The findings table: every property, in both dialects, on every network, for four
-//! workloads that together exercise every property (the insider's also with hardened's
-//! v1 rules, to show what v2 fixes); `kgroup findings` prints it.
+//! The findings table: every property, in both dialects, on every network, for five
+//! workloads that together exercise every property (the insider's and the equivocating
+//! owner's also with hardened's v1 rules, to show what v2 fixes); `kgroup findings`
+//! prints it.
 
 use crate::check::{check, CheckReport};
 use crate::model::GroupModel;
@@ -34,6 +35,7 @@ fn base(dialect: Dialect, network: Network) -> GroupModel {
         planted: None,
         insider: false,
         insider_budget: 2,
+        equivocate: false,
         rules: kgroup::Rules::V2,
     }
 }
@@ -74,6 +76,19 @@ pub fn insider(dialect: Dialect, network: Network) -> GroupModel {
         senders: vec![2],
         insider: true,
         insider_budget: 1,
+        ..base(dialect, network)
+    }
+}
+
+/// Owner + 2 members: the owner is malicious and, once, sends one addressee of its create
+/// or of a set a different one (another subject) for the same epoch; member 1 sends a
+/// message. (`kgroup check --equivocate` checks the same with 3 members.)
+pub fn equivocation(dialect: Dialect, network: Network) -> GroupModel {
+    GroupModel {
+        clients: 3,
+        script: vec![Step::Create(vec![1, 2]), Step::Subject(1)],
+        senders: vec![1],
+        equivocate: true,
         ..base(dialect, network)
     }
 }
@@ -120,6 +135,12 @@ pub fn workloads() -> Vec<Workload> {
             name: "insider",
             summary: "owner + 3 members; create 1,2; remove 1; add 3; member 2 sends a message; member 1, removed, turns insider (1 move: a message backdated, with a reused number, ahead of the owner or without a stamp, a flood of unknown groups, or a re-seal of what it received)",
             model: insider,
+            v1: true,
+        },
+        Workload {
+            name: "equivocation",
+            summary: "owner + 2 members; create 1,2; subject 1; member 1 sends a message; the owner equivocates once (one addressee of the create or the set gets another subject)",
+            model: equivocation,
             v1: true,
         },
     ]

@@ -89,7 +89,13 @@ pub enum Action {
     Insider(Insider, Id),
     /// The insider re-seals a stanza it has seen, signed by `.0`, to one client.
     Reseal(Id, Arc<Stanza<Id>>, Id),
+    /// The malicious owner sends this addressee of one of its commands a different one
+    /// instead: the same stanza (and sequence number) with another subject.
+    Equivocate(InFlight),
 }
+
+/// The subject an equivocating owner gives the member it deceives.
+pub const FORGED_SUBJECT: &str = "forged";
 
 /// A message as sent, and whom it must reach.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -133,6 +139,8 @@ pub struct Ghost {
     pub stray: Hashed<BTreeSet<(Id, Id, Text)>>,
     /// Properties of kind `always` already violated: the first violation sticks.
     pub violated: Props,
+    /// The owner has equivocated: from here on it is not honest.
+    pub equivocated: bool,
 }
 
 impl Default for Ghost {
@@ -148,6 +156,7 @@ impl Default for Ghost {
             delivered: [0; MAX_CLIENTS],
             stray: Hashed::new(BTreeSet::new()),
             violated: Props::default(),
+            equivocated: false,
         }
     }
 }
@@ -241,6 +250,9 @@ pub struct GroupModel {
     pub insider_budget: u8,
     /// The hardened receiving rules (v1 only to show what v2 fixes).
     pub rules: Rules,
+    /// The malicious owner: once, it sends one addressee of a command a different one
+    /// ([`Action::Equivocate`]).
+    pub equivocate: bool,
 }
 
 /// How far ahead of its epoch a model client holds a stanza.
@@ -345,11 +357,75 @@ impl GroupModel {
     pub fn holds(p: Prop, state: &State) -> bool {
         match p {
             Prop::Convergence => !Self::is_quiescent(state) || Self::disagreeing(state).is_empty(),
+            Prop::ForkDetection => {
+                !Self::is_quiescent(state) || Self::undetected_fork(state).is_none()
+            }
             Prop::NoLostMessages => !Self::is_quiescent(state) || Self::lost(state).is_empty(),
             // Judged on the graph, not in one state (see `crate::liveness`).
             Prop::QuiescenceReachable | Prop::Progress => true,
             always => !state.ghost.violated.contains(always),
         }
+    }
+
+    /// fork-detection: two members (not the owner) whose views differ while no client has
+    /// raised the equivocation alarm. An honest owner never forks the group, so this is
+    /// judged in every quiescent state, with or without the malicious owner.
+    pub fn undetected_fork(state: &State) -> Option<(Id, Id)> {
+        let key = Self::key();
+        if state
+            .clients
+            .iter()
+            .any(|c| c.group(&key).is_some_and(|g| g.alarm().is_some()))
+        {
+            return None;
+        }
+        let members: Vec<(Id, View<Id>)> = (1..state.clients.len() as Id)
+            .filter_map(|c| Self::view(state, c).map(|v| (c, v)))
+            .filter(|(_, v)| v.status == kgroup::Status::Member)
+            .collect();
+        let (first, v0) = members.first()?;
+        members
+            .iter()
+            .find(|(_, v)| !v.agrees_with(v0))
+            .map(|(c, _)| (*first, *c))
+    }
+
+    /// epoch-agreement, for client `c` after its step: with the owner honest so far, it
+    /// holds the same owner-issued state as every client at its epoch (the snapshot's head
+    /// in a group with epochs; the view itself in an epoch-less one, where every view is
+    /// "epoch 0"), and raised no equivocation alarm (unless the insider, which can lie
+    /// about its head, was the witness).
+    fn epoch_disagrees(&self, state: &State, c: Id) -> bool {
+        let key = Self::key();
+        let false_alarm = state.clients.iter().any(|cl| {
+            cl.group(&key)
+                .and_then(|g| g.alarm())
+                .is_some_and(|(_, w)| Some(*w) != self.insider_id())
+        });
+        if false_alarm {
+            return true;
+        }
+        let Some(g) = state.clients[c as usize].group(&key) else {
+            return false;
+        };
+        let mine = Self::view(state, c);
+        state.clients.iter().enumerate().any(|(o, other)| {
+            let Some(h) = other.group(&key).filter(|_| o != c as usize) else {
+                return false;
+            };
+            if h.epoch() != g.epoch() {
+                return false;
+            }
+            if g.is_hardened() && h.is_hardened() {
+                h.head() != g.head()
+            } else {
+                let theirs = other.view(&key);
+                match (&mine, &theirs) {
+                    (Some(a), Some(b)) => !a.agrees_with(b),
+                    _ => false,
+                }
+            }
+        })
     }
 
     /// Participants that disagree at quiescence.
@@ -481,8 +557,12 @@ impl GroupModel {
         if Self::within_bounds(client).is_err() {
             violated.insert(Prop::BoundedState);
         }
+
         for s in &effect.sends {
-            let control = matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Resync { .. }));
+            let control = matches!(
+                s.stanza.ext,
+                Some(Ext::Ack { .. } | Ext::Head { .. } | Ext::Resync { .. })
+            );
             if !s.resent && !control {
                 let notice = match &s.stanza.command {
                     Command::Set { remove, .. } => remove.clone(),
@@ -532,6 +612,13 @@ impl GroupModel {
             }
         }
 
+        // After the acknowledgements: a head acknowledgement may raise a neighbour's alarm.
+        if !ghost.equivocated
+            && !ghost.violated.contains(Prop::EpochAgreement)
+            && self.epoch_disagrees(state, c)
+        {
+            violated.insert(Prop::EpochAgreement);
+        }
         // The ghost is copied only when this step changes it.
         let new_violation = !ghost.violated.contains_all(violated);
         let new_delivery = effect
@@ -643,6 +730,7 @@ impl GroupModel {
                         ext: Some(Ext::Snapshot {
                             epoch: 100,
                             seq: 100,
+                            prev: kgroup::Digest::ZERO,
                             subject: None,
                             roster,
                         }),
@@ -803,8 +891,22 @@ impl GroupModel {
     }
 }
 
+/// The equivocating owner's other command: the same, with another subject everywhere it
+/// is named (the seed's `set`, and our snapshot).
+pub fn forge_subject<I>(s: &mut Stanza<I>, forged: &Text) {
+    match &mut s.command {
+        Command::Create { subject, .. } | Command::Set { subject, .. } => {
+            *subject = Some(forged.clone())
+        }
+        Command::Message | Command::Part => {}
+    }
+    if let Some(Ext::Snapshot { subject, .. }) = &mut s.ext {
+        *subject = Some(forged.clone());
+    }
+}
+
 fn control_ack(s: &Stanza<Id>) -> bool {
-    matches!(s.ext, Some(Ext::Ack { .. }))
+    matches!(s.ext, Some(Ext::Ack { .. } | Ext::Head { .. }))
 }
 
 impl Model for GroupModel {
@@ -888,6 +990,17 @@ impl Model for GroupModel {
             for (src, s, _) in &state.fresh {
                 for to in (0..self.clients).filter(|to| to != src) {
                     actions.push(Action::Replay(*src, s.clone(), to));
+                }
+            }
+        }
+        if self.equivocate && !state.ghost.equivocated {
+            for env in state.net.deliverable(self.network) {
+                let command = matches!(
+                    env.stanza.command,
+                    Command::Create { .. } | Command::Set { .. }
+                );
+                if env.src == OWNER && env.via == OWNER && env.dst != OWNER && command {
+                    actions.push(Action::Equivocate(env.clone()));
                 }
             }
         }
@@ -1063,6 +1176,26 @@ impl Model for GroupModel {
                     state.net.send(self.network, env);
                 }
             }
+            Action::Equivocate(env) => {
+                if !state.net.take(self.network, &env) {
+                    return None;
+                }
+                let forged: Text = FORGED_SUBJECT.into();
+                state.ghost.update(|g| {
+                    g.equivocated = true;
+                    // The owner did issue it: owner-authority still holds.
+                    g.subjects.update(|s| s.insert(forged.clone()));
+                });
+                let mut stanza = (*env.stanza).clone();
+                forge_subject(&mut stanza, &forged);
+                state.net.send(
+                    self.network,
+                    InFlight {
+                        stanza: crate::effect::intern_stanza(Hashed::new(stanza)),
+                        ..env
+                    },
+                );
+            }
             Action::Reseal(src, stanza, dst) => {
                 state.insider_moves += 1;
                 state.net.send(
@@ -1104,6 +1237,12 @@ pub(crate) fn catalogue<M: Model<State = State>>() -> Vec<Property<M>> {
         }),
         Property::always(Prop::RemovedSilence.name(), |_, s: &State| {
             GroupModel::holds(Prop::RemovedSilence, s)
+        }),
+        Property::always(Prop::EpochAgreement.name(), |_, s: &State| {
+            GroupModel::holds(Prop::EpochAgreement, s)
+        }),
+        Property::always(Prop::ForkDetection.name(), |_, s: &State| {
+            GroupModel::holds(Prop::ForkDetection, s)
         }),
         Property::always(Prop::AddressedAuthenticity.name(), |_, s: &State| {
             GroupModel::holds(Prop::AddressedAuthenticity, s)

@@ -28,6 +28,8 @@ pub enum Property {
     MemberFilter,
     RemovedConfidentiality,
     RemovedSilence,
+    EpochAgreement,
+    ForkDetection,
     AddressedAuthenticity,
     ExactlyOnce,
     BoundedState,
@@ -38,12 +40,14 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 12] = [
+    pub const ALL: [Property; 14] = [
         Property::OwnerAuthority,
         Property::OwnerBinding,
         Property::MemberFilter,
         Property::RemovedConfidentiality,
         Property::RemovedSilence,
+        Property::EpochAgreement,
+        Property::ForkDetection,
         Property::AddressedAuthenticity,
         Property::ExactlyOnce,
         Property::BoundedState,
@@ -61,6 +65,8 @@ impl Property {
             Property::MemberFilter => "member-filter",
             Property::RemovedConfidentiality => "removed-confidentiality",
             Property::RemovedSilence => "removed-silence",
+            Property::EpochAgreement => "epoch-agreement",
+            Property::ForkDetection => "fork-detection",
             Property::AddressedAuthenticity => "addressed-authenticity",
             Property::ExactlyOnce => "exactly-once",
             Property::BoundedState => "bounded-state",
@@ -73,7 +79,9 @@ impl Property {
 
     pub fn kind(&self) -> Kind {
         match self {
-            Property::Convergence | Property::NoLostMessages => Kind::AtQuiescence,
+            Property::Convergence | Property::NoLostMessages | Property::ForkDetection => {
+                Kind::AtQuiescence
+            }
             Property::QuiescenceReachable | Property::Progress => Kind::Liveness,
             _ => Kind::Always,
         }
@@ -196,6 +204,6 @@ mod tests {
         let mut names: Vec<_> = Property::ALL.iter().map(|p| p.name()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 12);
+        assert_eq!(names.len(), 14);
     }
 }

@@ -72,7 +72,10 @@ pub fn classes(model: &GroupModel) -> Vec<Vec<Id>> {
             _ => None,
         })
         .collect();
-    if model.insider
+    // Likewise a v2 snapshot's head ([`kgroup::Digest::chain`]) names every member.
+    let heads = model.dialect == kgroup::Dialect::Hardened && model.rules == kgroup::Rules::V2;
+    if heads
+        || model.insider
         || model
             .senders
             .iter()
@@ -261,6 +264,7 @@ impl Symmetric {
                     .collect(),
             ),
             violated: gh.violated,
+            equivocated: gh.equivocated,
         };
         State {
             clients: permuted(&state.clients),
@@ -317,8 +321,18 @@ mod tests {
     fn only_members_the_model_does_not_name_are_interchangeable() {
         // create 1,2; add 3; remove 1; the adversary impersonates 1: nobody is free.
         assert!(classes(&churn_adversary(Dialect::Hardened, Network::Unordered)).is_empty());
-        // create 1..4; add 5; remove 1; 5 sends: 2, 3 and 4 are alike.
-        let m = scale(Dialect::Hardened, Network::Unordered, 5);
+        // create 1..4; add 5; remove 1; 5 sends: 2, 3 and 4 are alike (under the v1
+        // rules: v2's snapshot heads name every member).
+        let v2 = scale(Dialect::Hardened, Network::Unordered, 5);
+        assert!(classes(&v2).is_empty());
+        assert_eq!(
+            classes(&scale(Dialect::Kontalk, Network::Unordered, 5)),
+            vec![vec![2, 3, 4]]
+        );
+        let m = GroupModel {
+            rules: kgroup::Rules::V1,
+            ..v2
+        };
         assert_eq!(classes(&m), vec![vec![2, 3, 4]]);
         assert_eq!(Symmetric::new(m).group_order(), 6);
         assert_eq!(permutations(&[1, 2, 3]).len(), 6);
@@ -326,7 +340,10 @@ mod tests {
 
     #[test]
     fn a_representative_is_a_renaming_and_the_same_for_the_whole_class() {
-        let model = scale(Dialect::Hardened, Network::Unordered, 4);
+        let model = GroupModel {
+            rules: kgroup::Rules::V1,
+            ..scale(Dialect::Hardened, Network::Unordered, 4)
+        };
         let sym = Symmetric::new(model.clone());
         // The owner creates the group, and only member 2 has received the create.
         let mut s = model.init_states().remove(0);

@@ -73,6 +73,9 @@ pub fn describe(model: &GroupModel, s: &Stanza<Id>) -> String {
         Some(Ext::Snapshot { epoch, seq, .. }) => {
             out.push_str(&format!(" [snapshot e{epoch} #{seq}]"))
         }
+        Some(Ext::Head { epoch, seq, head }) => {
+            out = format!("ack #{seq} holding e{epoch} head {}", &head.to_hex()[..8])
+        }
         Some(Ext::Ack { seq }) => out = format!("ack #{seq}"),
         Some(Ext::Resync { epoch }) => out = format!("resync from e{epoch}"),
         None => {}
@@ -166,6 +169,12 @@ pub fn describe_action(model: &GroupModel, a: &Action) -> String {
                 n(to)
             )
         }
+        Action::Equivocate(env) => format!(
+            "the owner sends {} a different {} (subject {:?}) instead",
+            n(&env.dst),
+            describe(model, &env.stanza),
+            crate::model::FORGED_SUBJECT
+        ),
     }
 }
 

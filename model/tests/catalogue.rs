@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use kgroup::Dialect;
 use kgroup_model::check::shortest_counterexamples;
-use kgroup_model::findings::{chat, churn_adversary, insider};
+use kgroup_model::findings::{chat, churn_adversary, equivocation, insider};
 use kgroup_model::script::Step;
 use kgroup_model::{check, CheckReport, GroupModel, Network, Property};
 use stateright::Model;
@@ -27,11 +27,39 @@ fn failures(r: &CheckReport) -> BTreeMap<&'static str, usize> {
         .collect()
 }
 
-// Every `hardened` row of the findings holds all twelve: `model/tests/liveness.rs`
-// (`hardened_holds_all_twelve_on_every_findings_workload_and_network`) runs them once.
+// Every `hardened` row of the findings holds the catalogue: `model/tests/liveness.rs`
+// (`hardened_holds_the_catalogue_on_every_findings_workload_and_network`) runs them once.
+
+/// The equivocating owner against hardened's v1 rules and `kontalk`: nobody notices the
+/// fork (4 steps: create, the forged copy, both applied); v2 raises the alarm on every
+/// network (see above).
+#[test]
+fn only_v2_finds_out_the_equivocating_owner() {
+    for network in Network::ALL {
+        let v1 = GroupModel {
+            rules: kgroup::Rules::V1,
+            ..equivocation(Dialect::Hardened, network)
+        };
+        let f = failures(&run(&v1));
+        assert_eq!(f.get("fork-detection"), Some(&4), "v1 on {network}: {f:?}");
+        assert_eq!(f.get("epoch-agreement"), None, "v1 on {network}: {f:?}");
+        let f = failures(&run(&equivocation(Dialect::Kontalk, network)));
+        assert_eq!(
+            f.get("fork-detection"),
+            Some(&4),
+            "kontalk on {network}: {f:?}"
+        );
+        // Without versions, two views at once are two views of "epoch 0".
+        assert_eq!(
+            f.get("epoch-agreement"),
+            Some(&3),
+            "kontalk on {network}: {f:?}"
+        );
+    }
+}
 
 /// The insider against hardened's v1 rules: each hole of the security review, with its
-/// shortest counterexample; v2 holds all twelve on the same workload (see above).
+/// shortest counterexample; v2 holds all fourteen on the same workload (see above).
 #[test]
 fn hardened_v1_fails_what_the_insider_breaks() {
     let v1 = |n| GroupModel {
@@ -65,6 +93,8 @@ fn kontalk_fails_authority_binding_filter_and_convergence_under_the_adversary() 
             ("owner-authority", 4),
             ("owner-binding", 4),
             ("member-filter", 4),
+            ("epoch-agreement", 3),
+            ("fork-detection", 5),
             ("convergence", 5),
         ]),
         "{f:?}"
@@ -81,7 +111,9 @@ fn kontalk_leaks_to_removed_members_and_loses_messages() {
         f,
         BTreeMap::from([
             ("removed-confidentiality", 6),
+            ("epoch-agreement", 3),
             ("exactly-once", 5),
+            ("fork-detection", 6),
             ("convergence", 6),
             ("no-lost-messages", 6),
         ])
@@ -89,7 +121,12 @@ fn kontalk_leaks_to_removed_members_and_loses_messages() {
     // On a FIFO network the member's message can still overtake nothing, yet a message
     // to a member that has not heard of the group is lost.
     let ordered = failures(&run(&chat(Dialect::Kontalk, Network::Ordered)));
-    assert_eq!(ordered, BTreeMap::from([("no-lost-messages", 6)]));
+    // And without versions, the owner's view after the removal and alice's after the
+    // create are two views of "epoch 0".
+    assert_eq!(
+        ordered,
+        BTreeMap::from([("epoch-agreement", 3), ("no-lost-messages", 6)])
+    );
 }
 
 /// A case small enough to count by hand: the owner creates with alice then adds bob; the
@@ -112,6 +149,7 @@ fn counterexamples_are_minimal() {
         planted: None,
         insider: false,
         insider_budget: 2,
+        equivocate: false,
         rules: kgroup::Rules::V2,
     };
     let paths = shortest_counterexamples(&model, &[Property::Convergence]);

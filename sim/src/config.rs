@@ -108,6 +108,9 @@ pub struct SimConfig {
     pub insider_moves: u32,
     /// Stanzas in one insider flood.
     pub flood: u32,
+    /// Every group's owner is malicious: at its first change with two recipients or more,
+    /// it sends one of them a different command (another subject) for the same epoch.
+    pub equivocate: bool,
     /// Hardened retransmission: first timeout, and attempts before giving up (0: never).
     pub retransmit_ms: u64,
     pub max_attempts: u32,
@@ -144,6 +147,7 @@ impl Default for SimConfig {
             insider: false,
             insider_moves: 12,
             flood: 200,
+            equivocate: false,
             retransmit_ms: 1_000,
             max_attempts: 10,
             mode: Mode::Core,

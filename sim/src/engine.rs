@@ -157,6 +157,8 @@ struct Plan {
     insider_moves: u32,
     commands: u32,
     messages: u32,
+    /// The owner has equivocated (`--equivocate`: once per group).
+    equivocated: bool,
 }
 
 /// One simulated run.
@@ -250,6 +252,7 @@ impl Sim {
                 adversary,
                 insider,
                 insider_moves: 0,
+                equivocated: false,
                 commands: 0,
                 messages: 0,
             });
@@ -650,6 +653,7 @@ impl Sim {
                     }
                 }
                 Output::Changed { .. } => view_changed = true,
+                Output::Equivocation { .. } => self.counters.alarms += 1,
                 _ => {}
             }
         }
@@ -800,8 +804,38 @@ impl Sim {
         if self.owner_acts(g, intent) {
             self.judge
                 .changed(g, &change.add, &change.remove, change.subject.clone());
+            if self.cfg.equivocate && !self.plans[g as usize].equivocated {
+                self.equivocate(g);
+            }
         }
         self.flush_owner(g);
+    }
+
+    /// The malicious owner: of the command it just composed, one recipient gets a
+    /// different one, the same but for the subject (same epoch, same sequence number).
+    fn equivocate(&mut self, g: u32) {
+        let Some(i) = self.pending.iter().position(|o| {
+            matches!(o, Output::Send(s) if s.to.len() >= 2
+                && matches!(s.stanza.command, Command::Set { .. }))
+        }) else {
+            return;
+        };
+        let Output::Send(s) = &mut self.pending[i] else {
+            return;
+        };
+        let k = self.rng.random_range(0..s.to.len());
+        let victim = s.to.remove(k);
+        let forged: Text = format!("g{g} forged").into();
+        let mut stanza = (*s.stanza).clone();
+        kgroup_model::model::forge_subject(&mut stanza, &forged);
+        self.pending.push(Output::Send(kgroup::Outgoing {
+            to: vec![victim],
+            stanza: Arc::new(stanza),
+            resent: false,
+        }));
+        self.plans[g as usize].equivocated = true;
+        self.counters.equivocations += 1;
+        self.judge.equivocated(g, forged);
     }
 
     /// A random current member (by its own view) of group `g`, other than the adversary.
@@ -966,6 +1000,7 @@ impl Sim {
                 let ext = (self.cfg.dialect == Dialect::Hardened).then(|| Ext::Snapshot {
                     epoch: 1_000 + u64::from(n),
                     seq: 1_000 + u64::from(n),
+                    prev: kgroup::Digest::ZERO,
                     subject: Some("forged".into()),
                     roster: kgroup::Roster::default(),
                 });

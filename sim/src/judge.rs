@@ -99,6 +99,16 @@ pub struct Judge {
     addressed: Tally,
     once: Tally,
     bounded: Tally,
+    epochs: Tally,
+    /// Groups whose owner equivocated (the malicious owner): not honest from then on.
+    equivocated: HashSet<u32>,
+    /// Groups where some client raised the equivocation alarm.
+    alarmed: HashSet<u32>,
+    /// Per client and group: the epoch it holds and what it holds under it (the snapshot's
+    /// head in a group with epochs, else its members and subject).
+    held_at: HashMap<(Id, u32), (u64, u64)>,
+    /// Per group and epoch: how many clients hold each state under it.
+    epoch_census: HashMap<(u32, u64), HashMap<u64, u32>>,
 }
 
 fn fingerprint(v: &View<Id>) -> u64 {
@@ -230,6 +240,12 @@ impl Judge {
         self.by_body.insert(body, idx);
     }
 
+    /// The owner of group `g` sent one member a different command, with this subject.
+    pub fn equivocated(&mut self, g: u32, subject: Text) {
+        self.truth[g as usize].subjects.insert(subject);
+        self.equivocated.insert(g);
+    }
+
     /// An adversary `src` sends a message in someone else's name.
     pub fn forged(&mut self, body: Text, src: Id) {
         self.forged.insert(body, src);
@@ -270,8 +286,10 @@ impl Judge {
                     let Some(g) = self.group_of(&s.stanza.group) else {
                         continue;
                     };
-                    let control =
-                        matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Resync { .. }));
+                    let control = matches!(
+                        s.stanza.ext,
+                        Some(Ext::Ack { .. } | Ext::Head { .. } | Ext::Resync { .. })
+                    );
                     if s.resent || control {
                         continue;
                     }
@@ -314,11 +332,27 @@ impl Judge {
                 }
                 Output::GaveUp { .. } => self.gave_up += 1,
                 Output::Changed { .. } => {}
+                Output::Equivocation { group, witness, .. } => {
+                    let Some(g) = self.group_of(group) else {
+                        continue;
+                    };
+                    self.alarmed.insert(g);
+                    let t = &self.truth[g as usize];
+                    // A removed member keeps its keys and may lie about its head.
+                    let insider = t.removed_ever.contains(witness) && !t.members.contains(witness);
+                    if !self.equivocated.contains(&g) && !insider {
+                        let name = t.name.clone();
+                        self.epochs.hit(|| {
+                            format!("at {now} ms client {c} raised an equivocation alarm in {name}, whose owner is honest (witness {witness})")
+                        });
+                    }
+                }
             }
         }
         for o in out {
             if let Output::Changed { group, view } = o {
                 self.judge_change(c, group, view, now);
+                self.judge_epoch(c, client, group, view, now);
             }
         }
         // Only the received stanza's group (and limbo) can have grown; an intent or a
@@ -450,6 +484,85 @@ impl Judge {
         }
     }
 
+    /// epoch-agreement: with an honest owner, no two clients hold different states under
+    /// one (group, epoch) at once.
+    fn judge_epoch(
+        &mut self,
+        c: Id,
+        client: &Client<Id>,
+        key: &GroupKey<Id>,
+        view: &View<Id>,
+        now: u64,
+    ) {
+        let (Some(g), Some(group)) = (self.group_of(key), client.group(key)) else {
+            return;
+        };
+        let state = if group.is_hardened() {
+            let head = group.head().0;
+            u64::from_le_bytes([
+                head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
+            ])
+        } else {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            view.members.hash(&mut h);
+            view.subject.hash(&mut h);
+            h.finish()
+        };
+        let now_held = (group.epoch(), state);
+        let before = self.held_at.insert((c, g), now_held);
+        if before == Some(now_held) {
+            return;
+        }
+        if let Some((e, s)) = before {
+            if let Some(census) = self.epoch_census.get_mut(&(g, e)) {
+                if let Some(n) = census.get_mut(&s) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        census.remove(&s);
+                    }
+                }
+                if census.is_empty() {
+                    self.epoch_census.remove(&(g, e));
+                }
+            }
+        }
+        let census = self.epoch_census.entry((g, now_held.0)).or_default();
+        *census.entry(state).or_default() += 1;
+        if census.len() > 1 && !self.equivocated.contains(&g) {
+            let name = self.truth[g as usize].name.clone();
+            let epoch = now_held.0;
+            self.epochs.hit(|| {
+                format!("at {now} ms client {c} holds a state of {name} at epoch {epoch} that another client holds differently")
+            });
+        }
+    }
+
+    /// fork-detection, at the end: groups whose members (the owner aside) hold different
+    /// views while nobody raised the alarm, with two such members.
+    pub fn undetected_forks(&self) -> Vec<(u32, Id, Id)> {
+        let mut first: HashMap<u32, (Id, u64)> = HashMap::default();
+        let mut forks: BTreeMap<u32, (Id, Id)> = BTreeMap::new();
+        let mut keys: Vec<&(Id, u32)> = self.local.keys().collect();
+        keys.sort_unstable();
+        for &(c, g) in keys {
+            let fp = self.local[&(c, g)].fingerprint;
+            let owner = self.truth[g as usize].key.as_ref().map(|k| k.owner);
+            if fp == 0 || owner == Some(c) || self.alarmed.contains(&g) {
+                continue;
+            }
+            match first.get(&g) {
+                None => {
+                    first.insert(g, (c, fp));
+                }
+                Some(&(a, f)) if f != fp => {
+                    forks.entry(g).or_insert((a, c));
+                }
+                Some(_) => {}
+            }
+        }
+        forks.into_iter().map(|(g, (a, b))| (g, a, b)).collect()
+    }
+
     /// Whether every participant of group `g` holds the owner's members and subject.
     fn agrees(&self, g: u32) -> bool {
         let Some(key) = &self.truth[g as usize].key else {
@@ -511,7 +624,7 @@ impl Judge {
         self.sent.iter().map(|m| m.expected.len() as u64).sum()
     }
 
-    /// The twelve verdicts. `disagreeing` lists, per group, the participants whose final
+    /// The fourteen verdicts, in the catalogue's order. `disagreeing` lists, per group, the participants whose final
     /// view differs; `stall` is `None` when the run drained by its deadline, or says what
     /// was still pending there.
     ///
@@ -528,6 +641,7 @@ impl Judge {
             tally(Property::MemberFilter, &self.filter),
             tally(Property::RemovedConfidentiality, &self.confidentiality),
             tally(Property::RemovedSilence, &self.silence),
+            tally(Property::EpochAgreement, &self.epochs),
             tally(Property::AddressedAuthenticity, &self.addressed),
             tally(Property::ExactlyOnce, &self.once),
             tally(Property::BoundedState, &self.bounded),
@@ -548,6 +662,20 @@ impl Judge {
                         self.truth.get(*g as usize).map_or("?", |t| &*t.name),
                         d.len(),
                         d[0]
+                    )
+                })
+            }),
+        ));
+        let forks = self.undetected_forks();
+        v.push(Verdict::judged(
+            Property::ForkDetection,
+            quiescent && forks.is_empty(),
+            forks.len() as u64,
+            not_quiet.clone().or_else(|| {
+                forks.first().map(|(g, a, b)| {
+                    format!(
+                        "group {}: members {a} and {b} hold different views and nobody raised the alarm",
+                        self.truth.get(*g as usize).map_or("?", |t| &*t.name)
                     )
                 })
             }),
@@ -575,6 +703,7 @@ impl Judge {
                 stall.map(|s| format!("did not drain by the deadline: {s}")),
             ));
         }
+        v.sort_by_key(|v| Property::ALL.iter().position(|p| *p == v.property));
         v
     }
 }

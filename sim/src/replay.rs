@@ -424,6 +424,17 @@ impl Replay<'_> {
                     );
                 }
             }
+            Action::Equivocate(env) => {
+                let Some(i) = self.find(env) else {
+                    return false;
+                };
+                let copy = self.take(i);
+                let forged: Text = kgroup_model::model::FORGED_SUBJECT.into();
+                self.judge.equivocated(0, forged.clone());
+                let mut stanza = (*copy.stanza).clone();
+                kgroup_model::model::forge_subject(&mut stanza, &forged);
+                self.put(copy.via, copy.src, copy.claimed, copy.dst, stanza);
+            }
             Action::Reseal(src, stanza, to) => {
                 self.insider_moves += 1;
                 let via = id(self.model.insider_channel());
@@ -569,7 +580,7 @@ impl Replay<'_> {
             .observe(c, &self.clients[c as usize], received, &out, self.now);
         for o in out {
             let Output::Send(s) = o else { continue };
-            if matches!(s.stanza.ext, Some(Ext::Ack { .. })) {
+            if matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Head { .. })) {
                 // Applied at once, as in the model, unless this step lost it.
                 if ack_lost {
                     continue;

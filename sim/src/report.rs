@@ -33,6 +33,10 @@ pub struct Counters {
     pub crashes: u64,
     pub forged: u64,
     pub replayed: u64,
+    /// Commands the malicious owner sent one member differently (`--equivocate`).
+    pub equivocations: u64,
+    /// Equivocation alarms clients raised (at most one per client and group).
+    pub alarms: u64,
     /// Workload steps that could not happen (the actor was down or no longer a member).
     pub skipped: u64,
 }

@@ -172,6 +172,7 @@ mod tests {
             ext: Some(Ext::Snapshot {
                 epoch: 2,
                 seq: 3,
+                prev: kgroup::Digest::ZERO,
                 subject: Some("s".into()),
                 roster,
             }),

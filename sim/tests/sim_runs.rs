@@ -303,8 +303,17 @@ fn planted_lassos_replay_in_the_simulator_in_every_mode() {
     use kgroup_sim::replay::{replay_and_drain, replay_lasso};
     use kgroup_sim::Mode;
     for plant in Planted::ALL {
+        // No removal: a removed member drops what it holds unacknowledged, a gap the
+        // sender's timer fills in the simulator but that the model leaves to loss, crashes
+        // and the insider, so a removal would end the checker's path where the simulator
+        // still drains.
         let model = kgroup_model::GroupModel {
             planted: Some(plant),
+            script: vec![
+                kgroup_model::script::Step::Create(vec![1, 2]),
+                kgroup_model::script::Step::Add(3),
+                kgroup_model::script::Step::Subject(1),
+            ],
             ..kgroup_model::findings::scale(Dialect::Hardened, kgroup_model::Network::Unordered, 3)
         };
         let a = analyse(&model, None);
@@ -326,9 +335,12 @@ fn planted_lassos_replay_in_the_simulator_in_every_mode() {
             assert!(c.returns && c.never_quiescent, "{label}: {c:?}");
             assert!(r.fails(kgroup_model::Property::Progress), "{label}");
             assert!(!r.fails(kgroup_model::Property::MemberFilter), "{label}");
-            let (r, d) = replay_and_drain(&model, &path, mode, 10_000).expect("replays");
+            let (r, d) = replay_and_drain(&model, &path, mode, 2_000).expect("replays");
             assert_eq!(r.missing, 0, "{label}");
-            assert!(!d.quiescent && (d.repeated || d.stuck), "{label}: {d:?}");
+            // It never drains: it comes back where it was, has nothing left to do, or (the
+            // stanza held for ever asked about on a backing-off timer) still holds it at
+            // the bound.
+            assert!(!d.quiescent, "{label}: {d:?}");
         }
     }
 }
@@ -377,7 +389,7 @@ fn the_insider_and_a_flood_break_kontalk_and_not_hardened() {
             for p in v["properties"].as_array().unwrap() {
                 assert_eq!(p["outcome"], "holds", "{mode:?} seed {seed}: {p}");
             }
-            assert_eq!(v["properties"].as_array().map(Vec::len), Some(12));
+            assert_eq!(v["properties"].as_array().map(Vec::len), Some(14));
             assert!(v["counters"]["forged"].as_u64().unwrap() > 0);
             let max = v["persisted"]["max_bytes"].as_u64().unwrap();
             let mean = v["persisted"]["mean_bytes"].as_u64().unwrap();
@@ -395,4 +407,34 @@ fn the_insider_and_a_flood_break_kontalk_and_not_hardened() {
         !verdict(&v, "removed-silence") || !verdict(&v, "exactly-once")
     });
     assert!(broken, "kontalk never heard the insider");
+}
+
+/// The malicious owner (`--equivocate`): each group's owner sends one member another
+/// subject at its first change. hardened raises the alarm in every group it forked, in
+/// core and wire modes, and holds epoch-agreement (no alarm before the owner lied) and
+/// fork-detection; kontalk never raises one.
+#[test]
+fn the_equivocating_owner_is_found_out_in_hardened() {
+    for mode in [Mode::Core, Mode::Wire] {
+        for seed in [1, 2] {
+            let cfg = SimConfig {
+                equivocate: true,
+                mode,
+                ..hostile(Dialect::Hardened, seed)
+            };
+            let v = json(&cfg);
+            let forks = v["counters"]["equivocations"].as_u64().unwrap();
+            let alarms = v["counters"]["alarms"].as_u64().unwrap();
+            assert!(forks > 0, "{mode:?} seed {seed}: the owner never lied");
+            assert!(alarms > 0, "{mode:?} seed {seed}: nobody noticed");
+            assert!(verdict(&v, "fork-detection"), "{mode:?} seed {seed}");
+            assert!(verdict(&v, "epoch-agreement"), "{mode:?} seed {seed}");
+        }
+    }
+    let v = json(&SimConfig {
+        equivocate: true,
+        ..hostile(Dialect::Kontalk, 1)
+    });
+    assert!(v["counters"]["equivocations"].as_u64().unwrap() > 0);
+    assert_eq!(v["counters"]["alarms"], 0);
 }

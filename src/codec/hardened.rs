@@ -10,7 +10,8 @@
 //! </stamp>
 //! <ack      xmlns='urn:kgroup:hardened:0' seq='7'/>
 //! <resync   xmlns='urn:kgroup:hardened:0' epoch='2'/>
-//! <snapshot xmlns='urn:kgroup:hardened:0' epoch='3' seq='8'>
+//! <head     xmlns='urn:kgroup:hardened:0' epoch='3' seq='8' digest='00112233445566778899aabbccddeeff'/>
+//! <snapshot xmlns='urn:kgroup:hardened:0' epoch='3' seq='8' prev='8796a5b4c3d2e1f00f1e2d3c4b5a6978'>
 //!   <subject>Our great journey</subject>
 //!   <member jid='alice@example.org'><span since='1'/></member>
 //!   <member jid='charlie@example.org'><span since='1' until='3'/></member>
@@ -24,6 +25,10 @@
 //! re-sealed to anyone else is refused). A removed member's `<cut/>`s name, by digest, the
 //! stanzas of theirs the owner had accepted when it removed them (`Roster::cuts`); a lone
 //! `<cut/>` without a digest says it had accepted none.
+//!
+//! A head acknowledges the owner's snapshot `seq` and says which epoch and head its sender
+//! holds now (v2: to the owner and the sender's two neighbours in the roster). A snapshot's `prev` is the head of the owner's snapshot before it (absent:
+//! none, the create).
 //!
 //! A snapshot is the owner's full state: the subject (absent: none) and every identity that
 //! was ever a member with its membership intervals (`until` absent: still a member). Numbers
@@ -39,12 +44,13 @@ use crate::core::{Digest, Ext, Roster, Span};
 
 /// The element names this namespace defines.
 pub(crate) fn is_known(local: &str) -> bool {
-    matches!(local, "stamp" | "snapshot" | "ack" | "resync")
+    matches!(local, "stamp" | "head" | "snapshot" | "ack" | "resync")
 }
 
 fn name(ext: &Ext<Jid>) -> &'static str {
     match ext {
         Ext::Stamp { .. } => "stamp",
+        Ext::Head { .. } => "head",
         Ext::Snapshot { .. } => "snapshot",
         Ext::Ack { .. } => "ack",
         Ext::Resync { .. } => "resync",
@@ -113,15 +119,16 @@ fn invalid(pos: u64, element: &'static str, reason: &'static str) -> DecodeError
 pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, DecodeError> {
     let ext = match tag.local() {
         "stamp" => {
-            let [e, s] = numbers(tag, "stamp", ["epoch", "seq"])?;
-            let epoch = required(tag, "stamp", "epoch", e)?;
-            let seq = required(tag, "stamp", "seq", s)?;
+            let el = "stamp";
+            let [e, s] = numbers(tag, el, ["epoch", "seq"])?;
+            let epoch = required(tag, el, "epoch", e)?;
+            let seq = required(tag, el, "seq", s)?;
             let mut to: Vec<Jid> = Vec::new();
-            cur.children(tag, "stamp", |cur, t| {
+            cur.children(tag, el, |cur, t| {
                 if t.ns != Ns::Hardened || t.local() != "to" {
                     return cur.skip(&t);
                 }
-                cur.room(to.len(), t.pos, "stamp recipients")?;
+                cur.room(to.len(), t.pos, "recipients")?;
                 let jid = cur.jid_attr(&t, "to")?;
                 cur.expect_empty(&t, "to")?;
                 to.push(jid);
@@ -129,13 +136,23 @@ pub(crate) fn decode<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>
             })?;
             to.sort();
             if to.windows(2).any(|w| w[0] == w[1]) {
-                return Err(invalid(
-                    tag.pos,
-                    "stamp",
-                    "the same recipient appears twice",
-                ));
+                return Err(invalid(tag.pos, el, "the same recipient appears twice"));
             }
             return Ok(Ext::Stamp { epoch, seq, to });
+        }
+        "head" => {
+            let [e, s] = numbers(tag, "head", ["epoch", "seq"])?;
+            Ext::Head {
+                epoch: required(tag, "head", "epoch", e)?,
+                seq: required(tag, "head", "seq", s)?,
+                head: digest_attr(tag, "head", "digest")?.ok_or(DecodeError::new(
+                    tag.pos,
+                    ErrorKind::MissingAttribute {
+                        element: "head",
+                        attribute: "digest",
+                    },
+                ))?,
+            }
         }
         "ack" => {
             let [s] = numbers(tag, "ack", ["seq"])?;
@@ -160,6 +177,7 @@ fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, 
     let [e, s] = numbers(tag, EL, ["epoch", "seq"])?;
     let epoch = required(tag, EL, "epoch", e)?;
     let seq = required(tag, EL, "seq", s)?;
+    let prev = digest_attr(tag, EL, "prev")?.unwrap_or(Digest::ZERO);
     let mut c = (None, Roster::default());
     cur.children_fast(
         tag.empty,
@@ -199,9 +217,36 @@ fn decode_snapshot<'i>(cur: &mut Cursor<'i>, tag: &Tag<'i>) -> Result<Ext<Jid>, 
     Ok(Ext::Snapshot {
         epoch,
         seq,
+        prev,
         subject,
         roster,
     })
+}
+
+/// The digest attribute `attribute` of `tag`, if present: exactly 32 hexadecimal digits.
+fn digest_attr(
+    tag: &Tag<'_>,
+    element: &'static str,
+    attribute: &'static str,
+) -> Result<Option<Digest>, DecodeError> {
+    let mut out = None;
+    tag.attrs(|k, v| {
+        if k == attribute {
+            out = Some(Digest::from_hex(&v).ok_or_else(|| {
+                DecodeError::new(
+                    tag.pos,
+                    ErrorKind::BadAttribute {
+                        element,
+                        attribute,
+                        value: v.to_string(),
+                        reason: "not 32 hexadecimal digits".into(),
+                    },
+                )
+            })?);
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Adds the member at `pos` to the roster, unless it is there already.
@@ -361,20 +406,13 @@ pub(crate) fn encode(ext: &Ext<Jid>, out: &mut String) {
     out.push_str(NS_HARDENED);
     out.push('\'');
     match ext {
-        Ext::Stamp { epoch, seq, to } => {
+        Ext::Stamp { epoch, seq, to } => write_stamp(out, *epoch, *seq, to),
+        Ext::Head { epoch, seq, head } => {
             write_num(out, "epoch", *epoch);
             write_num(out, "seq", *seq);
-            if to.is_empty() {
-                out.push_str("/>");
-            } else {
-                out.push('>');
-                for jid in to {
-                    out.push_str("<to");
-                    write_attr(out, "jid", jid.as_str());
-                    out.push_str("/>");
-                }
-                out.push_str("</stamp>");
-            }
+            out.push_str(" digest='");
+            out.push_str(&head.to_hex());
+            out.push_str("'/>");
         }
         Ext::Ack { seq } => {
             write_num(out, "seq", *seq);
@@ -387,11 +425,17 @@ pub(crate) fn encode(ext: &Ext<Jid>, out: &mut String) {
         Ext::Snapshot {
             epoch,
             seq,
+            prev,
             subject,
             roster,
         } => {
             write_num(out, "epoch", *epoch);
             write_num(out, "seq", *seq);
+            if !prev.is_zero() {
+                out.push_str(" prev='");
+                out.push_str(&prev.to_hex());
+                out.push('\'');
+            }
             out.push('>');
             if let Some(s) = subject {
                 out.push_str("<subject>");
@@ -426,5 +470,22 @@ pub(crate) fn encode(ext: &Ext<Jid>, out: &mut String) {
             }
             out.push_str("</snapshot>");
         }
+    }
+}
+
+/// A stamp's attributes and its `<to/>` recipients.
+fn write_stamp(out: &mut String, epoch: u64, seq: u64, to: &[Jid]) {
+    write_num(out, "epoch", epoch);
+    write_num(out, "seq", seq);
+    if to.is_empty() {
+        out.push_str("/>");
+    } else {
+        out.push('>');
+        for jid in to {
+            out.push_str("<to");
+            write_attr(out, "jid", jid.as_str());
+            out.push_str("/>");
+        }
+        out.push_str("</stamp>");
     }
 }

@@ -22,8 +22,8 @@
 use std::sync::Arc;
 
 use super::{
-    reject, send, snapshot_ext, Client, Command, Digest, Ext, Group, GroupKey, Held, Identity,
-    Output, Planted, Reason, Stanza, Status,
+    answer_ext, reject, send, snapshot_ext, Client, Command, Digest, Ext, Group, GroupKey, Held,
+    Identity, Outgoing, Output, Planted, Reason, Stanza, Status, MAX_HEADS,
 };
 
 impl<I: Identity> Client<I> {
@@ -45,6 +45,7 @@ impl<I: Identity> Client<I> {
             Some(Ext::Snapshot { epoch, seq, .. }) => {
                 self.on_snapshot(&key, from, epoch, seq, &stanza, now, out)
             }
+            Some(Ext::Head { epoch, seq, head }) => self.on_head(&key, from, epoch, seq, head, out),
             Some(Ext::Stamp { epoch, seq, .. }) => {
                 self.on_stamped(&key, from, epoch, Some(seq), stanza, now, out)
             }
@@ -154,7 +155,7 @@ impl<I: Identity> Client<I> {
                     remove: Vec::new(),
                     members: g.current_except(&me),
                 };
-                let ext = snapshot_ext(g);
+                let ext = answer_ext(g);
                 let answer = send(
                     g,
                     key,
@@ -198,17 +199,38 @@ impl<I: Identity> Client<I> {
             return reject(out, key, &from, Reason::NotOwner);
         }
         let Some(Ext::Snapshot {
-            subject, roster, ..
+            subject,
+            roster,
+            prev,
+            ..
         }) = &stanza.ext
         else {
             return;
         };
+        let v2 = self.config.v2();
+        let head = if v2 {
+            Digest::chain(prev, epoch, subject, roster)
+        } else {
+            Digest::ZERO
+        };
+        if let Some(g) = self.groups.get_mut(key).filter(|_| v2) {
+            // Two snapshots the owner signed for one epoch, or one that does not follow
+            // the one held: checked before the duplicate filter, since an equivocating
+            // owner may reuse the sequence number.
+            let forked = (epoch == g.epoch && head != g.head)
+                || (Some(epoch) == g.epoch.checked_add(1) && *prev != g.head);
+            if forked {
+                raise(g, key, epoch, &from, out);
+            }
+        }
+        let mut applied = true;
         if !self.groups.contains_key(key) {
             if !roster.knows(&self.me) {
                 self.ack(key, &from, seq, out);
                 return reject(out, key, &from, Reason::NotAddressed);
             }
             let mut g = Group::new(roster.clone(), subject.clone(), epoch, true);
+            (g.head, g.prev) = (head, *prev);
             g.status = if roster.is_current(&self.me) {
                 Status::Member
             } else {
@@ -228,7 +250,7 @@ impl<I: Identity> Client<I> {
             let ping_pong = self.config.planted == Some(Planted::ResyncPingPong);
             let my_epoch = g.epoch;
             if !g.seen.entry(from.clone()).or_default().insert(seq) {
-                self.ack(key, &from, seq, out);
+                self.ack_snapshot(key, &from, seq, out);
                 if ping_pong {
                     ask_resync(key, my_epoch, out);
                 }
@@ -238,11 +260,13 @@ impl<I: Identity> Client<I> {
                 if ping_pong {
                     ask_resync(key, my_epoch, out);
                 }
+                applied = false;
                 reject(out, key, &from, Reason::Stale);
             } else {
                 g.roster = roster.clone();
                 g.subject = subject.clone();
                 g.epoch = epoch;
+                (g.head, g.prev) = (head, *prev);
                 // Parts the owner had not processed when it took this snapshot still hold.
                 let mut tombstones = std::mem::take(&mut g.tombstones);
                 tombstones.retain(|m, parted_at| match g.roster.open_since(m) {
@@ -257,7 +281,22 @@ impl<I: Identity> Client<I> {
                 self.changed(key, out);
             }
         }
-        self.ack(key, &from, seq, out);
+        if applied {
+            if let Some(g) = self.groups.get_mut(key).filter(|_| v2) {
+                // Heads a neighbour announced for the epoch we just reached.
+                let mine = (g.epoch, g.head);
+                let differs = g
+                    .heads
+                    .iter()
+                    .find(|(_, e, h)| *e == mine.0 && *h != mine.1)
+                    .map(|(w, _, _)| w.clone());
+                g.heads.retain(|(_, e, _)| *e > mine.0);
+                if let Some(w) = differs {
+                    raise(g, key, mine.0, &w, out);
+                }
+            }
+        }
+        self.ack_snapshot(key, &from, seq, out);
         if let Some(body) = &stanza.body {
             self.deliver_at(key, &from, epoch, body, out);
         }
@@ -461,12 +500,13 @@ impl<I: Identity> Client<I> {
             remove: vec![parted.clone()],
             members: Vec::new(),
         };
-        let ext = snapshot_ext(g);
+        let ext = snapshot_ext(g, config.v2());
         out.push(Output::Changed {
             group: key.clone(),
             view: g.view(&key.owner),
         });
-        send(g, key, to, command, None, Some(ext), now, config, out);
+        let issued = send(g, key, to, command, None, Some(ext), now, config, out);
+        g.issued = Some(issued);
     }
 
     fn deliver_at(
@@ -514,6 +554,89 @@ impl<I: Identity> Client<I> {
         }
     }
 
+    /// Acknowledges the owner's snapshot `seq`. v2, as a member: with the epoch and head
+    /// we hold, to the owner and to our two neighbours in the roster (owner aside), so that
+    /// an owner that sent two members different snapshots for one epoch, and nothing
+    /// after, is found out (`fork-detection`). Neighbours are mutual: of two neighbours
+    /// with different heads, whichever reaches the epoch last compares.
+    fn ack_snapshot(&self, key: &GroupKey<I>, owner: &I, seq: u64, out: &mut Vec<Output<I>>) {
+        let me = &self.me;
+        let Some(g) = self
+            .groups
+            .get(key)
+            .filter(|g| self.config.v2() && g.status == Status::Member && *me != key.owner)
+        else {
+            return self.ack(key, owner, seq, out);
+        };
+        let others: Vec<&I> = g
+            .roster
+            .current()
+            .filter(|m| *m != me && **m != key.owner)
+            .collect();
+        let mut to = vec![owner.clone()];
+        if !others.is_empty() {
+            let at = others.partition_point(|m| *m < me);
+            let next = others[at % others.len()];
+            let prev = others[(at + others.len() - 1) % others.len()];
+            to.push(next.clone());
+            if prev != next {
+                to.push(prev.clone());
+            }
+        }
+        let ext = Ext::Head {
+            epoch: g.epoch,
+            seq,
+            head: g.head,
+        };
+        out.push(Output::Send(Outgoing {
+            to,
+            stanza: Arc::new(Stanza {
+                group: key.clone(),
+                command: Command::Message,
+                body: None,
+                ext: Some(ext),
+            }),
+            resent: false,
+        }));
+    }
+
+    /// v2: a member's head acknowledgement. The owner takes it as the acknowledgement it
+    /// is; a member compares it with its own head at that epoch, or keeps it (a few, per
+    /// sender) until it reaches that epoch.
+    fn on_head(
+        &mut self,
+        key: &GroupKey<I>,
+        from: I,
+        epoch: u64,
+        seq: u64,
+        head: Digest,
+        out: &mut Vec<Output<I>>,
+    ) {
+        if self.me == key.owner {
+            return self.on_ack(key, from, seq, out);
+        }
+        if !self.config.v2() {
+            return;
+        }
+        let Some(g) = self.groups.get_mut(key) else {
+            return;
+        };
+        if g.status != Status::Member || !g.roster.is_current(&from) {
+            return;
+        }
+        if epoch == g.epoch {
+            if head != g.head {
+                raise(g, key, epoch, &from, out);
+            }
+        } else if epoch > g.epoch && epoch - g.epoch <= self.config.max_ahead {
+            g.heads.retain(|(w, _, _)| *w != from);
+            if g.heads.len() >= MAX_HEADS {
+                g.heads.remove(0);
+            }
+            g.heads.push((from, epoch, head));
+        }
+    }
+
     fn ack(&self, key: &GroupKey<I>, to: &I, seq: u64, out: &mut Vec<Output<I>>) {
         control(out, key, to.clone(), Ext::Ack { seq });
     }
@@ -542,6 +665,25 @@ fn addressed_to<I: Identity>(s: &Stanza<I>, me: &I) -> bool {
 /// Asks the owner of `key` for its latest snapshot, saying we are at `epoch`.
 pub(super) fn ask_resync<I: Identity>(key: &GroupKey<I>, epoch: u64, out: &mut Vec<Output<I>>) {
     control(out, key, key.owner.clone(), Ext::Resync { epoch });
+}
+
+/// Raises the equivocation alarm, once per group: the owner signed two snapshots for
+/// `epoch` (the witness is the owner itself, or the member whose head differs).
+fn raise<I: Identity>(
+    g: &mut Group<I>,
+    key: &GroupKey<I>,
+    epoch: u64,
+    witness: &I,
+    out: &mut Vec<Output<I>>,
+) {
+    if g.alarm.is_none() {
+        g.alarm = Some((epoch, witness.clone()));
+        out.push(Output::Equivocation {
+            group: key.clone(),
+            epoch,
+            witness: witness.clone(),
+        });
+    }
 }
 
 /// Sends a control stanza (ack, resync request): no command, no body, not retransmitted.

@@ -301,6 +301,18 @@ pub struct Group<I> {
     /// Hardened v2, owner: digests of the last stanzas accepted from each member, which a
     /// removal names as the member's last words ([`Roster::cuts`]).
     recent: BTreeMap<I, std::collections::VecDeque<Digest>>,
+    /// Hardened: the head of the snapshot held ([`Digest::chain`]) and the one before it.
+    head: Digest,
+    prev: Digest,
+    /// Hardened, owner: the snapshot it issued for its epoch, which answers carry again
+    /// (an answer composed from a roster changed since would be a second snapshot for
+    /// the same epoch).
+    issued: Option<Arc<Stanza<I>>>,
+    /// Hardened v2: the equivocation alarm raised (the epoch, the witness), kept.
+    alarm: Option<(u64, I)>,
+    /// Volatile, v2: heads neighbours announced for epochs we have not reached (sender,
+    /// epoch, head), at most [`MAX_HEADS`].
+    heads: Vec<(I, u64, Digest)>,
     /// Volatile: messages from a future epoch.
     held: Vec<Held<I>>,
     /// Volatile: highest epoch a resync was asked for.
@@ -322,6 +334,11 @@ impl<I: Identity> Group<I> {
             notices: BTreeMap::new(),
             answers: BTreeMap::new(),
             recent: BTreeMap::new(),
+            head: Digest::ZERO,
+            prev: Digest::ZERO,
+            issued: None,
+            alarm: None,
+            heads: Vec::new(),
             held: Vec::new(),
             resync_asked: 0,
         }
@@ -360,6 +377,21 @@ impl<I: Identity> Group<I> {
         self.seen.iter()
     }
 
+    /// Highest snapshot epoch applied; 0 in an epoch-less group.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The head of the snapshot held (zero in an epoch-less group).
+    pub fn head(&self) -> Digest {
+        self.head
+    }
+
+    /// The equivocation alarm raised here, if any: the epoch and the witness.
+    pub fn alarm(&self) -> Option<&(u64, I)> {
+        self.alarm.as_ref()
+    }
+
     /// Owner: digests kept per member for removal cuts.
     pub fn recent(&self) -> impl Iterator<Item = (&I, usize)> {
         self.recent.iter().map(|(m, d)| (m, d.len()))
@@ -379,6 +411,10 @@ impl<I: Identity> Group<I> {
         s
     }
 }
+
+/// How many heads announced for epochs not reached yet a member keeps per group: one per
+/// neighbour, with room for a neighbour's change.
+pub const MAX_HEADS: usize = 4;
 
 /// What a driver must persist before it sends a transition's stanzas (see the module docs).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -432,6 +468,7 @@ impl<I: Identity> Client<I> {
         let mut groups = self.groups.clone();
         for g in groups.values_mut() {
             g.held.clear();
+            g.heads.clear();
             g.resync_asked = 0;
         }
         Durable { groups }
@@ -764,13 +801,16 @@ impl<I: Identity> Client<I> {
             subject,
             members: others.iter().cloned().collect(),
         };
-        let ext = hardened.then(|| snapshot_ext(&mut g));
+        let ext = hardened.then(|| snapshot_ext(&mut g, self.config.v2()));
         let to = g.current_except(&self.me);
         out.push(Output::Changed {
             group: key.clone(),
             view: g.view(&key.owner),
         });
-        send(&mut g, &key, to, command, body, ext, now, self.config, out);
+        let issued = send(&mut g, &key, to, command, body, ext, now, self.config, out);
+        if hardened {
+            g.issued = Some(issued);
+        }
         self.groups.insert(key, g);
         Ok(())
     }
@@ -861,9 +901,10 @@ impl<I: Identity> Client<I> {
             group: key.clone(),
             view: g.view(&key.owner),
         });
-        let ext = g.hardened.then(|| snapshot_ext(g));
+        let ext = g.hardened.then(|| snapshot_ext(g, config.v2()));
         let stanza = send(g, &key, to, command, body, ext, now, config, out);
         if g.hardened {
+            g.issued = Some(stanza.clone());
             for m in remove {
                 g.notices.insert(m, stanza.clone());
             }
@@ -951,13 +992,47 @@ fn reject<I: Clone>(out: &mut Vec<Output<I>>, key: &GroupKey<I>, from: &I, reaso
     });
 }
 
-/// The full-state extension the owner stamps on create/set.
-fn snapshot_ext<I: Identity>(g: &mut Group<I>) -> Ext<I> {
+/// The full-state extension the owner stamps on create/set, for its new epoch: under v2
+/// (`chained`) chained to the head before it; the v1 rules had no chain (zero heads).
+fn snapshot_ext<I: Identity>(g: &mut Group<I>, chained: bool) -> Ext<I> {
+    if chained {
+        g.prev = g.head;
+        g.head = Digest::chain(&g.prev, g.epoch, &g.subject, &g.roster);
+    }
     Ext::Snapshot {
         epoch: g.epoch,
         seq: g.take_seq(),
+        prev: g.prev,
         subject: g.subject.clone(),
         roster: g.roster.clone(),
+    }
+}
+
+/// The owner's answer to a resync: the snapshot it issued for its epoch again, under a new
+/// sequence number.
+fn answer_ext<I: Identity>(g: &mut Group<I>) -> Ext<I> {
+    match g.issued.as_ref().and_then(|s| s.ext.clone()) {
+        Some(Ext::Snapshot {
+            epoch,
+            prev,
+            subject,
+            roster,
+            ..
+        }) if epoch == g.epoch => Ext::Snapshot {
+            epoch,
+            seq: g.take_seq(),
+            prev,
+            subject,
+            roster,
+        },
+        // Issued before its head was kept (restored from an older state): compose it.
+        _ => Ext::Snapshot {
+            epoch: g.epoch,
+            seq: g.take_seq(),
+            prev: g.prev,
+            subject: g.subject.clone(),
+            roster: g.roster.clone(),
+        },
     }
 }
 

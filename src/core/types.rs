@@ -102,13 +102,31 @@ impl<I> Default for Roster<I> {
 }
 
 /// A stanza's fingerprint: the first 16 bytes of SHA-256 over its typed content (the
-/// group, the command, the body and the extension, recipients included), fixed-width and
-/// little-endian whatever the platform. The owner names a removed member's accepted
+/// group, the command, the body and the extension, recipients included), every integer as
+/// 64-bit little-endian whatever the platform and the identity type. The owner names a removed member's accepted
 /// stanzas by it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest(pub [u8; 16]);
 
 impl Digest {
+    /// The head before the first snapshot.
+    pub const ZERO: Digest = Digest([0; 16]);
+
+    pub fn is_zero(&self) -> bool {
+        *self == Digest::ZERO
+    }
+
+    /// The head of a snapshot: its content chained to the head before it, so two members
+    /// that ever held different snapshots hold different heads from then on.
+    pub fn chain<I: Hash>(
+        prev: &Digest,
+        epoch: u64,
+        subject: &Option<Text>,
+        roster: &Roster<I>,
+    ) -> Digest {
+        Digest::of(&(prev, epoch, subject, roster))
+    }
+
     pub fn of<T: Hash + ?Sized>(value: &T) -> Digest {
         use sha2::Digest as _;
         struct Sha(sha2::Sha256);
@@ -119,14 +137,16 @@ impl Digest {
             fn write(&mut self, bytes: &[u8]) {
                 self.0.update(bytes);
             }
+            // Every integer as 64 bits: a digest does not depend on the width of the
+            // identity type (the model's u8 ids, the simulator's u32 ones).
             fn write_u8(&mut self, v: u8) {
-                self.0.update([v]);
+                self.0.update(u64::from(v).to_le_bytes());
             }
             fn write_u16(&mut self, v: u16) {
-                self.0.update(v.to_le_bytes());
+                self.0.update(u64::from(v).to_le_bytes());
             }
             fn write_u32(&mut self, v: u32) {
-                self.0.update(v.to_le_bytes());
+                self.0.update(u64::from(v).to_le_bytes());
             }
             fn write_u64(&mut self, v: u64) {
                 self.0.update(v.to_le_bytes());
@@ -194,13 +214,21 @@ pub enum Ext<I> {
     /// recipients it addressed (sorted), inside the signature so that a stanza re-sealed or
     /// redirected to anyone else is refused.
     Stamp { epoch: u64, seq: u64, to: Vec<I> },
-    /// On the owner's create/set: the full state at `epoch`.
+    /// On the owner's create/set: the full state at `epoch`, chained to the owner's
+    /// previous snapshot by `prev`, its head ([`Digest::chain`]; zero before the first).
     Snapshot {
         epoch: u64,
         seq: u64,
+        #[serde(default, skip_serializing_if = "Digest::is_zero")]
+        prev: Digest,
         subject: Option<Text>,
         roster: Roster<I>,
     },
+    /// Hardened v2: a member's acknowledgement of the owner's snapshot `seq`, with the
+    /// epoch and head it holds now, sent to the owner and to its two neighbours in the
+    /// roster (so every pair of neighbours hears each other's head). Two heads for one
+    /// epoch are two different snapshots the owner signed for it: an equivocation.
+    Head { epoch: u64, seq: u64, head: Digest },
     /// Acknowledges the addressee's stanza number `seq`.
     Ack { seq: u64 },
     /// Asks the owner for its latest snapshot; `epoch` is the asker's.
@@ -212,7 +240,7 @@ impl<I> Ext<I> {
     pub fn seq(&self) -> Option<u64> {
         match self {
             Ext::Stamp { seq, .. } | Ext::Snapshot { seq, .. } => Some(*seq),
-            Ext::Ack { .. } | Ext::Resync { .. } => None,
+            Ext::Ack { .. } | Ext::Head { .. } | Ext::Resync { .. } => None,
         }
     }
 }
@@ -418,6 +446,14 @@ pub enum Output<I> {
     },
     /// The group's view changed (created, members or subject).
     Changed { group: GroupKey<I>, view: View<I> },
+    /// Hardened v2: the owner signed two different snapshots for `epoch` (or a snapshot
+    /// that does not follow the one held): seen in the owner's own stanzas, or in the head
+    /// `witness` announced. A lying member can raise it too; it cannot hide a fork.
+    Equivocation {
+        group: GroupKey<I>,
+        epoch: u64,
+        witness: I,
+    },
     /// Hardened: retransmission of stanza `seq` stopped after the configured attempts;
     /// these recipients never acknowledged it.
     GaveUp {

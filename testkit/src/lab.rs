@@ -225,7 +225,7 @@ impl<I: Identity> Lab<I> {
                     from,
                     reason,
                 }),
-                Output::Changed { .. } | Output::GaveUp { .. } => {}
+                Output::Changed { .. } | Output::GaveUp { .. } | Output::Equivocation { .. } => {}
             }
         }
         new

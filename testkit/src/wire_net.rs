@@ -109,7 +109,7 @@ impl WireNet {
                 }
                 Output::Deliver { from, body, .. } => self.nodes[i].delivered.push((from, body)),
                 Output::Reject { from, reason, .. } => self.nodes[i].rejected.push((from, reason)),
-                Output::Changed { .. } | Output::GaveUp { .. } => {}
+                Output::Changed { .. } | Output::GaveUp { .. } | Output::Equivocation { .. } => {}
             }
         }
     }
