@@ -146,6 +146,16 @@ pub fn workloads() -> Vec<Workload> {
     ]
 }
 
+/// Whether a `hardened` (v2) row shows what is expected: complete, and every property
+/// holds but `convergence` under the equivocating owner (no rule stops an owner forking its
+/// own group; v2 finds it out, which `fork-detection` checks).
+pub fn as_expected(r: &CheckReport) -> bool {
+    r.complete
+        && r.properties
+            .iter()
+            .all(|p| p.holds || (r.equivocate && p.property == Property::Convergence))
+}
+
 /// Runs the whole matrix; `progress` is told each run as it finishes.
 pub fn run(
     threads: usize,
