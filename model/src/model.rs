@@ -408,7 +408,7 @@ impl GroupModel {
         let Some(g) = state.clients[c as usize].group(&key) else {
             return false;
         };
-        let mine = Self::view(state, c);
+        let mine = (!g.is_hardened()).then(|| Self::view(state, c)).flatten();
         state.clients.iter().enumerate().any(|(o, other)| {
             let Some(h) = other.group(&key).filter(|_| o != c as usize) else {
                 return false;
@@ -480,6 +480,14 @@ impl GroupModel {
     ) {
         let key = Self::key();
         let ci = c as usize;
+        // What epoch-agreement looks at in this client: unchanged, and no head
+        // acknowledgement sent, means no new disagreement (only this client's state
+        // changes in a step, and a head acknowledgement only raises its targets' alarms).
+        let held = |cl: &Client<Id>| {
+            cl.group(&key)
+                .map(|g| (g.is_hardened(), g.epoch(), g.head(), g.alarm().is_some()))
+        };
+        let held_before = held(&state.clients[ci]);
         state.clients[ci] = effect.client.clone();
         // The parent state keeps the old ghost: holding it costs a count.
         let old_ghost = state.ghost.clone();
@@ -613,7 +621,15 @@ impl GroupModel {
         }
 
         // After the acknowledgements: a head acknowledgement may raise a neighbour's alarm.
-        if !ghost.equivocated
+        let heads_sent = effect
+            .sends
+            .iter()
+            .any(|s| matches!(s.stanza.ext, Some(Ext::Head { .. })));
+        let after = held(&state.clients[ci]);
+        let epoch_less = after.is_some_and(|(hardened, ..)| !hardened);
+        let moved = heads_sent || epoch_less || after != held_before;
+        if moved
+            && !ghost.equivocated
             && !ghost.violated.contains(Prop::EpochAgreement)
             && self.epoch_disagrees(state, c)
         {

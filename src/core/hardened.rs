@@ -588,16 +588,7 @@ impl<I: Identity> Client<I> {
             seq,
             head: g.head,
         };
-        out.push(Output::Send(Outgoing {
-            to,
-            stanza: Arc::new(Stanza {
-                group: key.clone(),
-                command: Command::Message,
-                body: None,
-                ext: Some(ext),
-            }),
-            resent: false,
-        }));
+        control_to(out, key, to, ext);
     }
 
     /// v2: a member's head acknowledgement. The owner takes it as the acknowledgement it
@@ -688,8 +679,13 @@ fn raise<I: Identity>(
 
 /// Sends a control stanza (ack, resync request): no command, no body, not retransmitted.
 fn control<I: Identity>(out: &mut Vec<Output<I>>, key: &GroupKey<I>, to: I, ext: Ext<I>) {
-    out.push(Output::Send(super::Outgoing {
-        to: vec![to],
+    control_to(out, key, vec![to], ext)
+}
+
+/// [`control`], to several recipients (a head acknowledgement).
+fn control_to<I: Identity>(out: &mut Vec<Output<I>>, key: &GroupKey<I>, to: Vec<I>, ext: Ext<I>) {
+    out.push(Output::Send(Outgoing {
+        to,
         stanza: Arc::new(Stanza {
             group: key.clone(),
             command: Command::Message,
