@@ -246,6 +246,13 @@ fn what_a_non_member_sends_is_not_recorded_under_v2() {
             lab.clients[ALICE].bounds_exceeded().is_some(),
             rules == Rules::V1
         );
+        // The simulator's judge looks only at what the received stanza could grow.
+        assert_eq!(
+            lab.clients[ALICE]
+                .bounds_exceeded_after(&group(), &CHARLIE)
+                .is_some(),
+            rules == Rules::V1
+        );
     }
 }
 
@@ -298,6 +305,8 @@ fn limbo_is_bounded_in_all_and_per_sender_under_v2() {
                     "one entry and one request each"
                 );
                 assert!(client.bounds_exceeded().is_some());
+                let key = GroupKey::new(Text::from("junk-0"), XAVIER);
+                assert!(client.bounds_exceeded_after(&key, &XAVIER).is_some());
             }
             Rules::V2 => {
                 let per_sender = client.config().max_limbo_per_sender;

@@ -63,6 +63,62 @@ fn the_replay_goes_through_the_codec_and_the_envelope_too() {
     }
 }
 
+/// The rules of hardened v1 against the insider and the equivocating owner: each shortest
+/// counterexample breaks the same property in the simulator's judge, so the judge's
+/// removed-silence, addressed-authenticity, bounded-state and fork-detection can fail.
+#[test]
+fn v1_counterexamples_with_the_insider_and_the_lying_owner_break_the_judge_too() {
+    let insider = [
+        "--insider",
+        "--insider-budget",
+        "1",
+        "--script",
+        "create:1,2;remove:1;add:3",
+        "--senders",
+        "2",
+        "--network",
+        "ordered",
+        "--hardened-rules",
+        "v1",
+    ];
+    let equivocate = [
+        "--equivocate",
+        "--clients",
+        "3",
+        "--script",
+        "create:1,2;subject:1",
+        "--senders",
+        "1",
+        "--hardened-rules",
+        "v1",
+    ];
+    for (args, expected) in [
+        (
+            &insider[..],
+            &[
+                "removed-silence",
+                "addressed-authenticity",
+                "bounded-state",
+                "quiescence-reachable",
+                "progress",
+            ][..],
+        ),
+        (&equivocate[..], &["fork-detection", "convergence"][..]),
+    ] {
+        let (code, v) = replay(args);
+        assert_eq!(code, Some(0), "{args:?}: {v:#}");
+        let cases = v["counterexamples"].as_array().unwrap();
+        let names: std::collections::BTreeSet<&str> = cases
+            .iter()
+            .filter_map(|c| c["property"].as_str())
+            .collect();
+        assert_eq!(names, expected.iter().copied().collect(), "{args:?}: {v:#}");
+        for c in cases {
+            assert_eq!(c["reproduced"], true, "{args:?}: {c:#}");
+        }
+    }
+}
+
 #[test]
 fn hardened_has_nothing_to_replay() {
     let (code, v) = replay(&["--dialect", "hardened", "--network", "lossy"]);

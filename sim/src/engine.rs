@@ -632,11 +632,11 @@ impl Sim {
         self.nodes[to as usize]
             .client
             .receive(from, stanza, self.now, &mut out);
-        self.absorb(to, Some((&key, src)), out);
+        self.absorb(to, Some((&key, src, from)), out);
     }
 
     /// Judges a transition's outputs and sends what it asks.
-    fn absorb(&mut self, c: Id, received: Option<(&GroupKey<Id>, Id)>, out: Vec<Output<Id>>) {
+    fn absorb(&mut self, c: Id, received: Option<(&GroupKey<Id>, Id, Id)>, out: Vec<Output<Id>>) {
         if self.trace == Some(c) {
             for o in &out {
                 eprintln!("{:>8} ms c{c} -> {o:?}", self.now);

@@ -265,14 +265,14 @@ impl Judge {
 
     // ---- what clients did -----------------------------------------------------------
 
-    /// Judges the outputs of one transition of `client`. `claimed_owner_stanza` is the
-    /// group key of the stanza it received, if any, and whether its real sender was that
-    /// key's owner.
+    /// Judges the outputs of one transition of `client`. `received` is the stanza it
+    /// received, if any: its group key, its real sender, and the sender the client acted
+    /// on (the signer, or for `kontalk` the `from` the server showed).
     pub fn observe(
         &mut self,
         c: Id,
         client: &Client<Id>,
-        received: Option<(&GroupKey<Id>, Id)>,
+        received: Option<(&GroupKey<Id>, Id, Id)>,
         out: &[Output<Id>],
         now: u64,
     ) {
@@ -321,7 +321,7 @@ impl Judge {
                     *self.rejected.entry(*reason).or_default() += 1;
                     if *reason == Reason::WrongOwner {
                         // The real owner's own stanza refused: its group id was taken.
-                        if let (Some(_), Some((key, src))) = (self.group_of(group), received) {
+                        if let (Some(_), Some((key, src, _))) = (self.group_of(group), received) {
                             if src == key.owner && *from == key.owner {
                                 self.binding.hit(|| {
                                     format!("at {now} ms client {c} refused the real owner's stanza of {}: the id was bound to another owner", group.id)
@@ -355,10 +355,10 @@ impl Judge {
                 self.judge_epoch(c, client, group, view, now);
             }
         }
-        // Only the received stanza's group (and limbo) can have grown; an intent or a
-        // timer adds to no window, held buffer or limbo.
-        let only = received.map(|(key, _)| key);
-        if let Some(what) = client.bounds_exceeded_in(only).filter(|_| only.is_some()) {
+        // Only what the received stanza can grow is looked at; an intent or a timer adds
+        // to no window, held buffer or limbo.
+        let exceeded = received.and_then(|(key, _, from)| client.bounds_exceeded_after(key, &from));
+        if let Some(what) = exceeded {
             self.bounded
                 .hit(|| format!("at {now} ms client {c} holds more than its bounds: {what}"));
         }

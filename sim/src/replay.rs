@@ -566,13 +566,13 @@ impl Replay<'_> {
         let key = stanza.group.clone();
         let mut out = Vec::new();
         self.clients[copy.dst as usize].receive(from, stanza, 0, &mut out);
-        self.absorb(copy.dst, Some((&key, copy.src)), out, ack_lost);
+        self.absorb(copy.dst, Some((&key, copy.src, from)), out, ack_lost);
     }
 
     fn absorb(
         &mut self,
         c: Id,
-        received: Option<(&GroupKey<Id>, Id)>,
+        received: Option<(&GroupKey<Id>, Id, Id)>,
         out: Vec<Output<Id>>,
         ack_lost: bool,
     ) {

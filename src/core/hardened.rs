@@ -149,20 +149,22 @@ impl<I: Identity> Client<I> {
                 // duplicated request can never make the owner compose without end.
                 resend(out, from, answer.clone());
             } else if behind {
+                let Some(ext) = answer_ext(g) else {
+                    return;
+                };
                 let command = Command::Set {
                     subject: g.subject.clone(),
                     add: Vec::new(),
                     remove: Vec::new(),
                     members: g.current_except(&me),
                 };
-                let ext = answer_ext(g);
                 let answer = send(
                     g,
                     key,
                     vec![from.clone()],
                     command,
                     None,
-                    ext.into(),
+                    Some(ext),
                     now,
                     config,
                     out,
@@ -230,7 +232,7 @@ impl<I: Identity> Client<I> {
                 return reject(out, key, &from, Reason::NotAddressed);
             }
             let mut g = Group::new(roster.clone(), subject.clone(), epoch, true);
-            (g.head, g.prev) = (head, *prev);
+            g.head = head;
             g.status = if roster.is_current(&self.me) {
                 Status::Member
             } else {
@@ -266,7 +268,7 @@ impl<I: Identity> Client<I> {
                 g.roster = roster.clone();
                 g.subject = subject.clone();
                 g.epoch = epoch;
-                (g.head, g.prev) = (head, *prev);
+                g.head = head;
                 // Parts the owner had not processed when it took this snapshot still hold.
                 let mut tombstones = std::mem::take(&mut g.tombstones);
                 tombstones.retain(|m, parted_at| match g.roster.open_since(m) {
@@ -283,16 +285,14 @@ impl<I: Identity> Client<I> {
         }
         if applied {
             if let Some(g) = self.groups.get_mut(key).filter(|_| v2) {
-                // Heads a neighbour announced for the epoch we just reached.
-                let mine = (g.epoch, g.head);
-                let differs = g
-                    .heads
-                    .iter()
-                    .find(|(_, e, h)| *e == mine.0 && *h != mine.1)
-                    .map(|(w, _, _)| w.clone());
-                g.heads.retain(|(_, e, _)| *e > mine.0);
-                if let Some(w) = differs {
-                    raise(g, key, mine.0, &w, out);
+                // Heads neighbours announced for the epoch we just reached (or passed).
+                let epoch = g.epoch;
+                let (due, ahead) = std::mem::take(&mut g.heads)
+                    .into_iter()
+                    .partition(|(_, e, _)| *e <= epoch);
+                g.heads = ahead;
+                for (witness, e, head) in due {
+                    compare_head(g, key, &witness, e, head, out);
                 }
             }
         }
@@ -615,10 +615,8 @@ impl<I: Identity> Client<I> {
         if g.status != Status::Member || !g.roster.is_current(&from) {
             return;
         }
-        if epoch == g.epoch {
-            if head != g.head {
-                raise(g, key, epoch, &from, out);
-            }
+        if epoch <= g.epoch {
+            compare_head(g, key, &from, epoch, head, out);
         } else if epoch > g.epoch && epoch - g.epoch <= self.config.max_ahead {
             g.heads.retain(|(w, _, _)| *w != from);
             if g.heads.len() >= MAX_HEADS {
@@ -660,6 +658,21 @@ pub(super) fn ask_resync<I: Identity>(key: &GroupKey<I>, epoch: u64, out: &mut V
 
 /// Raises the equivocation alarm, once per group: the owner signed two snapshots for
 /// `epoch` (the witness is the owner itself, or the member whose head differs).
+/// v2: a head `witness` computed for our epoch that is not ours means the owner signed two
+/// snapshots for it. Heads of other epochs say nothing (older ones were checked then).
+fn compare_head<I: Identity>(
+    g: &mut Group<I>,
+    key: &GroupKey<I>,
+    witness: &I,
+    epoch: u64,
+    head: Digest,
+    out: &mut Vec<Output<I>>,
+) {
+    if epoch == g.epoch && head != g.head {
+        raise(g, key, epoch, witness, out);
+    }
+}
+
 fn raise<I: Identity>(
     g: &mut Group<I>,
     key: &GroupKey<I>,

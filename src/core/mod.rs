@@ -301,9 +301,8 @@ pub struct Group<I> {
     /// Hardened v2, owner: digests of the last stanzas accepted from each member, which a
     /// removal names as the member's last words ([`Roster::cuts`]).
     recent: BTreeMap<I, std::collections::VecDeque<Digest>>,
-    /// Hardened: the head of the snapshot held ([`Digest::chain`]) and the one before it.
+    /// Hardened: the head of the snapshot held ([`Digest::chain`]).
     head: Digest,
-    prev: Digest,
     /// Hardened, owner: the snapshot it issued for its epoch, which answers carry again
     /// (an answer composed from a roster changed since would be a second snapshot for
     /// the same epoch).
@@ -335,7 +334,6 @@ impl<I: Identity> Group<I> {
             answers: BTreeMap::new(),
             recent: BTreeMap::new(),
             head: Digest::ZERO,
-            prev: Digest::ZERO,
             issued: None,
             alarm: None,
             heads: Vec::new(),
@@ -548,13 +546,28 @@ impl<I: Identity> Client<I> {
     /// the window bound, and an owner's digests per member within it. Read from the state
     /// itself, whatever the rules that built it.
     pub fn bounds_exceeded(&self) -> Option<String> {
-        self.bounds_exceeded_in(None)
+        self.limbo_bounds_exceeded().or_else(|| {
+            self.groups
+                .iter()
+                .find_map(|(key, g)| group_bounds_exceeded(&self.config, key, g, None))
+        })
     }
 
-    /// [`Client::bounds_exceeded`] for limbo and one group only (all groups with `None`):
-    /// a transition on a stanza of one group changes no other group's state, and a judge
-    /// that looks at every transition need not walk them all.
-    pub fn bounds_exceeded_in(&self, only: Option<&GroupKey<I>>) -> Option<String> {
+    /// [`Client::bounds_exceeded`] after receiving a stanza of `key` signed by `from`:
+    /// limbo, that group's held buffer, and `from`'s window and digests there, which is all
+    /// such a stanza can grow (other groups, and other senders' windows, are untouched). The
+    /// owner's stanzas can change the roster, so for them the whole group is looked at. A
+    /// judge that looks at every transition need not walk every member's window (at 1,000
+    /// members that walk was a third of a simulation's time).
+    pub fn bounds_exceeded_after(&self, key: &GroupKey<I>, from: &I) -> Option<String> {
+        self.limbo_bounds_exceeded().or_else(|| {
+            let g = self.groups.get(key)?;
+            let only = (*from != key.owner).then_some(from);
+            group_bounds_exceeded(&self.config, key, g, only)
+        })
+    }
+
+    fn limbo_bounds_exceeded(&self) -> Option<String> {
         let c = &self.config;
         let mut limbo = 0;
         let mut per_sender = BTreeMap::<&I, usize>::new();
@@ -565,54 +578,15 @@ impl<I: Identity> Client<I> {
         if limbo > c.max_limbo {
             return Some(format!("{limbo} stanzas in limbo (bound {})", c.max_limbo));
         }
-        if let Some((from, n)) = per_sender
+        per_sender
             .iter()
             .find(|(_, n)| **n > c.max_limbo_per_sender)
-        {
-            return Some(format!(
-                "{n} stanzas of {from:?} in limbo (bound {} per sender)",
-                c.max_limbo_per_sender
-            ));
-        }
-        let groups: Box<dyn Iterator<Item = (&GroupKey<I>, &Group<I>)>> = match only {
-            Some(k) => Box::new(self.groups.get_key_value(k).into_iter()),
-            None => Box::new(self.groups.iter()),
-        };
-        for (key, g) in groups {
-            if g.held.len() > c.max_held {
-                return Some(format!(
-                    "{} stanzas held in {} (bound {})",
-                    g.held.len(),
-                    key.id,
-                    c.max_held
-                ));
-            }
-            for (from, w) in &g.seen {
-                if !g.roster.knows(from) && *from != key.owner {
-                    return Some(format!(
-                        "a duplicate window in {} for {from:?}, never a member",
-                        key.id
-                    ));
-                }
-                if w.len() > c.max_window {
-                    return Some(format!(
-                        "{} numbers in {from:?}'s window in {} (bound {})",
-                        w.len(),
-                        key.id,
-                        c.max_window
-                    ));
-                }
-            }
-            if let Some((m, d)) = g.recent.iter().find(|(_, d)| d.len() > c.max_window) {
-                return Some(format!(
-                    "{} digests kept for {m:?} in {} (bound {})",
-                    d.len(),
-                    key.id,
-                    c.max_window
-                ));
-            }
-        }
-        None
+            .map(|(from, n)| {
+                format!(
+                    "{n} stanzas of {from:?} in limbo (bound {} per sender)",
+                    c.max_limbo_per_sender
+                )
+            })
     }
 
     /// The size in bytes of what [`Client::durable`] returns, in a canonical encoding (the
@@ -984,6 +958,59 @@ fn dedup<I: Ord>(it: impl Iterator<Item = I>) -> Vec<I> {
     it.collect::<BTreeSet<I>>().into_iter().collect()
 }
 
+/// One group's part of [`Client::bounds_exceeded`]: its held buffer, and the windows and
+/// digests of every sender (or of `only`).
+fn group_bounds_exceeded<I: Identity>(
+    c: &Config,
+    key: &GroupKey<I>,
+    g: &Group<I>,
+    only: Option<&I>,
+) -> Option<String> {
+    if g.held.len() > c.max_held {
+        return Some(format!(
+            "{} stanzas held in {} (bound {})",
+            g.held.len(),
+            key.id,
+            c.max_held
+        ));
+    }
+    let windows: Box<dyn Iterator<Item = (&I, &SeqWindow)>> = match only {
+        Some(from) => Box::new(g.seen.get_key_value(from).into_iter()),
+        None => Box::new(g.seen.iter()),
+    };
+    for (from, w) in windows {
+        if !g.roster.knows(from) && *from != key.owner {
+            return Some(format!(
+                "a duplicate window in {} for {from:?}, never a member",
+                key.id
+            ));
+        }
+        if w.len() > c.max_window {
+            return Some(format!(
+                "{} numbers in {from:?}'s window in {} (bound {})",
+                w.len(),
+                key.id,
+                c.max_window
+            ));
+        }
+    }
+    let digests: Box<dyn Iterator<Item = _>> = match only {
+        Some(from) => Box::new(g.recent.get_key_value(from).into_iter()),
+        None => Box::new(g.recent.iter()),
+    };
+    for (m, d) in digests {
+        if d.len() > c.max_window {
+            return Some(format!(
+                "{} digests kept for {m:?} in {} (bound {})",
+                d.len(),
+                key.id,
+                c.max_window
+            ));
+        }
+    }
+    None
+}
+
 fn reject<I: Clone>(out: &mut Vec<Output<I>>, key: &GroupKey<I>, from: &I, reason: Reason) {
     out.push(Output::Reject {
         group: key.clone(),
@@ -995,44 +1022,42 @@ fn reject<I: Clone>(out: &mut Vec<Output<I>>, key: &GroupKey<I>, from: &I, reaso
 /// The full-state extension the owner stamps on create/set, for its new epoch: under v2
 /// (`chained`) chained to the head before it; the v1 rules had no chain (zero heads).
 fn snapshot_ext<I: Identity>(g: &mut Group<I>, chained: bool) -> Ext<I> {
+    let prev = if chained { g.head } else { Digest::ZERO };
     if chained {
-        g.prev = g.head;
-        g.head = Digest::chain(&g.prev, g.epoch, &g.subject, &g.roster);
+        g.head = Digest::chain(&prev, g.epoch, &g.subject, &g.roster);
     }
     Ext::Snapshot {
         epoch: g.epoch,
         seq: g.take_seq(),
-        prev: g.prev,
+        prev,
         subject: g.subject.clone(),
         roster: g.roster.clone(),
     }
 }
 
 /// The owner's answer to a resync: the snapshot it issued for its epoch again, under a new
-/// sequence number.
-fn answer_ext<I: Identity>(g: &mut Group<I>) -> Ext<I> {
-    match g.issued.as_ref().and_then(|s| s.ext.clone()) {
+/// sequence number. Every epoch an owner reaches is issued at once and `issued` is durable,
+/// so there is always one; composing another from a roster changed since would be a second
+/// snapshot for the same epoch.
+fn answer_ext<I: Identity>(g: &mut Group<I>) -> Option<Ext<I>> {
+    match g.issued.as_ref().and_then(|s| s.ext.as_ref()) {
         Some(Ext::Snapshot {
             epoch,
             prev,
             subject,
             roster,
             ..
-        }) if epoch == g.epoch => Ext::Snapshot {
-            epoch,
-            seq: g.take_seq(),
-            prev,
-            subject,
-            roster,
-        },
-        // Issued before its head was kept (restored from an older state): compose it.
-        _ => Ext::Snapshot {
-            epoch: g.epoch,
-            seq: g.take_seq(),
-            prev: g.prev,
-            subject: g.subject.clone(),
-            roster: g.roster.clone(),
-        },
+        }) if *epoch == g.epoch => {
+            let (epoch, prev, subject, roster) = (*epoch, *prev, subject.clone(), roster.clone());
+            Some(Ext::Snapshot {
+                epoch,
+                seq: g.take_seq(),
+                prev,
+                subject,
+                roster,
+            })
+        }
+        _ => None,
     }
 }
 

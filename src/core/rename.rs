@@ -187,7 +187,6 @@ impl<I: Identity> Group<I> {
             recent: self.recent.iter().map(|(m, d)| (f(m), d.clone())).collect(),
             // Digests name content as signed; a renaming does not change what was signed.
             head: self.head,
-            prev: self.prev,
             issued: self.issued.as_ref().map(|s| stanza(s, f)),
             alarm: self.alarm.as_ref().map(|(e, w)| (*e, f(w))),
             heads: self.heads.iter().map(|(w, e, h)| (f(w), *e, *h)).collect(),
