@@ -47,10 +47,12 @@
 //! RFC 3923) as base64 of the binary message, with the stanza's content in an
 //! `<xmpp xmlns='jabber:client'>` element (media type `application/xmpp+xml`). We keep
 //! that element and encoding. One difference: Kontalk wraps that content in a
-//! `Message/CPIM` envelope (RFC 3862 `From`/`To`/`DateTime` headers, its replay defence);
-//! kgroup does not, because the sender is the OpenPGP signer and replays are the core's
-//! business (the `hardened` dialect's epochs and duplicate windows). A Kontalk client
-//! would therefore find the `<xmpp/>` element without its CPIM headers.
+//! `Message/CPIM` envelope (RFC 3862 `From`/`To`/`DateTime` headers, its replay defence)
+//! and puts a `<message/>` inside the `<xmpp/>` element; kgroup's seed profile does not,
+//! because the sender is the OpenPGP signer and replays are the core's business (the
+//! `hardened` dialect's epochs and duplicate windows). [`open_stanza`] reads both shapes,
+//! and an outer `<body/>` beside the envelope (Kontalk's `(encrypted)` placeholder) is
+//! ignored.
 //!
 //! # What a receiver trusts
 //!
@@ -67,6 +69,7 @@ use base64::Engine as _;
 
 use quick_xml::events::Event;
 
+use crate::codec::cpim::Cpim;
 use crate::codec::{
     Address, Addresses, DecodeError, Jid, JidError, Message, MessageType, RawElement,
 };
@@ -245,6 +248,9 @@ pub struct Received {
     pub stanza: Arc<Stanza<Jid>>,
     /// The OpenPGP message as it arrived (what a replay sends again).
     pub sealed: Vec<u8>,
+    /// The Message/CPIM headers around the inside, when the sender wrapped it so (Kontalk's
+    /// clients do): signed, like everything inside, but not checked here.
+    pub cpim: Option<Cpim>,
 }
 
 /// The OpenPGP message a stanza carries (what anyone on the path can see of it).
@@ -256,14 +262,22 @@ fn envelope_in(message: &Message) -> Result<Vec<u8>, WireError> {
     if message.kind == MessageType::Error {
         return Err(WireError::ServerError(error_condition(message)));
     }
-    if message.group.is_some() || message.body.is_some() || message.hardened.is_some() {
+    if message.group.is_some() || message.hardened.is_some() {
         return Err(WireError::Cleartext);
     }
     let mut e2e = message
         .unknown
         .iter()
         .filter(|u| u.ns() == Some(NS_E2E) && u.name() == E2E);
-    let element = e2e.next().ok_or(WireError::NotEncrypted)?;
+    let Some(element) = e2e.next() else {
+        return Err(match message.body {
+            Some(_) => WireError::Cleartext,
+            None => WireError::NotEncrypted,
+        });
+    };
+    // Beside an envelope, a body is the placeholder Kontalk's clients put there for the
+    // server's offline storage and for clients that cannot decrypt (androidclient
+    // `MessageCenterService.sendMessage`: `(encrypted)`, translated): never read.
     if e2e.next().is_some() {
         return Err(WireError::MultipleEnvelopes);
     }
@@ -289,7 +303,8 @@ pub fn open_stanza(xml: &[u8], keyring: &Keyring) -> Result<Received, WireError>
     let opened = envelope::open_with(keyring, &sealed, &limits, std::time::SystemTime::now())?;
     let sender = Jid::new_bare(&opened.signer.jid)
         .map_err(|e: JidError| WireError::Signer(format!("{}: {e}", opened.signer.jid)))?;
-    let inside = Message::decode_payload(&opened.plaintext).map_err(WireError::Payload)?;
+    let (cpim, inside) =
+        Message::decode_payload_with_headers(&opened.plaintext).map_err(WireError::Payload)?;
     let (_, stanza) = inside.to_core().map_err(|_| WireError::NotGroup)?;
     Ok(Received {
         sender,
@@ -297,6 +312,7 @@ pub fn open_stanza(xml: &[u8], keyring: &Keyring) -> Result<Received, WireError>
         claimed_from: message.from,
         stanza: Arc::new(stanza),
         sealed,
+        cpim,
     })
 }
 
@@ -423,6 +439,14 @@ mod tests {
             opened("<message/>").map(|r| r.stanza),
             Err(WireError::NotEncrypted)
         );
+        // Kontalk's placeholder beside an envelope is not content: the envelope is read
+        // (and here found not to be for this keyring).
+        assert!(matches!(
+            opened(&format!(
+                "<message><body>(encrypted)</body><e2e xmlns='{NS_E2E}'>AAAA</e2e></message>"
+            )),
+            Err(WireError::Envelope(_))
+        ));
         assert!(matches!(
             opened(&format!(
                 "<message><e2e xmlns='{NS_E2E}'>!!notbase64</e2e></message>"

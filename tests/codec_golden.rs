@@ -41,6 +41,7 @@ fn expected(to: &[&str], command: Command<Jid>, body: &str) -> Message {
             command,
         }),
         body: t(body),
+        fallback: None,
         hardened: None,
         unknown: vec![],
     }

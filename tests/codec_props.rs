@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use kgroup::codec::{
-    Address, AddressType, Addresses, Group, Jid, Limits, Message, MessageType, RawElement,
+    Address, AddressType, Addresses, Group, Jid, Limits, Message, MessageType, Profile, RawElement,
 };
 use kgroup::{Command, Ext, Roster, Span, Text};
 use proptest::prelude::*;
@@ -242,6 +242,7 @@ fn message() -> impl Strategy<Value = Message> {
                 addresses,
                 group,
                 body,
+                fallback: None,
                 hardened,
                 unknown,
             },
@@ -532,6 +533,13 @@ fn list_children() -> impl Strategy<Value = String> {
 /// way (the same value, or the same error at the same offset), and an accepted input
 /// re-encodes to a stanza that decodes to the same value.
 fn check_any(input: &[u8]) -> Result<(), TestCaseError> {
+    // The same bytes as an encrypted stanza's inside, bare and wrapped in CPIM.
+    let _ = Message::decode_payload(input);
+    let mut wrapped =
+        b"Content-type: Message/CPIM\n\nTo: a; b\n\nContent-type: application/xmpp+xml\n\n"
+            .to_vec();
+    wrapped.extend_from_slice(input);
+    let _ = Message::decode_payload(&wrapped);
     let decoded = Message::decode(input);
     prop_assert_eq!(
         &decoded,
@@ -571,6 +579,20 @@ proptest! {
         // And through JSON, which the CLI speaks.
         let json = serde_json::to_string(&m).unwrap();
         prop_assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), m);
+    }
+
+    /// What the Android profile writes is canonical: decoded and written again, the same
+    /// bytes, for the stanza and for the encrypted inside.
+    #[test]
+    fn the_android_shape_is_canonical(m in message()) {
+        let xml = m.encode_with(Profile::Android);
+        let back = Message::decode(xml.as_bytes())
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{xml}")))?;
+        prop_assert_eq!(back.encode_with(Profile::Android), xml);
+        let inside = m.encode_payload_with(Profile::Android);
+        let back = Message::decode_payload(inside.as_bytes())
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{inside}")))?;
+        prop_assert_eq!(back.encode_payload_with(Profile::Android), inside);
     }
 
     #[test]

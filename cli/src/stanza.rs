@@ -1,13 +1,17 @@
 //! `kgroup stanza decode|encode`: the stanza codec on the command line.
 //!
 //! `decode` reads one `<message/>` from stdin and prints its typed form as JSON (`--core`:
-//! the core's view instead, the XEP-0033 recipients and the group stanza); `encode` reads
-//! that JSON back and prints the XML. Bad input exits 1 with one line on stderr.
+//! the core's view instead, the XEP-0033 recipients and the group stanza). It also reads an
+//! encrypted stanza's inside as it comes out of the envelope: a bare `<xmpp/>` element, or
+//! Kontalk's Message/CPIM around one (then the JSON is `{"cpim": {...}, "message": {...}}`).
+//! `encode` reads the message JSON back and prints the XML, in the seed's shape or (with
+//! `--profile android`) the Android client's. Bad input exits 1 with one line on stderr.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use kgroup::codec::{Jid, Message};
+use kgroup::codec::cpim::{self, Cpim};
+use kgroup::codec::{Jid, Message, Profile};
 use kgroup::Stanza;
 use serde::Serialize;
 
@@ -15,7 +19,8 @@ use crate::output;
 
 #[derive(Subcommand)]
 pub enum StanzaCmd {
-    /// Reads one XML `<message/>` from stdin, prints it as JSON.
+    /// Reads one XML `<message/>` (or a decrypted inside: `<xmpp/>`, or Message/CPIM around
+    /// it) from stdin, prints it as JSON.
     Decode {
         /// Print the core's view: `{"recipients": [...], "stanza": {...}}`.
         #[arg(long)]
@@ -24,8 +29,26 @@ pub enum StanzaCmd {
         #[arg(long)]
         pretty: bool,
     },
-    /// Reads the JSON that `decode` prints from stdin, prints the XML stanza.
-    Encode,
+    /// Reads the message JSON that `decode` prints from stdin, prints the XML stanza.
+    Encode {
+        /// The shape to write: `seed` (the protocol page) or `android` (Kontalk's Android
+        /// client, byte for byte).
+        #[arg(long, value_enum, default_value = "seed")]
+        profile: ProfileArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ProfileArg {
+    Seed,
+    Android,
+}
+
+/// What `decode` prints for a CPIM-wrapped inside.
+#[derive(Serialize)]
+struct Wrapped {
+    cpim: Cpim,
+    message: Message,
 }
 
 /// What `decode --core` prints.
@@ -54,8 +77,15 @@ pub fn run(cmd: StanzaCmd) -> ExitCode {
     };
     let text = match cmd {
         StanzaCmd::Decode { core, pretty } => {
-            let msg = match Message::decode(&input) {
-                Ok(m) => m,
+            let payload =
+                cpim::looks_like(&input) || input.trim_ascii_start().starts_with(b"<xmpp");
+            let decoded = if payload {
+                Message::decode_payload_with_headers(&input)
+            } else {
+                Message::decode(&input).map(|m| (None, m))
+            };
+            let (headers, msg) = match decoded {
+                Ok(d) => d,
                 Err(e) => return fail(e),
             };
             let text = if core {
@@ -63,6 +93,8 @@ pub fn run(cmd: StanzaCmd) -> ExitCode {
                     Ok((recipients, stanza)) => to_json(&CoreView { recipients, stanza }, pretty),
                     Err(e) => return fail(e),
                 }
+            } else if let Some(cpim) = headers {
+                to_json(&Wrapped { cpim, message: msg }, pretty)
             } else {
                 to_json(&msg, pretty)
             };
@@ -71,14 +103,24 @@ pub fn run(cmd: StanzaCmd) -> ExitCode {
                 Err(e) => return fail(e),
             }
         }
-        StanzaCmd::Encode => match serde_json::from_slice::<Message>(&input) {
+        StanzaCmd::Encode { profile } => match serde_json::from_slice::<Message>(&input) {
             // What we print must be a stanza the decoder gives back unchanged: JSON can say
             // things XML cannot (an address with both `jid` and `uri`, a member with a
-            // resource), and those are refused rather than printed.
+            // resource), and those are refused rather than printed. The Android shape
+            // writes a command's fallback as its body, so there it is the XML that must
+            // come back the same.
             Ok(m) => {
-                let xml = m.encode();
+                let profile = match profile {
+                    ProfileArg::Seed => Profile::Seed,
+                    ProfileArg::Android => Profile::Android,
+                };
+                let xml = m.encode_with(profile);
+                let same = |back: &Message| match profile {
+                    Profile::Seed => *back == m,
+                    Profile::Android => back.encode_with(profile) == xml,
+                };
                 match Message::decode(xml.as_bytes()) {
-                    Ok(back) if back == m => xml,
+                    Ok(back) if same(&back) => xml,
                     Ok(_) => return fail("the JSON does not describe a canonical stanza"),
                     Err(e) => {
                         return fail(format_args!(

@@ -50,6 +50,49 @@ fn decode_core_prints_recipients_and_the_core_stanza() {
     );
 }
 
+fn kontalk(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../corpus/kontalk/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// What the Android client emits: the CPIM-wrapped inside and the outer stanza decode,
+/// and `encode --profile android` writes the client's bytes again.
+#[test]
+fn decode_reads_what_the_android_client_sends_and_encode_writes_it_back() {
+    let dec = kgroup(&["stanza", "decode"], &kontalk("android-message.cpim"));
+    assert!(dec.status.success(), "{dec:?}");
+    let json: serde_json::Value = serde_json::from_slice(&dec.stdout).unwrap();
+    assert_eq!(
+        json["cpim"]["to"].as_array().map(Vec::len),
+        Some(3),
+        "{json}"
+    );
+    assert_eq!(json["cpim"]["content_type"], "application/xmpp+xml");
+    assert_eq!(json["message"]["body"], "Hello group");
+    assert_eq!(json["message"]["group"]["id"], "Qm3xT9aLk2PzR7vB1cYw");
+
+    let dec = kgroup(
+        &["stanza", "decode", "--core"],
+        &kontalk("android-part.xmpp"),
+    );
+    assert!(dec.status.success(), "{dec:?}");
+    let json: serde_json::Value = serde_json::from_slice(&dec.stdout).unwrap();
+    assert_eq!(json["stanza"]["command"]["type"], "part", "{json}");
+
+    let outer = kontalk("android-outer.xml");
+    let dec = kgroup(&["stanza", "decode"], &outer);
+    assert!(dec.status.success(), "{dec:?}");
+    let json: serde_json::Value = serde_json::from_slice(&dec.stdout).unwrap();
+    assert_eq!(json["body"], "(encrypted)");
+    assert_eq!(json["to"], "multicast@kontalk.net");
+    let enc = kgroup(&["stanza", "encode", "--profile", "android"], &dec.stdout);
+    assert!(enc.status.success(), "{enc:?}");
+    assert_eq!(enc.stdout.trim_ascii_end(), &outer[..]);
+}
+
 #[test]
 fn bad_input_exits_1_with_one_line() {
     for (args, input) in [

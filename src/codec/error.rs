@@ -73,6 +73,8 @@ pub enum ErrorKind {
         element: &'static str,
         reason: &'static str,
     },
+    /// A Message/CPIM wrapper that cannot be read ([`Cpim`](super::cpim::Cpim)).
+    Cpim(String),
 }
 
 impl DecodeError {
@@ -134,6 +136,7 @@ impl fmt::Display for ErrorKind {
                 quote(reason)
             ),
             ErrorKind::Invalid { element, reason } => write!(f, "<{element}>: {reason}"),
+            ErrorKind::Cpim(reason) => write!(f, "Message/CPIM: {}", quote(reason)),
         }
     }
 }

@@ -2,18 +2,24 @@
 //!
 //! `id` and `owner` are always present (a group is named by both). `type='create'` carries
 //! the members (owner excluded) and an optional `<subject>`; `type='set'` any of
-//! `<subject>`, `<add jid>`, `<remove jid>` and the `<member jid>` list that accompanies an
-//! add; no `type` is a plain message, or a part when it holds `<part/>`. The element's
-//! meaning is exactly a core [`Command`], so it decodes straight into one; combinations the
-//! seed never shows (an `<add/>` in a create, a `<part/>` with a type) are errors rather
-//! than guesses. Identities must be bare JIDs.
+//! `<subject>`, `<add jid>`, `<remove jid>` and the `<member jid>` list; no `type` is a
+//! plain message. A part is written two ways and both are read: the seed page's `<part/>`
+//! child with no `type`, and `type='part'` on an empty element, which is what Kontalk's
+//! clients send and parse (client-common-java `org/kontalk/client/GroupExtension.java`,
+//! `Type` and `Provider.parse`, since commit 815ce67 of 2016-02-08; the `<part/>` child
+//! was a draft reverted before any release). Children are read in any order (the desktop
+//! client writes them from a hash set). The element's meaning is exactly a core
+//! [`Command`], so it decodes straight into one; combinations no client sends (an `<add/>`
+//! in a create, a part with members, `type='get'`) are errors rather than guesses.
+//! Identities must be bare JIDs. What is written follows the [`Profile`].
 
 use serde::{Deserialize, Serialize};
 
 use super::error::{DecodeError, ErrorKind};
 use super::jid::Jid;
 use super::xml::{duplicate, escape_text, write_attr, Cursor, Ns, Tag};
-use super::{Text, NS_GROUP};
+use super::xml::{escape_text_smack, write_attr_smack};
+use super::{Profile, Text, NS_GROUP};
 use crate::core::Command;
 
 /// One `<group/>` element.
@@ -41,6 +47,7 @@ enum Kind {
     Message,
     Create,
     Set,
+    Part,
 }
 
 /// What a `<group/>` element's children say, as they are read.
@@ -91,7 +98,8 @@ impl Group {
                     kind = match v.as_ref() {
                         "create" => Kind::Create,
                         "set" => Kind::Set,
-                        _ => return Err(bad("expected `create` or `set`".into())),
+                        "part" => Kind::Part,
+                        _ => return Err(bad("expected `create`, `set` or `part`".into())),
                     }
                 }
                 _ => {}
@@ -157,22 +165,20 @@ impl Group {
             part,
         } = c;
         let p = tag.pos;
+        let lists =
+            subject.is_some() || !members.is_empty() || !add.is_empty() || !remove.is_empty();
         let command = match kind {
             _ if part && kind != Kind::Message => {
                 return Err(err(p, "<part/> is not allowed with a `type`"))
             }
-            _ if part
-                && (subject.is_some()
-                    || !members.is_empty()
-                    || !add.is_empty()
-                    || !remove.is_empty()) =>
-            {
-                return Err(err(p, "<part/> cannot be combined with other commands"))
+            Kind::Part | Kind::Message if part || kind == Kind::Part => {
+                if lists {
+                    return Err(err(p, "a part cannot be combined with other commands"));
+                }
+                Command::Part
             }
-            _ if part => Command::Part,
-            Kind::Message => {
-                if subject.is_some() || !members.is_empty() || !add.is_empty() || !remove.is_empty()
-                {
+            Kind::Part | Kind::Message => {
+                if lists {
                     return Err(err(
                         p,
                         "<subject>, <member>, <add> and <remove> need type 'create' or 'set'",
@@ -196,7 +202,15 @@ impl Group {
         Ok(Group { id, owner, command })
     }
 
-    pub(crate) fn encode(&self, out: &mut String) {
+    pub(crate) fn encode(&self, out: &mut String, profile: Profile) {
+        match profile {
+            Profile::Seed => self.encode_seed(out),
+            Profile::Android => self.encode_android(out),
+        }
+    }
+
+    /// The seed page's shape: a part is a `<part/>` child.
+    fn encode_seed(&self, out: &mut String) {
         out.push_str("<group xmlns='");
         out.push_str(NS_GROUP);
         out.push('\'');
@@ -240,6 +254,55 @@ impl Group {
         }
         if part {
             out.push_str("<part/>");
+        }
+        out.push_str("</group>");
+    }
+
+    /// Kontalk's clients' shape (client-common-java `GroupExtension.toXML`): attributes
+    /// `id`, `owner`, `type` (`part` for a part); an empty subject is left out; children
+    /// `<subject>`, then `<member>`, `<add>`, `<remove>`; self-closed when empty; Smack's
+    /// escaping.
+    fn encode_android(&self, out: &mut String) {
+        out.push_str("<group xmlns='");
+        out.push_str(NS_GROUP);
+        out.push('\'');
+        write_attr_smack(out, "id", &self.id);
+        write_attr_smack(out, "owner", self.owner.as_str());
+        let (kind, subject, members, add, remove): (_, _, &[Jid], &[Jid], &[Jid]) =
+            match &self.command {
+                Command::Message => (None, None, &[], &[], &[]),
+                Command::Part => (Some("part"), None, &[], &[], &[]),
+                Command::Create { subject, members } => {
+                    (Some("create"), subject.as_ref(), members, &[], &[])
+                }
+                Command::Set {
+                    subject,
+                    add,
+                    remove,
+                    members,
+                } => (Some("set"), subject.as_ref(), members, add, remove),
+            };
+        if let Some(kind) = kind {
+            write_attr_smack(out, "type", kind);
+        }
+        let subject = subject.filter(|s| !s.is_empty());
+        if subject.is_none() && members.is_empty() && add.is_empty() && remove.is_empty() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        if let Some(s) = subject {
+            out.push_str("<subject>");
+            escape_text_smack(out, s);
+            out.push_str("</subject>");
+        }
+        for (name, list) in [("member", members), ("add", add), ("remove", remove)] {
+            for j in list {
+                out.push('<');
+                out.push_str(name);
+                write_attr_smack(out, "jid", j.as_str());
+                out.push_str("/>");
+            }
         }
         out.push_str("</group>");
     }

@@ -5,7 +5,10 @@
 //! parsing with precise, located errors ([`DecodeError`]), encoding back to XML.
 //! [`jid`]: validated, normalised JIDs; [`addresses`]: XEP-0033; [`group`]: Kontalk's
 //! `<group/>`; [`hardened`]: our `urn:kgroup:hardened:0` extension; [`message`]: the
-//! `<message/>` stanza and the conversion to and from the core.
+//! `<message/>` stanza and the conversion to and from the core; [`cpim`]: the Message/CPIM
+//! wrapper Kontalk's clients put around an encrypted stanza's inside. What the decoder
+//! reads includes everything Kontalk's clients emit (`corpus/kontalk/`); what the encoder
+//! writes is chosen by a [`Profile`].
 //!
 //! The decoder is written for untrusted input and reads a stanza in one pass: quick-xml's
 //! plain reader tokenises, and `xml` resolves namespaces (prefixes, default namespaces,
@@ -15,6 +18,7 @@
 //! it panic (property tests and a fuzz target check that).
 
 pub mod addresses;
+pub mod cpim;
 pub mod error;
 pub mod group;
 pub mod hardened;
@@ -30,6 +34,23 @@ pub use error::{DecodeError, ErrorKind, ToCoreError};
 pub use group::Group;
 pub use jid::{Jid, JidError};
 pub use message::{Message, MessageType};
+
+/// Which shape the encoder writes; the decoder reads both.
+///
+/// - `Seed`: the protocol page as written (a part is a `<part/>` child; the encrypted
+///   inside is a bare `<xmpp/>` element holding the group element and the body).
+/// - `Android`: byte-compatible with Kontalk's Android client (Smack 4.3): `type='part'`,
+///   members before adds and removes, a fallback body on every command, the inside an
+///   `<xmpp/>` element around a `<message xmlns='jabber:client' id type='chat'>`, wrapped in
+///   Message/CPIM ([`cpim`]), and the outer stanza as the client sends it to
+///   `multicast@<domain>` (see `wire`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    #[default]
+    Seed,
+    Android,
+}
 
 /// XEP-0033 Extended Stanza Addressing.
 pub const NS_ADDRESS: &str = "http://jabber.org/protocol/address";
@@ -131,6 +152,20 @@ impl RawElement {
         xml.push_str("</");
         xml.push_str(name);
         xml.push('>');
+        RawElement {
+            ns: Some(ns.into()),
+            name: name.into(),
+            xml: xml.into(),
+        }
+    }
+
+    /// An empty element `<name xmlns='ns'/>` (a chat state, a hint).
+    pub fn empty(ns: &str, name: &str) -> RawElement {
+        let mut xml = String::with_capacity(name.len() + ns.len() + 12);
+        xml.push('<');
+        xml.push_str(name);
+        xml::write_attr(&mut xml, "xmlns", ns);
+        xml.push_str("/>");
         RawElement {
             ns: Some(ns.into()),
             name: name.into(),

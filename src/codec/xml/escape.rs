@@ -49,3 +49,37 @@ pub(crate) fn write_attr(out: &mut String, name: &str, value: &str) {
     escape_attr(out, value);
     out.push('\'');
 }
+
+/// Escapes text as Smack 4.3 does for Kontalk's clients (`StringUtils.escapeForXml`, mode
+/// `safe`: `<`, `>`, `&`, `"` and `'`), and `\r` as [`escape_text`] does, which Smack
+/// writes raw and a reader would turn into a line feed.
+pub(crate) fn escape_text_smack(out: &mut String, s: &str) {
+    escape_with(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        b'\'' => Some("&apos;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    })
+}
+
+/// ` name='value'` escaped as Smack 4.3 escapes attribute values (`XmlStringBuilder.attribute`,
+/// mode `forAttributeApos`: `<`, `&` and `'`), and whitespace other than a space as
+/// [`escape_attr`] does, which attribute-value normalisation would otherwise eat.
+pub(crate) fn write_attr_smack(out: &mut String, name: &str, value: &str) {
+    out.push(' ');
+    out.push_str(name);
+    out.push_str("='");
+    escape_with(out, value, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'\'' => Some("&apos;"),
+        b'\r' => Some("&#xD;"),
+        b'\n' => Some("&#xA;"),
+        b'\t' => Some("&#x9;"),
+        _ => None,
+    });
+    out.push('\'');
+}

@@ -40,7 +40,7 @@ use super::{Limits, NS_ADDRESS, NS_GROUP, NS_HARDENED};
 use attrs::{first_repeat, RawAttr, Scan};
 use scope::Scope;
 
-pub(crate) use escape::{escape_text, write_attr};
+pub(crate) use escape::{escape_text, escape_text_smack, write_attr, write_attr_smack};
 pub(crate) use skim::FastTag;
 
 /// The namespace of an element, classified.
