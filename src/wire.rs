@@ -71,7 +71,7 @@ use quick_xml::events::Event;
 
 use crate::codec::cpim::Cpim;
 use crate::codec::{
-    Address, Addresses, DecodeError, Jid, JidError, Message, MessageType, RawElement,
+    Address, Addresses, DecodeError, Jid, JidError, Message, MessageType, Profile, RawElement,
 };
 use crate::core::{Outgoing, Stanza};
 use crate::envelope::{self, EnvelopeError, Keyring, Signer};
@@ -111,6 +111,8 @@ pub enum WireError {
     /// The server returned a message of ours as an error (`type='error'`), with the
     /// condition it gave (`unspecified` when none).
     ServerError(String),
+    /// The multicast service's address cannot be made from the sender's domain.
+    Address(String),
 }
 
 impl WireError {
@@ -128,6 +130,7 @@ impl WireError {
             WireError::NotGroup => "not-group".into(),
             WireError::Signer(_) => "bad-signer-jid".into(),
             WireError::ServerError(c) => format!("server-error:{c}"),
+            WireError::Address(_) => "bad-address".into(),
         }
     }
 }
@@ -149,6 +152,7 @@ impl std::fmt::Display for WireError {
             WireError::NotGroup => f.write_str("the encrypted payload has no <group/> element"),
             WireError::Signer(d) => write!(f, "signer: {d}"),
             WireError::ServerError(c) => write!(f, "the server returned our stanza: {c}"),
+            WireError::Address(d) => write!(f, "multicast address: {d}"),
         }
     }
 }
@@ -199,6 +203,83 @@ pub fn seal(out: &Outgoing<Jid>, sender: &Jid, keyring: &Keyring) -> Result<Vec<
         &keys,
         inside.encode_payload().as_bytes(),
     )?)
+}
+
+/// The Android client's placeholder beside the envelope (androidclient
+/// `MessageCenterService.sendMessage`, `R.string.text_encrypted`, in English).
+pub const ENCRYPTED_PLACEHOLDER: &str = "(encrypted)";
+/// XEP-0085's namespace: the `<active/>` chat state the Android client adds.
+pub const NS_CHATSTATES: &str = "http://jabber.org/protocol/chatstates";
+
+/// The `<message/>` XML that carries `out` from `sender`, byte-compatible with Kontalk's
+/// Android client ([`Profile::Android`](crate::codec::Profile)):
+///
+/// - the inside is the client's `<xmpp><message id type='chat'>` with the group element
+///   and the body (a command's body is the client's [`FALLBACK`](crate::codec::message::FALLBACK)
+///   text), wrapped in Message/CPIM whose `From` and `To` are the user ids of my
+///   certificate and of the recipients' and whose `DateTime` is `unix_secs`
+///   (client-common-java `CPIMMessage`; androidclient `crypto/PGPCoder.encryptStanza`);
+/// - it is sealed as the client seals ([`envelope::seal_kontalk`]: AES-192, ZIP, SHA-256);
+/// - the outer stanza goes to `multicast@<domain>` with `id`, the `(encrypted)` body, the
+///   base64 envelope, the XEP-0033 addresses and `<active/>`, in that order
+///   (`MessageCenterService.sendMessage`, `KontalkGroupController.afterEncryption`).
+///
+/// `id` is the message id (the client makes 30 random alphanumerics), the same inside and
+/// out. Sans-IO: the caller gives the id and the time.
+pub fn seal_android(
+    out: &Outgoing<Jid>,
+    sender: &Jid,
+    keyring: &Keyring,
+    id: &str,
+    unix_secs: u64,
+) -> Result<String, WireError> {
+    let s = &out.stanza;
+    let command = !matches!(s.command, crate::core::Command::Message);
+    let inside = Message {
+        id: Some(id.into()),
+        kind: MessageType::Chat,
+        group: Some(crate::codec::Group {
+            id: s.group.id.clone(),
+            owner: s.group.owner.clone(),
+            command: s.command.clone(),
+        }),
+        body: s.body.clone(),
+        fallback: (command && s.body.is_none()).then(|| crate::codec::message::FALLBACK.into()),
+        hardened: s.ext.clone(),
+        ..Message::default()
+    };
+    let recipients: Vec<&str> = out.to.iter().map(Jid::as_str).collect();
+    let keys = keyring.recipients(&recipients)?;
+    let mut to = Vec::with_capacity(out.to.len());
+    for jid in &out.to {
+        let peer = keyring
+            .by_jid(jid.as_str())
+            .ok_or_else(|| EnvelopeError::UnknownRecipient(jid.to_string()))?;
+        to.push(peer.uid.as_str().into());
+    }
+    let cpim = Cpim {
+        from: Some(keyring.me().uid.as_str().into()),
+        to,
+        date_time: Some(crate::codec::cpim::date_time(unix_secs).into()),
+        content_type: crate::codec::cpim::XMPP_XML.into(),
+        body: inside.encode_payload_with(Profile::Android).into_bytes(),
+    };
+    let sealed = envelope::seal_kontalk(keyring, &keys, &cpim.write())?;
+    let multicast = Jid::new_bare(&format!("multicast@{}", sender.domain()))
+        .map_err(|e| WireError::Address(e.to_string()))?;
+    let outer = Message {
+        to: Some(multicast),
+        id: Some(id.into()),
+        kind: MessageType::Chat,
+        addresses: Some(Addresses(out.to.iter().cloned().map(Address::to).collect())),
+        body: Some(ENCRYPTED_PLACEHOLDER.into()),
+        unknown: vec![
+            RawElement::leaf(NS_E2E, E2E, &B64.encode(sealed)),
+            RawElement::empty(NS_CHATSTATES, "active"),
+        ],
+        ..Message::default()
+    };
+    Ok(outer.encode_with(Profile::Android))
 }
 
 /// How the `<message/>` around a sealed envelope is addressed.

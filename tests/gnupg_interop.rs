@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use base64::Engine as _;
+use kgroup::codec::Jid;
 use kgroup::envelope::{export_cert, export_secret, open, seal_to, Keyring, Suite};
+use kgroup::{Client, Config, Dialect};
 
 /// A throw-away GNUPGHOME; the agent it started is stopped and the directory removed on drop.
 struct GpgHome {
@@ -300,5 +303,262 @@ fn kgroup_opens_and_verifies_what_gnupg_encrypted_to_several_recipients() {
     assert_eq!(
         open(&members[0], &signed_only),
         Err(kgroup::envelope::EnvelopeError::NotEncrypted)
+    );
+}
+
+// ---- Kontalk's Android client's keys and messages -------------------------------------
+
+/// The members of the Kontalk-shaped group: alice owns it.
+const KONTALK: [&str; 4] = [
+    "alice@kontalk.test",
+    "bob@kontalk.test",
+    "carol@kontalk.test",
+    "dave@kontalk.test",
+];
+
+/// A key as the Android client makes it (androidclient `crypto/PGP.create`): RSA-2048
+/// primary for certification and authentication, P-256 ECDSA signing and P-256 ECDH
+/// encryption subkeys, user id `Name <jid>`. Made by GnuPG; returns its fingerprint.
+fn kontalk_key(home: &GpgHome, jid: &str) -> String {
+    let name = jid.split('@').next().expect("a localpart");
+    let uid = format!("{name} <{jid}>");
+    home.ok(
+        &["--quick-gen-key", &uid, "rsa2048", "cert,auth", "never"],
+        None,
+    );
+    let listing = status_lines(&home.ok(&["--with-colons", "--list-secret-keys", &uid], None));
+    let fpr = listing
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
+        .expect("gpg fingerprint");
+    home.ok(
+        &["--quick-add-key", &fpr, "nistp256/ecdsa", "sign", "never"],
+        None,
+    );
+    home.ok(
+        &["--quick-add-key", &fpr, "nistp256", "encr", "never"],
+        None,
+    );
+    fpr
+}
+
+/// The Message/CPIM plaintext exactly as the Android client builds it around a group
+/// command (client-common-java `CPIMMessage.toString`; androidclient
+/// `PGPCoder.encryptStanza`, `KontalkGroupController.beforeEncryption`), written out here
+/// independently of kgroup's writer.
+fn android_cpim(from: &str, to: &[&str], id: &str, group: &str) -> Vec<u8> {
+    let uid = |jid: &str| format!("{} <{jid}>", jid.split('@').next().unwrap_or(jid));
+    let to: Vec<String> = to.iter().map(|j| uid(j)).collect();
+    format!(
+        "Content-type: Message/CPIM\n\nFrom: {}\nTo: {}\nDateTime: 2020-04-13T11:06:40+00:00\n\n\
+         Content-type: application/xmpp+xml; charset=utf-8\n\n\
+         <xmpp xmlns='jabber:client'><message xmlns='jabber:client' id='{id}' type='chat'>{group}\
+         <body>This is a group chat message. You&apos;re using an old version of Kontalk or your \
+         client doesn&apos;t support the group chat protocol. Please upgrade to the latest \
+         version!</body></message></xmpp>",
+        uid(from),
+        to.join("; ")
+    )
+    .into_bytes()
+}
+
+fn android_create(owner: &str, members: &[&str]) -> String {
+    let mut g = format!(
+        "<group xmlns='http://kontalk.org/extensions/message#group' id='Qm3xT9aLk2PzR7vB1cYw' \
+         owner='{owner}' type='create'><subject>Trip</subject>"
+    );
+    for m in members {
+        g.push_str(&format!("<member jid='{m}'/>"));
+    }
+    g.push_str("</group>");
+    g
+}
+
+/// GnuPG makes Kontalk-shaped keys (RSA-2048, P-256), signs with SHA-256, ZIP-compresses and
+/// AES-192-encrypts an Android-built CPIM create to three members; each member's kgroup
+/// opens the Android outer stanza, reads the CPIM headers, and its core applies the create.
+#[test]
+fn kgroup_opens_an_android_create_that_gnupg_sealed_with_kontalks_algorithms() {
+    let home = GpgHome::new("ktk");
+    let fprs: Vec<String> = KONTALK.iter().map(|j| kontalk_key(&home, j)).collect();
+    let members = &KONTALK[1..];
+    let plaintext = android_cpim(
+        KONTALK[0],
+        members,
+        "h7Gk2LmQ9xZpR4tWbN8cVf1sJd6yAe",
+        &android_create(KONTALK[0], &members[..2]),
+    );
+    let mut args: Vec<&str> = vec![
+        "--trust-model",
+        "always",
+        "--local-user",
+        &fprs[0],
+        "--cipher-algo",
+        "AES192",
+        "--compress-algo",
+        "zip",
+        "--digest-algo",
+        "SHA256",
+    ];
+    for f in &fprs[1..] {
+        args.extend(["--recipient", f]);
+    }
+    args.extend(["--sign", "--encrypt"]);
+    let sealed = home.ok(&args, Some(&plaintext)).stdout;
+    // What GnuPG wrote: AES-192 (8) with an MDC (2), ZIP (algorithm 1).
+    let (_, status) = home.decrypt("android.pgp", &sealed);
+    assert!(status.contains("[GNUPG:] DECRYPTION_INFO 2 8"), "{status}");
+    let packets = status_lines(&home.ok(
+        &[
+            "--list-packets",
+            &home.path("android.pgp").to_string_lossy(),
+        ],
+        None,
+    ));
+    assert!(packets.contains("compressed packet: algo=1"), "{packets}");
+
+    let outer = format!(
+        "<message xmlns='jabber:client' to='bob@kontalk.test' from='alice@kontalk.test/phone' \
+         id='h7Gk2LmQ9xZpR4tWbN8cVf1sJd6yAe' type='chat'><body>(encrypted)</body>\
+         <e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'>{}</e2e>\
+         <active xmlns='http://jabber.org/protocol/chatstates'/></message>",
+        base64::engine::general_purpose::STANDARD.encode(&sealed)
+    );
+    let secret = |fpr: &str| {
+        home.ok(&["--armor", "--export-secret-keys", fpr], None)
+            .stdout
+    };
+    let public = |fpr: &str| home.ok(&["--armor", "--export", fpr], None).stdout;
+    for (i, jid) in members.iter().enumerate() {
+        let cert =
+            kgroup::envelope::import_cert(&secret(&fprs[i + 1])).expect("GnuPG's secret key");
+        let mut ring = Keyring::new(cert).unwrap_or_else(|e| panic!("{jid}: {e}"));
+        assert_eq!(
+            ring.me().uid,
+            format!("{} <{jid}>", jid.split('@').next().unwrap_or(jid))
+        );
+        ring.import(&public(&fprs[0])).expect("alice's certificate");
+        let got = kgroup::wire::open_stanza(outer.as_bytes(), &ring)
+            .unwrap_or_else(|e| panic!("{jid}: {e}"));
+        assert_eq!(got.sender.as_str(), KONTALK[0], "{jid}");
+        let cpim = got.cpim.as_ref().expect("CPIM headers");
+        assert_eq!(cpim.from.as_deref(), Some("alice <alice@kontalk.test>"));
+        assert!(cpim.to.iter().any(|t| t.contains(jid)), "{jid}: {cpim:?}");
+        // The fallback body is not a message.
+        assert_eq!(got.stanza.body, None);
+        // The core applies it (the `kontalk` dialect: the Android client's own rules are
+        // not a dialect yet). Bob and Carol are listed; Dave received it unlisted.
+        let me: Jid = jid.parse().expect("a JID");
+        let mut client = Client::new(me, Config::new(Dialect::Kontalk));
+        let mut out = Vec::new();
+        client.receive(got.sender.clone(), got.stanza.clone(), 0, &mut out);
+        let view = out.iter().find_map(|o| match o {
+            kgroup::Output::Changed { view, .. } => Some(view),
+            _ => None,
+        });
+        if i < 2 {
+            let view = view.unwrap_or_else(|| panic!("{jid}: {out:?}"));
+            assert_eq!(view.subject.as_deref(), Some("Trip"));
+            for m in &members[..2] {
+                assert!(
+                    view.members.iter().any(|v| v.as_str() == *m),
+                    "{jid}: {view:?}"
+                );
+            }
+        } else {
+            assert!(view.is_none(), "{jid}: {out:?}");
+        }
+    }
+}
+
+/// The other way: an owner with a kgroup-made Kontalk key (RSA-2048, P-256) seals a create
+/// in the `android` profile to three GnuPG-made Kontalk keys. GnuPG decrypts and verifies
+/// it, finds AES-192 and ZIP, and the plaintext is the Android client's, byte for byte.
+#[test]
+fn gnupg_reads_what_kgroup_seals_in_the_android_profile() {
+    let home = GpgHome::new("ktk2");
+    let members = &KONTALK[1..];
+    let fprs: Vec<String> = members.iter().map(|j| kontalk_key(&home, j)).collect();
+    let mut owner = Keyring::generate(KONTALK[0], Suite::Kontalk).expect("a Kontalk key");
+    assert_eq!(owner.me().uid, "alice <alice@kontalk.test>");
+    for f in &fprs {
+        let public = home.ok(&["--armor", "--export", f], None).stdout;
+        owner
+            .import(&public)
+            .expect("a GnuPG-made Kontalk certificate");
+    }
+    home.import(&export_cert(owner.my_secret_cert()).unwrap());
+
+    let jid = |j: &str| -> Jid { j.parse().expect("a JID") };
+    let create = kgroup::Stanza {
+        group: kgroup::GroupKey::new("Qm3xT9aLk2PzR7vB1cYw", jid(KONTALK[0])),
+        command: kgroup::Command::Create {
+            subject: Some("Trip".into()),
+            members: members[..2].iter().map(|m| jid(m)).collect(),
+        },
+        body: None,
+        ext: None,
+    };
+    let out = kgroup::Outgoing {
+        to: members.iter().map(|m| jid(m)).collect(),
+        stanza: std::sync::Arc::new(create),
+        resent: false,
+    };
+    let id = "h7Gk2LmQ9xZpR4tWbN8cVf1sJd6yAe";
+    let xml = kgroup::wire::seal_android(&out, &jid(KONTALK[0]), &owner, id, 1_586_776_000)
+        .expect("sealed");
+    // The outer stanza as the Android client sends it.
+    let e2e = xml
+        .split("<e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'>")
+        .nth(1)
+        .and_then(|r| r.split("</e2e>").next())
+        .expect("an envelope");
+    let addresses: String = members
+        .iter()
+        .map(|m| format!("<address type='to' jid='{m}'/>"))
+        .collect();
+    assert_eq!(
+        xml,
+        format!(
+            "<message xmlns='jabber:client' to='multicast@kontalk.test' id='{id}' type='chat'>\
+             <body>(encrypted)</body><e2e xmlns='urn:ietf:params:xml:ns:xmpp-e2e'>{e2e}</e2e>\
+             <addresses xmlns='http://jabber.org/protocol/address'>{addresses}</addresses>\
+             <active xmlns='http://jabber.org/protocol/chatstates'/></message>"
+        )
+    );
+
+    let sealed = kgroup::wire::envelope_of(xml.as_bytes()).expect("the envelope");
+    let (plaintext, status) = home.decrypt("kgroup-android.pgp", &sealed);
+    assert!(status.contains("[GNUPG:] GOODSIG"), "{status}");
+    assert!(status.contains("[GNUPG:] DECRYPTION_OKAY"), "{status}");
+    assert!(
+        status.contains("[GNUPG:] DECRYPTION_INFO 2 8"),
+        "AES-192 with MDC: {status}"
+    );
+    let packets = status_lines(&home.ok(
+        &[
+            "--list-packets",
+            &home.path("kgroup-android.pgp").to_string_lossy(),
+        ],
+        None,
+    ));
+    assert!(
+        packets.contains("compressed packet: algo=1"),
+        "ZIP: {packets}"
+    );
+    // Signed by the P-256 signing subkey, over SHA-256 (algorithms 19 and 8).
+    assert!(status.contains(" 0 19 8 00 "), "{status}");
+    let expected = android_cpim(
+        KONTALK[0],
+        members,
+        id,
+        &android_create(KONTALK[0], &members[..2]),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&plaintext),
+        String::from_utf8_lossy(&expected)
     );
 }

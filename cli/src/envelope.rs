@@ -16,8 +16,8 @@ use base64::Engine;
 use clap::{Args, Subcommand};
 use kgroup::codec::Jid;
 use kgroup::envelope::{
-    export_cert, export_secret, generate, import_cert, jid_of, open_with, seal, EncryptionKey,
-    EnvelopeError, Keyring, Limits, Suite,
+    export_cert, export_secret, generate, import_cert, jid_of, open_with, seal, seal_kontalk,
+    EncryptionKey, EnvelopeError, Keyring, Limits, Suite,
 };
 use sequoia_openpgp as openpgp;
 
@@ -36,15 +36,16 @@ use crate::output::{self, outln};
 
 #[derive(Subcommand)]
 pub enum KeyCmd {
-    /// Generates a secret key bound to `xmpp:<JID>` (a certification primary key, a signing
+    /// Generates a secret key bound to the JID (a certification primary key, a signing
     /// subkey, an encryption subkey), ASCII-armored unless --binary. It carries no
     /// passphrase: keep it like one.
     New {
         /// The bare JID the key is bound to.
         #[arg(long)]
         jid: String,
-        /// cv25519 (v4 keys: GnuPG 2.2 reads them), cv25519-v6 (RFC 9580) or
-        /// mlkem768-x25519 (post-quantum, v6).
+        /// cv25519 (v4 keys: GnuPG 2.2 reads them), cv25519-v6 (RFC 9580),
+        /// mlkem768-x25519 (post-quantum, v6) or kontalk (the Android client's: RSA-2048
+        /// primary, P-256 subkeys, user id `Name <JID>`; the others name `xmpp:<JID>`).
         #[arg(long, default_value = "cv25519", value_parser = crate::parse_suite)]
         suite: Suite,
         #[command(flatten)]
@@ -92,6 +93,10 @@ pub struct SealArgs {
     /// The recipients' certificates: the payload is encrypted once, to all of them.
     #[arg(long, value_name = "CERT", required = true, num_args = 1..)]
     to: Vec<PathBuf>,
+    /// Seal as Kontalk's clients do: AES-192, the signed message ZIP-compressed (what
+    /// their keys and GnuPG read); otherwise AES-256, uncompressed.
+    #[arg(long)]
+    kontalk: bool,
     #[command(flatten)]
     out: Out,
 }
@@ -304,6 +309,25 @@ fn suite_of(cert: &Cert) -> Option<&'static str> {
         Some(Suite::Cv25519V6.name())
     } else if all(&|v, a, _| v == 6 && matches!(a, A::MLDSA65_Ed25519 | A::MLKEM768_X25519)) {
         Some(Suite::MlKem768X25519.name())
+    } else if keys.len() > 1
+        && keys[0].0 == 4
+        && matches!(keys[0].2, mpi::PublicKey::RSA { .. })
+        && keys[1..].iter().all(|(v, _, m)| {
+            use openpgp::types::Curve::NistP256;
+            *v == 4
+                && matches!(
+                    m,
+                    mpi::PublicKey::ECDSA {
+                        curve: NistP256,
+                        ..
+                    } | mpi::PublicKey::ECDH {
+                        curve: NistP256,
+                        ..
+                    }
+                )
+        })
+    {
+        Some(Suite::Kontalk.name())
     } else {
         None
     }
@@ -456,7 +480,11 @@ fn seal_run(args: &SealArgs) -> Result<ExitCode, Failure> {
     }
     let payload = input::read(None, PAYLOAD_LIMIT)?;
     let recipients: Vec<&EncryptionKey> = keys.iter().flat_map(|(_, k)| k).collect();
-    let sealed = seal(&ring, &recipients, &payload)?;
+    let sealed = if args.kontalk {
+        seal_kontalk(&ring, &recipients, &payload)?
+    } else {
+        seal(&ring, &recipients, &payload)?
+    };
     let bytes = if args.out.binary {
         sealed
     } else {

@@ -59,7 +59,7 @@ fn fingerprint(cert: &Path) -> String {
 #[test]
 fn key_new_export_seal_open_round_trip_in_every_suite() {
     let d = dir("round");
-    for suite in ["cv25519", "cv25519-v6", "mlkem768-x25519"] {
+    for suite in ["cv25519", "cv25519-v6", "mlkem768-x25519", "kontalk"] {
         let (alice_key, alice_cert) =
             make_key(&d, &format!("alice-{suite}"), "alice@example.org", suite);
         let (bob_key, bob_cert) = make_key(&d, &format!("bob-{suite}"), "bob@example.org", suite);
@@ -112,6 +112,24 @@ fn key_new_export_seal_open_round_trip_in_every_suite() {
             assert_eq!(v["signer"]["jid"], "alice@example.org");
             assert_eq!(v["signer"]["fingerprint"], alice_fpr);
         }
+        // Sealed as Kontalk's clients seal (AES-192, ZIP): opened the same.
+        let sealed = ok(kgroup_with_stdin(
+            &[
+                "seal",
+                "--kontalk",
+                "--key",
+                s(&alice_key),
+                "--to",
+                s(&bob_cert),
+            ],
+            payload.as_bytes(),
+        ))
+        .stdout;
+        let v = json(&ok(kgroup_with_stdin(
+            &["open", "--key", s(&bob_key), "--peers", s(&alice_cert)],
+            &sealed,
+        )));
+        assert_eq!(v["plaintext"], payload.as_str(), "{suite}: {v}");
 
         // Binary, and bytes that are not UTF-8: base64 in the JSON, raw with
         // --plaintext-only.
@@ -476,9 +494,16 @@ fn kgroup_open_reads_what_gnupg_signed_and_encrypted() {
         assert_eq!(v["signer"]["jid"], "gpguser@example.org");
     }
 
-    // A GnuPG key without an xmpp: identity is described, and refused for kgroup.
+    // Kontalk's form of user id, `Name <jid>`, binds the address as the JID.
+    let named = d.join("named.cert");
+    home.generate("Named User <named@example.org>", &named);
+    let v = json(&ok(kgroup(&["key", "import", "--json", s(&named)])));
+    assert_eq!(v["jid"], "named@example.org", "{v}");
+    assert_eq!(v["usable"], true);
+
+    // A GnuPG key whose user id names no JID is described, and refused for kgroup.
     let plain = d.join("plain.cert");
-    home.generate("Plain User <plain@example.org>", &plain);
+    home.generate("Plain User", &plain);
     let out = kgroup(&["key", "import", "--json", s(&plain)]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(one_line(&out.stderr), "{out:?}");
@@ -486,4 +511,101 @@ fn kgroup_open_reads_what_gnupg_signed_and_encrypted() {
     assert_eq!(v["usable"], false);
     assert!(v["jid"].is_null());
     assert_eq!(v["suite"], "cv25519", "GnuPG's Ed25519/Cv25519 v4 key: {v}");
+}
+
+/// `kgroup open` opens what GnuPG sealed as Kontalk's Android client seals: GnuPG-made
+/// keys of the client's shape (RSA-2048 primary, P-256 ECDSA and ECDH subkeys, user id
+/// `Name <jid>`), a SHA-256 one-pass signature, ZIP, AES-192, a Message/CPIM plaintext;
+/// and `kgroup stanza decode` reads that plaintext.
+#[test]
+fn kgroup_open_reads_a_gnupg_made_kontalk_envelope() {
+    let d = dir("gpg-k");
+    let home = GpgHome::new("k");
+    let mut fprs = Vec::new();
+    for (name, jid) in [("alice", "alice@kontalk.test"), ("bob", "bob@kontalk.test")] {
+        let uid = format!("{name} <{jid}>");
+        home.ok(
+            &["--quick-gen-key", &uid, "rsa2048", "cert,auth", "never"],
+            None,
+        );
+        let (listing, _) = home.ok(&["--with-colons", "--list-secret-keys", &uid], None);
+        let fpr = String::from_utf8_lossy(&listing)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("fpr:")
+                    .map(|r| r.trim_matches(':').to_string())
+            })
+            .expect("gpg fingerprint");
+        home.ok(
+            &["--quick-add-key", &fpr, "nistp256/ecdsa", "sign", "never"],
+            None,
+        );
+        home.ok(
+            &["--quick-add-key", &fpr, "nistp256", "encr", "never"],
+            None,
+        );
+        fprs.push(fpr);
+    }
+    let alice_cert = d.join("alice.cert");
+    std::fs::write(
+        &alice_cert,
+        home.ok(&["--armor", "--export", &fprs[0]], None).0,
+    )
+    .unwrap();
+    let bob_key = d.join("bob.key");
+    std::fs::write(
+        &bob_key,
+        home.ok(&["--armor", "--export-secret-keys", &fprs[1]], None)
+            .0,
+    )
+    .unwrap();
+    let v = json(&ok(kgroup(&["key", "import", "--json", s(&alice_cert)])));
+    assert_eq!(v["suite"], "kontalk", "{v}");
+    assert_eq!(v["jid"], "alice@kontalk.test");
+
+    let cpim = "Content-type: Message/CPIM\n\nFrom: alice <alice@kontalk.test>\n\
+                To: bob <bob@kontalk.test>\nDateTime: 2020-04-13T11:06:40+00:00\n\n\
+                Content-type: application/xmpp+xml; charset=utf-8\n\n\
+                <xmpp xmlns='jabber:client'><message xmlns='jabber:client' id='m1' type='chat'>\
+                <group xmlns='http://kontalk.org/extensions/message#group' id='g' \
+                owner='alice@kontalk.test'/><body>hi</body></message></xmpp>";
+    let (sealed, _) = home.ok(
+        &[
+            "--local-user",
+            &fprs[0],
+            "--recipient",
+            &fprs[1],
+            "--cipher-algo",
+            "AES192",
+            "--compress-algo",
+            "zip",
+            "--digest-algo",
+            "SHA256",
+            "--sign",
+            "--encrypt",
+        ],
+        Some(cpim.as_bytes()),
+    );
+    let v = json(&ok(kgroup_with_stdin(
+        &["open", "--key", s(&bob_key), "--peers", s(&alice_cert)],
+        &sealed,
+    )));
+    assert_eq!(v["plaintext"], cpim, "{v}");
+    assert_eq!(v["signer"]["jid"], "alice@kontalk.test");
+    assert_eq!(v["signer"]["fingerprint"], fprs[0].as_str());
+    let plain = ok(kgroup_with_stdin(
+        &[
+            "open",
+            "--key",
+            s(&bob_key),
+            "--peers",
+            s(&alice_cert),
+            "--plaintext-only",
+        ],
+        &sealed,
+    ))
+    .stdout;
+    let v = json(&ok(kgroup_with_stdin(&["stanza", "decode"], &plain)));
+    assert_eq!(v["cpim"]["from"], "alice <alice@kontalk.test>", "{v}");
+    assert_eq!(v["message"]["body"], "hi");
 }

@@ -33,14 +33,16 @@ use super::keys::{self, EncryptionKey, Secrets, POLICY};
 pub struct Peer {
     pub cert: Cert,
     pub jid: String,
+    /// The user id that binds the certificate to `jid` (what Kontalk's CPIM headers name).
+    pub uid: String,
     pub encryption: Vec<EncryptionKey>,
 }
 
 impl Peer {
     fn new(cert: Cert) -> Result<Peer, EnvelopeError> {
-        let jid = keys::jid_of(&cert).ok_or_else(|| {
+        let (uid, jid) = keys::binding_of(&cert).ok_or_else(|| {
             EnvelopeError::Key(format!(
-                "certificate {} has no '{}' user id",
+                "certificate {} has no user id naming a JID ('{}<jid>' or 'Name <jid>')",
                 cert.fingerprint(),
                 keys::XMPP_UID_PREFIX
             ))
@@ -49,6 +51,7 @@ impl Peer {
         Ok(Peer {
             cert: cert.strip_secret_key_material(),
             jid,
+            uid,
             encryption,
         })
     }

@@ -1,11 +1,15 @@
 //! OpenPGP keys bound to XMPP identities.
 //!
 //! A group member is known by its bare JID, and its authority (for the owner: the right to
-//! change the group) rests on its OpenPGP key, so a certificate carries exactly one user id
-//! of the form `xmpp:<bare jid>` (the form Kontalk uses) and keys for signing and for
-//! encryption. [`Suite`] picks the algorithms: Curve25519 in OpenPGP v4 keys (what GnuPG
-//! 2.2 and today's deployed clients read), Curve25519 in RFC 9580 v6 keys, or the
-//! post-quantum ML-KEM-768+X25519 / ML-DSA-65+Ed25519 composite suite (v6 only).
+//! change the group) rests on its OpenPGP key, so a certificate carries a user id naming
+//! the JID and keys for signing and for encryption. Two forms of user id are read: ours,
+//! `xmpp:<bare jid>`, and Kontalk's clients', `Name <localpart@network>` with the bare JID
+//! as the address (androidclient `crypto/PersonalKey.store`). [`Suite`] picks the
+//! algorithms: Curve25519 in OpenPGP v4 keys (what GnuPG 2.2 reads), Curve25519 in RFC
+//! 9580 v6 keys, the post-quantum ML-KEM-768+X25519 / ML-DSA-65+Ed25519 composite suite
+//! (v6 only), or Kontalk's Android client's: an RSA-2048 primary key for certification and
+//! authentication, a NIST P-256 ECDSA signing subkey and a P-256 ECDH encryption subkey
+//! (androidclient `crypto/PGP.create`).
 
 use std::time::{Duration, SystemTime};
 
@@ -19,7 +23,7 @@ use openpgp::packet::Key;
 use openpgp::parse::Parse;
 use openpgp::policy::{Policy, StandardPolicy};
 use openpgp::serialize::SerializeInto;
-use openpgp::types::Features;
+use openpgp::types::{Features, KeyFlags};
 use openpgp::{Cert, Fingerprint, KeyHandle, Profile};
 
 use super::error::{one_line, EnvelopeError};
@@ -42,6 +46,10 @@ pub enum Suite {
     /// RFC 9580 v6 keys with the post-quantum composites ML-DSA-65+Ed25519 (signing) and
     /// ML-KEM-768+X25519 (encryption), as sequoia implements draft-ietf-openpgp-pqc.
     MlKem768X25519,
+    /// Kontalk's Android client's keys: RSA-2048 primary (certify, authenticate), P-256
+    /// ECDSA signing and P-256 ECDH encryption subkeys, v4, SEIPD v1; the user id
+    /// `localpart <jid>`.
+    Kontalk,
 }
 
 impl Suite {
@@ -50,11 +58,17 @@ impl Suite {
             Suite::Cv25519 => "cv25519",
             Suite::Cv25519V6 => "cv25519-v6",
             Suite::MlKem768X25519 => "mlkem768-x25519",
+            Suite::Kontalk => "kontalk",
         }
     }
 
-    pub fn all() -> [Suite; 3] {
-        [Suite::Cv25519, Suite::Cv25519V6, Suite::MlKem768X25519]
+    pub fn all() -> [Suite; 4] {
+        [
+            Suite::Cv25519,
+            Suite::Cv25519V6,
+            Suite::MlKem768X25519,
+            Suite::Kontalk,
+        ]
     }
 
     fn builder_params(&self) -> (CipherSuite, Profile) {
@@ -62,6 +76,7 @@ impl Suite {
             Suite::Cv25519 => (CipherSuite::Cv25519, Profile::RFC4880),
             Suite::Cv25519V6 => (CipherSuite::Cv25519, Profile::RFC9580),
             Suite::MlKem768X25519 => (CipherSuite::MLDSA65_Ed25519, Profile::RFC9580),
+            Suite::Kontalk => (CipherSuite::RSA2k, Profile::RFC4880),
         }
     }
 }
@@ -73,21 +88,50 @@ impl std::str::FromStr for Suite {
             .into_iter()
             .find(|x| x.name() == s)
             .ok_or_else(|| {
-                format!("unknown key suite '{s}' (cv25519, cv25519-v6, mlkem768-x25519)")
+                format!("unknown key suite '{s}' (cv25519, cv25519-v6, mlkem768-x25519, kontalk)")
             })
     }
 }
 
-/// The bare JID a certificate is bound to: its first valid `xmpp:` user id (one with a
-/// self-signature the policy accepts now, not revoked). A user id without a valid binding
-/// (anyone can append one to any certificate) names nobody.
+/// The bare JID a certificate is bound to: its first valid user id that names one (one
+/// with a self-signature the policy accepts now, not revoked), `xmpp:<jid>` or Kontalk's
+/// `Name <jid>`. A user id without a valid binding (anyone can append one to any
+/// certificate) names nobody.
 pub fn jid_of(cert: &Cert) -> Option<String> {
+    binding_of(cert).map(|(_, jid)| jid)
+}
+
+/// The user id that binds a certificate to its JID ([`jid_of`]), and the JID.
+pub fn binding_of(cert: &Cert) -> Option<(String, String)> {
     let vc = cert.with_policy(&POLICY as &dyn Policy, None).ok()?;
     vc.userids().revoked(false).find_map(|ua| {
         let value = std::str::from_utf8(ua.userid().value()).ok()?;
-        let jid = value.strip_prefix(XMPP_UID_PREFIX)?;
-        (!jid.is_empty()).then(|| jid.to_string())
+        jid_in(value).map(|jid| (value.to_string(), jid.to_string()))
     })
+}
+
+/// The JID a user id names: `xmpp:<jid>`, or the address of `Name <jid>` (a `localpart@
+/// domain` with no resource).
+fn jid_in(uid: &str) -> Option<&str> {
+    if let Some(jid) = uid.strip_prefix(XMPP_UID_PREFIX) {
+        return (!jid.is_empty()).then_some(jid);
+    }
+    let (_, rest) = uid.rsplit_once('<')?;
+    let address = rest.strip_suffix('>')?;
+    let (local, domain) = address.split_once('@')?;
+    let plain = |s: &str| !s.is_empty() && !s.contains(['/', '@', '<', '>', ' ']);
+    (plain(local) && plain(domain)).then_some(address)
+}
+
+/// The user id a generated key of `suite` carries for `jid`.
+pub fn uid_for(jid: &str, suite: Suite) -> String {
+    match suite {
+        Suite::Kontalk => {
+            let name = jid.split_once('@').map_or(jid, |(local, _)| local);
+            format!("{name} <{jid}>")
+        }
+        _ => format!("{XMPP_UID_PREFIX}{jid}"),
+    }
 }
 
 /// Generates a certificate (with secret keys) for `jid`: a certification-capable primary
@@ -100,24 +144,34 @@ pub fn generate(jid: &str, suite: Suite) -> Result<Cert, EnvelopeError> {
     // test). A v4 key advertises SEIPD v1 only, so what is sealed to it stays readable
     // by today's OpenPGP implementations; v6 keys keep v2.
     let features = match suite {
-        Suite::Cv25519 => Features::empty().set_seipdv1(),
+        Suite::Cv25519 | Suite::Kontalk => Features::empty().set_seipdv1(),
         Suite::Cv25519V6 | Suite::MlKem768X25519 => Features::sequoia(),
     };
     // Backdated a minute so that a peer whose clock is slightly behind (GnuPG in the
     // interop test, a phone) does not see a key from the future.
     let created = SystemTime::now() - Duration::from_secs(60);
-    let (cert, _revocation) = CertBuilder::new()
+    let builder = CertBuilder::new()
         .set_cipher_suite(cs)
         .set_profile(profile)
         .map_err(key_err)?
         .set_features(features)
         .map_err(key_err)?
         .set_creation_time(created)
-        .add_userid(format!("{XMPP_UID_PREFIX}{jid}"))
-        .add_signing_subkey()
-        .add_transport_encryption_subkey()
-        .generate()
-        .map_err(key_err)?;
+        .add_userid(uid_for(jid, suite));
+    let builder = match suite {
+        Suite::Kontalk => builder
+            .set_primary_key_flags(KeyFlags::empty().set_certification().set_authentication())
+            .add_subkey(KeyFlags::empty().set_signing(), None, CipherSuite::P256)
+            .add_subkey(
+                KeyFlags::empty().set_transport_encryption(),
+                None,
+                CipherSuite::P256,
+            ),
+        _ => builder
+            .add_signing_subkey()
+            .add_transport_encryption_subkey(),
+    };
+    let (cert, _revocation) = builder.generate().map_err(key_err)?;
     Ok(cert)
 }
 
@@ -253,4 +307,41 @@ pub(crate) fn secrets(cert: &Cert) -> Result<Secrets, EnvelopeError> {
         return Err(EnvelopeError::Key("no usable secret encryption key".into()));
     }
     Ok(Secrets { signer, decryptors })
+}
+
+#[cfg(test)]
+mod uid_tests {
+    use super::*;
+
+    #[test]
+    fn a_user_id_names_a_jid_in_either_form() {
+        assert_eq!(jid_in("xmpp:alice@example.org"), Some("alice@example.org"));
+        assert_eq!(
+            jid_in("Alice <998a759e@kontalk.net>"),
+            Some("998a759e@kontalk.net")
+        );
+        assert_eq!(
+            jid_in("Alice (phone) <a@kontalk.net>"),
+            Some("a@kontalk.net")
+        );
+        for none in [
+            "xmpp:",
+            "Alice",
+            "Alice <>",
+            "Alice <kontalk.net>",
+            "Alice <a@b/phone>",
+            "Alice <a@@b>",
+            "Alice <a@b",
+        ] {
+            assert_eq!(jid_in(none), None, "{none}");
+        }
+        assert_eq!(
+            uid_for("a@kontalk.net", Suite::Kontalk),
+            "a <a@kontalk.net>"
+        );
+        assert_eq!(
+            uid_for("a@kontalk.net", Suite::Cv25519),
+            "xmpp:a@kontalk.net"
+        );
+    }
 }

@@ -8,10 +8,12 @@
 //! the core's `receive(sender, ..)` must be given. Replays open to the same signer and
 //! plaintext; rejecting them is the core's job (epochs and duplicate windows).
 //!
-//! - [`keys`]: key generation (Cv25519 v4, Cv25519 v6, ML-KEM-768+X25519 v6), armored
-//!   import and export, the `xmpp:<bare jid>` binding;
+//! - [`keys`]: key generation (Cv25519 v4, Cv25519 v6, ML-KEM-768+X25519 v6, Kontalk's
+//!   RSA-2048 with P-256 subkeys), armored import and export, the binding to a JID
+//!   (`xmpp:<bare jid>` or Kontalk's `Name <bare jid>`);
 //! - [`keyring`]: my key and my peers' certificates, looked up by fingerprint, key id or JID;
 //! - [`seal()`]: sign once, encrypt once to all recipients (one PKESK each);
+//!   [`seal_kontalk`] as Kontalk's clients do (AES-192, ZIP);
 //! - [`open()`]: find my PKESK in one linear pass, decrypt, check integrity, verify;
 //! - [`ecdh`]: the X25519 key wrap of the direct sealing path (its primitive cost is the
 //!   benchmarks' yardstick, in the test kit);
@@ -30,8 +32,10 @@ mod seipd;
 
 pub use error::EnvelopeError;
 pub use keyring::{Keyring, Peer};
-pub use keys::{export_cert, export_secret, generate, import_cert, jid_of, EncryptionKey, Suite};
+pub use keys::{
+    export_cert, export_secret, generate, import_cert, jid_of, uid_for, EncryptionKey, Suite,
+};
 pub use open::{
     open, open_stock, open_unfiltered, open_with, recipients_of, Limits, Opened, Signer,
 };
-pub use seal::{seal, seal_sequoia, seal_to};
+pub use seal::{seal, seal_kontalk, seal_sequoia, seal_to};

@@ -36,9 +36,14 @@ use sequoia_openpgp as openpgp;
 
 use openpgp::packet::one_pass_sig::OnePassSig3;
 use openpgp::packet::signature::SignatureBuilder;
-use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message, Recipient, Signer};
+use openpgp::serialize::stream::{
+    Compressor, Encryptor, LiteralWriter, Message, Recipient, Signer,
+};
 use openpgp::serialize::MarshalInto;
-use openpgp::types::{HashAlgorithm, PublicKeyAlgorithm, SignatureType, SymmetricAlgorithm};
+use openpgp::types::{
+    CompressionAlgorithm, DataFormat, HashAlgorithm, PublicKeyAlgorithm, SignatureType,
+    SymmetricAlgorithm,
+};
 use openpgp::Packet;
 use zeroize::Zeroizing;
 
@@ -98,7 +103,42 @@ pub fn seal_sequoia(
         )
         .build()
         .map_err(err)?;
-        sign_and_write(keyring, message, plaintext)?;
+        sign_and_write(keyring, message, plaintext, None)?;
+    }
+    Ok(sink)
+}
+
+/// Signs and encrypts as Kontalk's clients do (androidclient `crypto/PGPCoder.encryptData`,
+/// desktopclient-java `crypto/Encryptor.encryptData`): AES-192 in a SEIPD v1 container
+/// (with MDC), the signed message ZIP-compressed inside it, a one-pass signature over
+/// SHA-256 by my signing key, binary literal data with no file name, dated now. Through
+/// sequoia's `Encryptor`: one PKESK per recipient key, whatever its algorithm (RSA, ECDH
+/// on P-256 or Curve25519).
+pub fn seal_kontalk(
+    keyring: &Keyring,
+    recipients: &[&EncryptionKey],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, EnvelopeError> {
+    if recipients.is_empty() {
+        return Err(EnvelopeError::NoRecipients);
+    }
+    let mut sink = Vec::with_capacity(plaintext.len() + 300 * recipients.len() + 512);
+    {
+        let message = Message::new(&mut sink);
+        let message = Encryptor::for_recipients(
+            message,
+            recipients
+                .iter()
+                .map(|r| Recipient::new(r.features.clone(), r.handle.clone(), &r.key)),
+        )
+        .symmetric_algo(SymmetricAlgorithm::AES192)
+        .build()
+        .map_err(err)?;
+        let message = Compressor::new(message)
+            .algo(CompressionAlgorithm::Zip)
+            .build()
+            .map_err(err)?;
+        sign_and_write(keyring, message, plaintext, Some(SystemTime::now()))?;
     }
     Ok(sink)
 }
@@ -252,6 +292,7 @@ fn sign_and_write(
     keyring: &Keyring,
     message: Message<'_>,
     plaintext: &[u8],
+    date: Option<SystemTime>,
 ) -> Result<(), EnvelopeError> {
     let message = Signer::new(message, keyring.secrets.signer.clone())
         .map_err(err)?
@@ -259,7 +300,11 @@ fn sign_and_write(
         .map_err(err)?
         .build()
         .map_err(err)?;
-    let mut literal = LiteralWriter::new(message).build().map_err(err)?;
+    let mut literal = LiteralWriter::new(message).format(DataFormat::Binary);
+    if let Some(date) = date {
+        literal = literal.date(date).map_err(err)?;
+    }
+    let mut literal = literal.build().map_err(err)?;
     literal
         .write_all(plaintext)
         .map_err(|e| EnvelopeError::Key(e.to_string()))?;
