@@ -278,11 +278,14 @@ fn kontalk_owner_composes_the_seed_stanzas() {
     assert_eq!(v.status, Status::Left);
 }
 
-/// The same scenario composed by the clients themselves, in both dialects: every member
-/// ends with the same view.
+/// The same scenario composed by the clients themselves, in every dialect: every member
+/// ends with the same view. The Android client takes a command's body for the fallback
+/// text it sends itself and shows none, so of the seed's six bodies (five ride on
+/// commands) it delivers one.
 #[test]
-fn seed_scenario_converges_in_both_dialects() {
+fn seed_scenario_converges_in_every_dialect() {
     for d in Dialect::ALL {
+        let android = d == Dialect::Android;
         let lab = kgroup_testkit::scenarios::seed(d);
         assert!(lab.converged(&key()), "{d}: {:?}", lab.views(&key()));
         assert!(lab.is_quiescent(), "{d}");
@@ -290,14 +293,15 @@ fn seed_scenario_converges_in_both_dialects() {
             let v = lab.clients[m].view(&key()).expect("member view");
             assert_eq!(v.members, vec![ALICE, BOB], "{d} {m}");
             assert_eq!(v.subject.as_deref(), Some("Our journey continues"));
-            assert_eq!(lab.bodies(&m).len(), 6, "{d} {m}");
+            assert_eq!(lab.bodies(&m).len(), if android { 1 } else { 6 }, "{d} {m}");
         }
         // Charlie is out, and got nothing composed after his removal.
-        assert_eq!(
-            lab.bodies(&CHARLIE),
-            ["Welcome Charlie!", "Sorry Charlie, you're out."],
-            "{d}"
-        );
+        let charlie: &[&str] = if android {
+            &[]
+        } else {
+            &["Welcome Charlie!", "Sorry Charlie, you're out."]
+        };
+        assert_eq!(lab.bodies(&CHARLIE), charlie, "{d}");
         assert_eq!(
             lab.clients[CHARLIE].view(&key()).map(|v| v.status),
             Some(Status::Removed)

@@ -12,7 +12,8 @@ use crate::output::{self, out, outln};
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
-    /// Protocol dialect.
+    /// Protocol dialect: kontalk (the protocol page as written), android (Kontalk's Android
+    /// client as built) or hardened (ours).
     #[arg(long, default_value = "hardened")]
     pub dialect: Dialect,
     /// Clients, the owner included.

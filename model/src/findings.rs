@@ -165,6 +165,7 @@ pub fn run(
     for w in workloads() {
         for (d, rules) in [
             (Dialect::Kontalk, Rules::V2),
+            (Dialect::Android, Rules::V2),
             (Dialect::Hardened, Rules::V2),
             (Dialect::Hardened, Rules::V1),
         ] {

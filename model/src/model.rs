@@ -1120,10 +1120,11 @@ impl Model for GroupModel {
                 if ack_lost {
                     state.losses += 1;
                 }
-                // kontalk trusts the `from` the server shows; hardened the signer.
-                let from = match self.dialect {
-                    Dialect::Kontalk => env.claimed,
-                    Dialect::Hardened => env.src,
+                // kontalk and android trust the `from` the server shows; hardened the signer.
+                let from = if self.dialect.trusts_server_from() {
+                    env.claimed
+                } else {
+                    env.src
                 };
                 if (env.dst as usize) < state.clients.len() {
                     self.deliver(&mut state, from, &env, ack_lost);

@@ -72,9 +72,11 @@ pub fn classes(model: &GroupModel) -> Vec<Vec<Id>> {
             _ => None,
         })
         .collect();
-    // Likewise a v2 snapshot's head ([`kgroup::Digest::chain`]) names every member.
+    // Likewise a v2 snapshot's head ([`kgroup::Digest::chain`]) names every member, and an
+    // android client keeps the digests of the messages it delivered.
     let heads = model.dialect == kgroup::Dialect::Hardened && model.rules == kgroup::Rules::V2;
     if heads
+        || model.dialect == kgroup::Dialect::Android
         || model.insider
         || model
             .senders

@@ -194,3 +194,72 @@ fn traces_name_who_sent_what_to_whom() {
         .iter()
         .any(|v| v.starts_with("david: [david,alice,bob]")));
 }
+
+/// The Android client's rules (`kgroup::Dialect::Android`, src/core/android.rs). Against
+/// the adversary: a create is taken from the owner even by a client it does not list, so
+/// the server replaying one makes that client a member (3 steps; its authority is the
+/// server's `from`); a group is its (id, owner), so nobody squats a group id
+/// (owner-binding holds where kontalk fails); messages are deduplicated by id, so nothing
+/// is delivered twice (exactly-once holds where kontalk fails), but commands are applied
+/// again when redelivered.
+#[test]
+fn android_fails_authority_and_convergence_but_binds_owners_and_delivers_once() {
+    let f = failures(&run(&churn_adversary(Dialect::Android, Network::Unordered)));
+    assert_eq!(f.get("owner-authority"), Some(&3), "{f:?}");
+    assert!(!f.contains_key("owner-binding"), "{f:?}");
+    assert!(
+        f.contains_key("convergence") && f.contains_key("member-filter"),
+        "{f:?}"
+    );
+    let kontalk = failures(&run(&churn_adversary(Dialect::Kontalk, Network::Unordered)));
+    assert!(kontalk.contains_key("owner-binding"));
+
+    let f = failures(&run(&chat(Dialect::Android, Network::Duplicating)));
+    assert!(!f.contains_key("exactly-once"), "{f:?}");
+    assert!(f.contains_key("convergence"), "{f:?}");
+    let kontalk = failures(&run(&chat(Dialect::Kontalk, Network::Duplicating)));
+    assert!(kontalk.contains_key("exactly-once"));
+}
+
+/// A set that reaches a member before the create is dropped (the group is unknown and the
+/// set does not add it), and the create that follows lacks the member the set added: the
+/// member is missing from that client's list for good, with no stanza lost.
+#[test]
+fn android_drops_a_set_that_overtakes_its_create() {
+    let model = GroupModel {
+        script: vec![Step::Create(vec![1, 2]), Step::Add(3)],
+        senders: vec![],
+        ..churn_adversary(Dialect::Android, Network::Unordered)
+    };
+    let model = GroupModel {
+        adversary: false,
+        ..model
+    };
+    let r = run(&model);
+    let p = r
+        .properties
+        .iter()
+        .find(|p| p.property == Property::Convergence)
+        .expect("convergence");
+    let trace = p.counterexample.as_ref().expect("a divergence");
+    let text: Vec<&str> = trace.iter().map(|s| s.action.as_str()).collect();
+    // The set reaches some member before the create does.
+    let set = text
+        .iter()
+        .position(|t| t.contains("→ ") && t.contains("set add charlie"));
+    assert!(set.is_some(), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains("→ ") && t.contains("create with")),
+        "{text:?}"
+    );
+    // Ordered per pair, the set cannot overtake the create.
+    let ordered = run(&GroupModel {
+        network: Network::Ordered,
+        ..model
+    });
+    assert!(ordered
+        .properties
+        .iter()
+        .all(|p| p.property != Property::Convergence || p.holds));
+}

@@ -62,7 +62,10 @@ fn the_catalogue_workloads_have_no_interchangeable_members() {
 fn reduced_and_full_checks_agree_in_fewer_states() {
     let mut failures = 0;
     for adversary in [false, true] {
-        for d in Dialect::ALL {
+        // android clients keep digests of what they delivered, which no renaming maps:
+        // no reduction for them.
+        assert!(classes(&alike(Dialect::Android, Network::Unordered, adversary)).is_empty());
+        for d in [Dialect::Kontalk, Dialect::Hardened] {
             for n in Network::ALL {
                 let model = alike(d, n, adversary);
                 assert_eq!(classes(&model), vec![vec![2, 3]]);

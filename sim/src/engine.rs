@@ -602,11 +602,12 @@ impl Sim {
             }
         };
         self.counters.delivered += 1;
-        // kontalk trusts the `from` the server shows; hardened acts on the signer (the
-        // verified OpenPGP signer in `--encrypt` mode).
-        let from = match self.cfg.dialect {
-            Dialect::Kontalk => claimed,
-            Dialect::Hardened => signer,
+        // kontalk and android trust the `from` the server shows; hardened acts on the
+        // signer (the verified OpenPGP signer in `--encrypt` mode).
+        let from = if self.cfg.dialect.trusts_server_from() {
+            claimed
+        } else {
+            signer
         };
         let key = stanza.group.clone();
         let insider = self

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use kgroup::{Client, Dialect, Ext, GroupKey, Intent, Output, Stanza, Text};
+use kgroup::{Client, Ext, GroupKey, Intent, Output, Stanza, Text};
 use kgroup_model::group::{GROUP, OWNER};
 use kgroup_model::model::{Action, Forgery};
 use kgroup_model::network::InFlight;
@@ -559,9 +559,10 @@ impl Replay<'_> {
                 return;
             }
         };
-        let from = match self.model.dialect {
-            Dialect::Kontalk => copy.claimed,
-            Dialect::Hardened => signer,
+        let from = if self.model.dialect.trusts_server_from() {
+            copy.claimed
+        } else {
+            signer
         };
         let key = stanza.group.clone();
         let mut out = Vec::new();

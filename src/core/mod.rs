@@ -18,6 +18,7 @@
 //! lost (messages held for a future epoch) was not acknowledged, so senders resend it.
 
 pub mod agreement;
+mod android;
 mod hardened;
 mod kontalk;
 mod rename;
@@ -39,16 +40,26 @@ pub enum Dialect {
     Kontalk,
     /// Our wire-compatible extension that converges.
     Hardened,
+    /// Kontalk's Android client as built (see `android.rs`).
+    Android,
 }
 
 impl Dialect {
-    pub const ALL: [Dialect; 2] = [Dialect::Kontalk, Dialect::Hardened];
+    pub const ALL: [Dialect; 3] = [Dialect::Kontalk, Dialect::Hardened, Dialect::Android];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             Dialect::Kontalk => "kontalk",
             Dialect::Hardened => "hardened",
+            Dialect::Android => "android",
         }
+    }
+
+    /// Does a client of this dialect act on the server's `from` (rather than the
+    /// verified signer)? The seed's and the Android client's authority is the server's
+    /// word.
+    pub fn trusts_server_from(&self) -> bool {
+        matches!(self, Dialect::Kontalk | Dialect::Android)
     }
 }
 
@@ -58,8 +69,9 @@ impl std::str::FromStr for Dialect {
         match s {
             "kontalk" => Ok(Dialect::Kontalk),
             "hardened" => Ok(Dialect::Hardened),
+            "android" => Ok(Dialect::Android),
             other => Err(format!(
-                "unknown dialect `{other}` (expected `kontalk` or `hardened`)"
+                "unknown dialect `{other}` (expected `kontalk`, `hardened` or `android`)"
             )),
         }
     }
@@ -316,6 +328,8 @@ pub struct Group<I> {
     held: Vec<Held<I>>,
     /// Volatile: highest epoch a resync was asked for.
     resync_asked: u64,
+    /// Android: the messages delivered (by digest), its message store's unique index.
+    delivered: BTreeSet<Digest>,
 }
 
 impl<I: Identity> Group<I> {
@@ -339,6 +353,7 @@ impl<I: Identity> Group<I> {
             heads: Vec::new(),
             held: Vec::new(),
             resync_asked: 0,
+            delivered: BTreeSet::new(),
         }
     }
 
@@ -651,6 +666,9 @@ impl<I: Identity> Client<I> {
         // hardened client keys groups by (id, owner) instead, so such a stanza can never
         // touch the known group, and a squatter who names a group id first cannot lock the
         // real owner's group out of this client.
+        if self.config.dialect == Dialect::Android {
+            return self.receive_android(from, &stanza, out);
+        }
         if self.config.dialect == Dialect::Kontalk
             && !self.groups.contains_key(key)
             && self
@@ -833,15 +851,19 @@ impl<I: Identity> Client<I> {
         to.extend(add.iter().cloned());
         to.sort();
         // The seed's add carries the member list from before the add and the subject.
+        // The Android client lists every member row less the added whenever members
+        // change (the removed included), with the current subject.
+        let android = config.dialect == Dialect::Android;
+        let lists = !add.is_empty() || (android && !remove.is_empty());
         let command = Command::Set {
-            subject: if add.is_empty() {
+            subject: if !lists {
                 subject.clone()
             } else {
                 subject.clone().or_else(|| g.subject.clone())
             },
             add: add.clone(),
             remove: remove.clone(),
-            members: if add.is_empty() { Vec::new() } else { before },
+            members: if lists { before } else { Vec::new() },
         };
         let epoch = if g.hardened {
             g.epoch.checked_add(1).ok_or(LocalError::EpochsExhausted)?

@@ -192,6 +192,8 @@ impl<I: Identity> Group<I> {
             heads: self.heads.iter().map(|(w, e, h)| (f(w), *e, *h)).collect(),
             held: held(&self.held, f),
             resync_asked: self.resync_asked,
+            // Digests of stanzas as received; a renaming does not change what was received.
+            delivered: self.delivered.clone(),
         }
     }
 }
