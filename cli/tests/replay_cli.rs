@@ -119,6 +119,36 @@ fn v1_counterexamples_with_the_insider_and_the_lying_owner_break_the_judge_too()
     }
 }
 
+/// The Android client's rules under the server adversary: every counterexample breaks the
+/// same property in the simulator; owner-binding and exactly-once are not among them.
+#[test]
+fn every_android_counterexample_breaks_the_same_property_in_the_simulator() {
+    let (code, v) = replay(&["--dialect", "android", "--adversary"]);
+    assert_eq!(code, Some(0), "{v:#}");
+    let cases = v["counterexamples"].as_array().unwrap();
+    let names: std::collections::BTreeSet<&str> = cases
+        .iter()
+        .filter_map(|c| c["property"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        std::collections::BTreeSet::from([
+            "owner-authority",
+            "member-filter",
+            "removed-confidentiality",
+            "epoch-agreement",
+            "fork-detection",
+            "addressed-authenticity",
+            "convergence",
+            "no-lost-messages"
+        ]),
+        "{v:#}"
+    );
+    for c in cases {
+        assert_eq!(c["reproduced"], true, "{c:#}");
+    }
+}
+
 #[test]
 fn hardened_has_nothing_to_replay() {
     let (code, v) = replay(&["--dialect", "hardened", "--network", "lossy"]);

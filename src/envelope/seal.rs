@@ -88,24 +88,7 @@ pub fn seal_sequoia(
     recipients: &[&EncryptionKey],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, EnvelopeError> {
-    if recipients.is_empty() {
-        return Err(EnvelopeError::NoRecipients);
-    }
-    // Packet overhead: ~100 bytes per recipient, a few hundred for the signature.
-    let mut sink = Vec::with_capacity(plaintext.len() + 128 * recipients.len() + 512);
-    {
-        let message = Message::new(&mut sink);
-        let message = Encryptor::for_recipients(
-            message,
-            recipients
-                .iter()
-                .map(|r| Recipient::new(r.features.clone(), r.handle.clone(), &r.key)),
-        )
-        .build()
-        .map_err(err)?;
-        sign_and_write(keyring, message, plaintext, None)?;
-    }
-    Ok(sink)
+    through_sequoia(keyring, recipients, plaintext, false)
 }
 
 /// Signs and encrypts as Kontalk's clients do (androidclient `crypto/PGPCoder.encryptData`,
@@ -119,26 +102,44 @@ pub fn seal_kontalk(
     recipients: &[&EncryptionKey],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, EnvelopeError> {
+    through_sequoia(keyring, recipients, plaintext, true)
+}
+
+/// sequoia's `Encryptor` with its defaults, or (`kontalk`) with Kontalk's choices.
+fn through_sequoia(
+    keyring: &Keyring,
+    recipients: &[&EncryptionKey],
+    plaintext: &[u8],
+    kontalk: bool,
+) -> Result<Vec<u8>, EnvelopeError> {
     if recipients.is_empty() {
         return Err(EnvelopeError::NoRecipients);
     }
-    let mut sink = Vec::with_capacity(plaintext.len() + 300 * recipients.len() + 512);
+    // Packet overhead: ~100 bytes per Curve25519 recipient (~300 for RSA), a few hundred
+    // for the signature.
+    let per_recipient = if kontalk { 300 } else { 128 };
+    let mut sink = Vec::with_capacity(plaintext.len() + per_recipient * recipients.len() + 512);
     {
         let message = Message::new(&mut sink);
-        let message = Encryptor::for_recipients(
+        let mut encryptor = Encryptor::for_recipients(
             message,
             recipients
                 .iter()
                 .map(|r| Recipient::new(r.features.clone(), r.handle.clone(), &r.key)),
-        )
-        .symmetric_algo(SymmetricAlgorithm::AES192)
-        .build()
-        .map_err(err)?;
-        let message = Compressor::new(message)
-            .algo(CompressionAlgorithm::Zip)
-            .build()
-            .map_err(err)?;
-        sign_and_write(keyring, message, plaintext, Some(SystemTime::now()))?;
+        );
+        if kontalk {
+            encryptor = encryptor.symmetric_algo(SymmetricAlgorithm::AES192);
+        }
+        let message = encryptor.build().map_err(err)?;
+        if kontalk {
+            let message = Compressor::new(message)
+                .algo(CompressionAlgorithm::Zip)
+                .build()
+                .map_err(err)?;
+            sign_and_write(keyring, message, plaintext, Some(SystemTime::now()))?;
+        } else {
+            sign_and_write(keyring, message, plaintext, None)?;
+        }
     }
     Ok(sink)
 }
