@@ -19,6 +19,10 @@ pub struct SimArgs {
     scenario: Option<PathBuf>,
     #[arg(long)]
     dialect: Option<Dialect>,
+    /// A mixed run: client i speaks the (i mod n)-th of these dialects, owners included
+    /// (e.g. `kontalk,android,hardened`).
+    #[arg(long, value_delimiter = ',')]
+    mix: Vec<Dialect>,
     /// Clients in the run.
     #[arg(long)]
     clients: Option<u32>,
@@ -187,6 +191,9 @@ impl SimArgs {
         if self.members.is_some() && self.clients.is_none() && self.scenario.is_none() {
             // `--members 1000` alone: a run big enough for that group.
             c.clients = c.clients.max(c.members);
+        }
+        if !self.mix.is_empty() {
+            c.mix = self.mix.clone();
         }
         c.reorder |= self.reorder;
         c.adversary |= self.adversary;

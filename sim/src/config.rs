@@ -65,6 +65,9 @@ pub struct Partition {
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
     pub dialect: Dialect,
+    /// A mixed run: client `i` speaks `mix[i % mix.len()]` (owners included); empty, every
+    /// client speaks `dialect`.
+    pub mix: Vec<Dialect>,
     pub seed: u64,
     /// Clients in the whole run.
     pub clients: u32,
@@ -121,10 +124,21 @@ pub struct SimConfig {
     pub samples: u32,
 }
 
+impl SimConfig {
+    /// The dialect client `id` speaks.
+    pub fn dialect_of(&self, id: u32) -> Dialect {
+        match self.mix.len() {
+            0 => self.dialect,
+            n => self.mix[id as usize % n],
+        }
+    }
+}
+
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             dialect: Dialect::Hardened,
+            mix: Vec::new(),
             seed: 1,
             clients: 20,
             members: 10,

@@ -188,8 +188,8 @@ pub struct Sim {
     keyrings: Option<Vec<kgroup::envelope::Keyring>>,
 }
 
-fn config_of(cfg: &SimConfig) -> Config {
-    let mut c = Config::new(cfg.dialect);
+fn config_of(cfg: &SimConfig, id: Id) -> Config {
+    let mut c = Config::new(cfg.dialect_of(id));
     c.retransmit_ms = cfg.retransmit_ms.max(1);
     c.max_attempts = (cfg.max_attempts > 0).then_some(cfg.max_attempts);
     c
@@ -204,10 +204,9 @@ impl Sim {
             _ => None,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        let config = config_of(&cfg);
         let nodes = (0..cfg.clients)
             .map(|id| Node {
-                client: Client::new(id, config),
+                client: Client::new(id, config_of(&cfg, id)),
                 up: true,
                 online: true,
                 cut: false,
@@ -604,7 +603,7 @@ impl Sim {
         self.counters.delivered += 1;
         // kontalk and android trust the `from` the server shows; hardened acts on the
         // signer (the verified OpenPGP signer in `--encrypt` mode).
-        let from = if self.cfg.dialect.trusts_server_from() {
+        let from = if self.cfg.dialect_of(to).trusts_server_from() {
             claimed
         } else {
             signer
@@ -998,13 +997,14 @@ impl Sim {
             _ => {
                 let victim = self.random_member(g, false).unwrap_or(key.owner);
                 let n = self.plans[g as usize].commands;
-                let ext = (self.cfg.dialect == Dialect::Hardened).then(|| Ext::Snapshot {
-                    epoch: 1_000 + u64::from(n),
-                    seq: 1_000 + u64::from(n),
-                    prev: kgroup::Digest::ZERO,
-                    subject: Some("forged".into()),
-                    roster: kgroup::Roster::default(),
-                });
+                let ext =
+                    (self.cfg.dialect_of(key.owner) == Dialect::Hardened).then(|| Ext::Snapshot {
+                        epoch: 1_000 + u64::from(n),
+                        seq: 1_000 + u64::from(n),
+                        prev: kgroup::Digest::ZERO,
+                        subject: Some("forged".into()),
+                        roster: kgroup::Roster::default(),
+                    });
                 let stanza = Stanza {
                     group: key.clone(),
                     command: Command::Set {
@@ -1061,7 +1061,7 @@ impl Sim {
         self.plans[g as usize].insider_moves += 1;
         self.counters.forged += 1;
         let audience = self.audience_of(g, x);
-        let hardened = self.cfg.dialect == Dialect::Hardened;
+        let hardened = self.cfg.dialect_of(x) == Dialect::Hardened;
         let stamp = |epoch: u64, seq: u64, to: &[Id]| {
             hardened.then(|| Ext::Stamp {
                 epoch,

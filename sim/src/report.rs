@@ -189,12 +189,20 @@ impl SimReport {
     pub fn text(&self) -> String {
         let c = &self.config;
         let mut s = String::new();
+        let dialect = match c.mix.as_slice() {
+            [] => format!("{} dialect", self.dialect.as_str()),
+            mix => format!(
+                "mixed dialects ({}, by client id)",
+                mix.iter()
+                    .map(|d| d.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         let _ = writeln!(
             s,
-            "kgroup sim: {} dialect, {} mode, seed {}",
-            self.dialect.as_str(),
-            self.mode,
-            self.seed
+            "kgroup sim: {dialect}, {} mode, seed {}",
+            self.mode, self.seed
         );
         let _ = writeln!(
             s,

@@ -438,3 +438,49 @@ fn the_equivocating_owner_is_found_out_in_hardened() {
     assert!(v["counters"]["equivocations"].as_u64().unwrap() > 0);
     assert_eq!(v["counters"]["alarms"], 0);
 }
+
+/// A mixed run: clients speak different dialects (by id), on a FIFO network with no loss.
+/// `kontalk` and `android` clients interoperate; a `hardened` member refuses what the
+/// others send without epochs (`downgrade`), so their messages are lost to it, and what
+/// it retransmits to them is never acknowledged: a `kontalk` client delivers every
+/// retransmission again, an `android` client drops them as duplicates. With all three,
+/// the groups split.
+#[test]
+fn a_mixed_group_interoperates_where_the_rules_allow_and_says_where_not() {
+    use Dialect::{Android, Hardened, Kontalk};
+    let mixed = |mix: Vec<Dialect>| {
+        json(&SimConfig {
+            mix,
+            seed: 5,
+            clients: 12,
+            members: 6,
+            groups: 6,
+            messages: 30,
+            churn: 4,
+            parts: 1,
+            ..SimConfig::default()
+        })
+    };
+    let rejected = |r: &Value, reason: &str| r["rejected"][reason].as_u64().unwrap_or(0);
+
+    let r = mixed(vec![Kontalk, Android]);
+    assert_eq!(r["converged"], true, "{r:#}");
+    assert!(verdict(&r, "no-lost-messages") && verdict(&r, "exactly-once"));
+    assert_eq!(rejected(&r, "downgrade"), 0);
+
+    let r = mixed(vec![Android, Hardened]);
+    assert!(rejected(&r, "downgrade") > 0, "{r:#}");
+    assert!(!verdict(&r, "no-lost-messages"));
+    assert!(verdict(&r, "exactly-once"));
+    assert!(rejected(&r, "duplicate") > 0);
+
+    let r = mixed(vec![Kontalk, Hardened]);
+    assert!(!verdict(&r, "exactly-once"), "{r:#}");
+
+    let r = mixed(vec![Kontalk, Android, Hardened]);
+    assert!(!verdict(&r, "convergence"), "{r:#}");
+    assert_eq!(
+        r["config"]["mix"],
+        serde_json::json!(["kontalk", "android", "hardened"])
+    );
+}
