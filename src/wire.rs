@@ -113,6 +113,10 @@ pub enum WireError {
     ServerError(String),
     /// The multicast service's address cannot be made from the sender's domain.
     Address(String),
+    /// A stanza in clear has no `from`: there is nobody to attribute it to.
+    Unattributed,
+    /// [`read_cleartext`] was given a sealed stanza.
+    Sealed,
 }
 
 impl WireError {
@@ -131,6 +135,8 @@ impl WireError {
             WireError::Signer(_) => "bad-signer-jid".into(),
             WireError::ServerError(c) => format!("server-error:{c}"),
             WireError::Address(_) => "bad-address".into(),
+            WireError::Unattributed => "unattributed".into(),
+            WireError::Sealed => "sealed".into(),
         }
     }
 }
@@ -153,6 +159,10 @@ impl std::fmt::Display for WireError {
             WireError::Signer(d) => write!(f, "signer: {d}"),
             WireError::ServerError(c) => write!(f, "the server returned our stanza: {c}"),
             WireError::Address(d) => write!(f, "multicast address: {d}"),
+            WireError::Unattributed => f.write_str("a stanza in clear without `from`"),
+            WireError::Sealed => {
+                f.write_str("the stanza is sealed: open it, do not read it in clear")
+            }
         }
     }
 }
@@ -397,6 +407,45 @@ pub fn open_stanza(xml: &[u8], keyring: &Keyring) -> Result<Received, WireError>
     })
 }
 
+/// A group stanza that came in clear, read only because the user allowed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Clear {
+    /// The bare `from` the server set: the only, unauthenticated, word on the sender.
+    pub claimed_from: Jid,
+    pub stanza: Arc<Stanza<Jid>>,
+}
+
+/// Reads a group stanza sent in clear. Kontalk's Android client sends one when its user
+/// has turned encryption off, and its group chat states always go in clear
+/// (androidclient `MessageCenterService.sendMessage`, `sendChatState`). Nothing
+/// authenticates such a stanza: its sender is the server's `from`, which a `hardened`
+/// client never acts on. Call it only for a user who explicitly allowed cleartext (the
+/// live driver's `--allow-cleartext`); [`open_stanza`] refuses cleartext
+/// ([`WireError::Cleartext`]), and this refuses a sealed stanza ([`WireError::Sealed`]).
+pub fn read_cleartext(xml: &[u8]) -> Result<Clear, WireError> {
+    let message = Message::decode(xml).map_err(WireError::Xml)?;
+    if message.kind == MessageType::Error {
+        return Err(WireError::ServerError(error_condition(&message)));
+    }
+    if message
+        .unknown
+        .iter()
+        .any(|u| u.ns() == Some(NS_E2E) && u.name() == E2E)
+    {
+        return Err(WireError::Sealed);
+    }
+    let claimed_from = message
+        .from
+        .as_ref()
+        .map(Jid::to_bare)
+        .ok_or(WireError::Unattributed)?;
+    let (_, stanza) = message.to_core().map_err(|_| WireError::NotGroup)?;
+    Ok(Clear {
+        claimed_from,
+        stanza: Arc::new(stanza),
+    })
+}
+
 /// RFC 6120 §8.3.3's defined stanza error conditions: the only names a condition label
 /// takes, so that what the server writes cannot make labels without number.
 const CONDITIONS: [&str; 22] = [
@@ -508,6 +557,24 @@ mod tests {
             WireError::ServerError("forbidden".into()).label(),
             "server-error:forbidden"
         );
+    }
+
+    #[test]
+    fn cleartext_is_read_only_on_request_and_only_with_a_sender() {
+        let clear = "<message from='alice@kontalk.net/phone' type='chat'>\
+            <group xmlns='http://kontalk.org/extensions/message#group' id='g' \
+            owner='alice@kontalk.net' type='part'/></message>";
+        assert_eq!(opened(clear).map(|r| r.stanza), Err(WireError::Cleartext));
+        let c = read_cleartext(clear.as_bytes()).expect("read");
+        assert_eq!(c.claimed_from.as_str(), "alice@kontalk.net");
+        assert_eq!(c.stanza.command, crate::core::Command::Part);
+        let anonymous = clear.replace(" from='alice@kontalk.net/phone'", "");
+        assert_eq!(
+            read_cleartext(anonymous.as_bytes()),
+            Err(WireError::Unattributed)
+        );
+        let sealed = format!("<message from='a@b'><e2e xmlns='{NS_E2E}'>AAAA</e2e></message>");
+        assert_eq!(read_cleartext(sealed.as_bytes()), Err(WireError::Sealed));
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub struct LiveArgs {
     /// Send one stanza per recipient even if the server offers XEP-0033.
     #[arg(long)]
     no_multicast: bool,
+    /// Act on group stanzas that arrive in clear (Kontalk's clients send them when their
+    /// user turned encryption off), attributed to the server's `from`; without it they
+    /// are refused as `cleartext`.
+    #[arg(long)]
+    allow_cleartext: bool,
     /// The accounts' XMPP domain.
     #[arg(long, default_value = "localhost")]
     domain: String,
@@ -55,6 +60,7 @@ fn options(a: &LiveArgs, multicast: bool) -> Options {
     o.multicast = multicast;
     o.timeout = Duration::from_secs(a.timeout);
     o.config = Config::new(a.dialect);
+    o.allow_cleartext = a.allow_cleartext;
     o
 }
 

@@ -43,6 +43,9 @@ pub struct Options {
     pub timeout: Duration,
     /// The core's settings (retransmission).
     pub config: Config,
+    /// Act on group stanzas that arrive in clear, attributed to the server's `from`
+    /// ([`wire::read_cleartext`]); otherwise they are refused as `cleartext`.
+    pub allow_cleartext: bool,
 }
 
 impl Options {
@@ -55,6 +58,7 @@ impl Options {
             multicast: true,
             timeout: Duration::from_secs(10),
             config: Config::new(dialect),
+            allow_cleartext: false,
         }
     }
 }
@@ -491,6 +495,9 @@ impl Run {
         let node = self.node(i)?;
         let received = match wire::open_stanza(bytes, &node.keyring) {
             Ok(r) => r,
+            Err(WireError::Cleartext) if self.opts.allow_cleartext => {
+                return self.on_cleartext(i, bytes);
+            }
             Err(e) => {
                 self.reject(i, None, e);
                 return Ok(());
@@ -513,6 +520,26 @@ impl Run {
         let mut out = Vec::new();
         node.client
             .receive(received.sender, received.stanza, now, &mut out);
+        self.absorb(i, out, Instant::now())
+    }
+
+    /// A group stanza in clear, which the user allowed: the server's `from` is the sender.
+    fn on_cleartext(&mut self, i: usize, bytes: &[u8]) -> Result<(), LiveError> {
+        let clear = match wire::read_cleartext(bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                self.reject(i, None, e);
+                return Ok(());
+            }
+        };
+        let now = self.now();
+        let node = self
+            .nodes
+            .get_mut(i)
+            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))?;
+        let mut out = Vec::new();
+        node.client
+            .receive(clear.claimed_from, clear.stanza, now, &mut out);
         self.absorb(i, out, Instant::now())
     }
 
