@@ -449,27 +449,31 @@ fn kgroup_opens_an_android_create_that_gnupg_sealed_with_kontalks_algorithms() {
         assert!(cpim.to.iter().any(|t| t.contains(jid)), "{jid}: {cpim:?}");
         // The fallback body is not a message.
         assert_eq!(got.stanza.body, None);
-        // The core applies it (the `kontalk` dialect: the Android client's own rules are
-        // not a dialect yet). Bob and Carol are listed; Dave received it unlisted.
+        // The `android` core applies it as the Android client would. Bob and Carol are
+        // listed; Dave received it unlisted and, as the Android client does, takes it all
+        // the same. The `kontalk` core refuses it at Dave's.
         let me: Jid = jid.parse().expect("a JID");
-        let mut client = Client::new(me, Config::new(Dialect::Kontalk));
-        let mut out = Vec::new();
-        client.receive(got.sender.clone(), got.stanza.clone(), 0, &mut out);
-        let view = out.iter().find_map(|o| match o {
-            kgroup::Output::Changed { view, .. } => Some(view),
-            _ => None,
-        });
-        if i < 2 {
-            let view = view.unwrap_or_else(|| panic!("{jid}: {out:?}"));
-            assert_eq!(view.subject.as_deref(), Some("Trip"));
-            for m in &members[..2] {
-                assert!(
-                    view.members.iter().any(|v| v.as_str() == *m),
-                    "{jid}: {view:?}"
-                );
+        for dialect in [Dialect::Android, Dialect::Kontalk] {
+            let mut client = Client::new(me.clone(), Config::new(dialect));
+            let mut out = Vec::new();
+            client.receive(got.sender.clone(), got.stanza.clone(), 0, &mut out);
+            let view = out.iter().find_map(|o| match o {
+                kgroup::Output::Changed { view, .. } => Some(view),
+                _ => None,
+            });
+            if i < 2 || dialect == Dialect::Android {
+                let view = view.unwrap_or_else(|| panic!("{dialect} {jid}: {out:?}"));
+                assert_eq!(view.subject.as_deref(), Some("Trip"));
+                assert_eq!(view.status, kgroup::Status::Member);
+                for m in &members[..2] {
+                    assert!(
+                        view.members.iter().any(|v| v.as_str() == *m),
+                        "{jid}: {view:?}"
+                    );
+                }
+            } else {
+                assert!(view.is_none(), "{dialect} {jid}: {out:?}");
             }
-        } else {
-            assert!(view.is_none(), "{jid}: {out:?}");
         }
     }
 }
