@@ -263,3 +263,32 @@ fn android_drops_a_set_that_overtakes_its_create() {
         .iter()
         .all(|p| p.property != Property::Convergence || p.holds));
 }
+
+/// androidclient issue #1057 ("Non-admin sent group add command and it was accepted by a
+/// non-admin member", closed as not reproducible): with every client listed, so that no
+/// replayed create can do it, the shortest owner-authority violation is a non-owner's add
+/// that the server shows as the owner's, taken because the client's authority is the
+/// server's `from` (4 steps).
+#[test]
+fn android_takes_a_non_owners_add_when_the_server_says_it_is_the_owners() {
+    let model = GroupModel {
+        clients: 3,
+        script: vec![Step::Create(vec![1, 2])],
+        senders: vec![],
+        ..churn_adversary(Dialect::Android, Network::Unordered)
+    };
+    let r = run(&model);
+    let p = r
+        .properties
+        .iter()
+        .find(|p| p.property == Property::OwnerAuthority)
+        .expect("owner-authority");
+    let trace = p.counterexample.as_ref().expect("a violation");
+    assert_eq!(trace.len() - 1, 4);
+    let text: Vec<&str> = trace.iter().map(|s| s.action.as_str()).collect();
+    assert!(text.iter().any(|t| t.contains("forges 'add")), "{text:?}");
+    assert!(
+        text.iter().any(|t| t.contains("from forged as david")),
+        "{text:?}"
+    );
+}
