@@ -37,17 +37,26 @@ pub enum Payload {
 impl Payload {
     /// What `src` uploads for `out` in `mode`, with `from_attr` as the stanza's `from`:
     /// the typed stanza, its XML, or (with keyrings, `--encrypt`) its XML sealed by `src`.
+    ///
+    /// `android` (the message id and the time in seconds) makes an `android` client seal
+    /// as the Android client does ([`wire::seal_upload_android`]).
     pub fn compose(
         mode: Mode,
         rings: Option<&[kgroup::envelope::Keyring]>,
         src: Id,
         from_attr: Id,
         out: &Outgoing<Id>,
+        android: Option<(&str, u64)>,
     ) -> Result<Payload, String> {
         match (rings, mode) {
             (_, Mode::Core) => Ok(Payload::Core(out.stanza.clone())),
-            (Some(rings), _) => wire::seal_upload(out, from_attr, &rings[src as usize])
-                .map(|x| Payload::Xml(x.into())),
+            (Some(rings), _) => match android {
+                Some((id, secs)) => {
+                    wire::seal_upload_android(out, from_attr, &rings[src as usize], id, secs)
+                }
+                None => wire::seal_upload(out, from_attr, &rings[src as usize]),
+            }
+            .map(|x| Payload::Xml(x.into())),
             (None, _) => Ok(Payload::Xml(wire::encode_upload(out, from_attr).into())),
         }
     }
@@ -665,7 +674,18 @@ impl Sim {
 
     /// What `src` puts on its uplink for `s`, with `from_attr` as the stanza's `from`.
     fn payload(&mut self, src: Id, from_attr: Id, s: &Outgoing<Id>) -> Option<Payload> {
-        match Payload::compose(self.cfg.mode, self.keyrings.as_deref(), src, from_attr, s) {
+        // An android client's message id: unique in the run, from the seed alone.
+        let id = format!("c{src}m{}", self.counters.stanzas_sent);
+        let android = (self.cfg.dialect_of(src) == Dialect::Android)
+            .then_some((id.as_str(), self.now / 1000));
+        match Payload::compose(
+            self.cfg.mode,
+            self.keyrings.as_deref(),
+            src,
+            from_attr,
+            s,
+            android,
+        ) {
             Ok(p) => Some(p),
             Err(_) => {
                 self.counters.seal_failed += 1;

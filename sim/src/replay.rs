@@ -515,20 +515,21 @@ impl Replay<'_> {
             resent: false,
         };
         // Composed by its signer, then stripped of its address list as the server does.
-        let payload = match Payload::compose(self.mode, self.rings.as_deref(), src, claimed, &out) {
-            Ok(Payload::Xml(xml)) => match wire::server_fanout(&xml) {
-                Ok((_, copy)) => Payload::Xml(copy.into()),
+        let payload =
+            match Payload::compose(self.mode, self.rings.as_deref(), src, claimed, &out, None) {
+                Ok(Payload::Xml(xml)) => match wire::server_fanout(&xml) {
+                    Ok((_, copy)) => Payload::Xml(copy.into()),
+                    Err(_) => {
+                        self.malformed += 1;
+                        return;
+                    }
+                },
+                Ok(core) => core,
                 Err(_) => {
                     self.malformed += 1;
                     return;
                 }
-            },
-            Ok(core) => core,
-            Err(_) => {
-                self.malformed += 1;
-                return;
-            }
-        };
+            };
         // As in the model, one identical copy in flight stands for any number, and on the
         // duplicating network a copy sent again after its delivery is owed again.
         let duplicating = self.model.network == Network::Duplicating;

@@ -95,6 +95,21 @@ pub fn seal_upload(out: &Outgoing<Id>, from_attr: Id, ring: &Keyring) -> Result<
     kgroup::wire::seal_outgoing(&to_jids(out), &jid(from_attr), ring).map_err(|e| e.to_string())
 }
 
+/// `--encrypt` for an `android` client: the stanza as the Android client sends it (CPIM
+/// around `<xmpp><message>`, the fallback body on commands, AES-192 and ZIP, the outer
+/// stanza to `multicast@`), written by [`kgroup::wire::seal_android`]. The multicast
+/// service and every receiver read it as they read the seed's shape.
+pub fn seal_upload_android(
+    out: &Outgoing<Id>,
+    from_attr: Id,
+    ring: &Keyring,
+    id: &str,
+    unix_secs: u64,
+) -> Result<String, String> {
+    kgroup::wire::seal_android(&to_jids(out), &jid(from_attr), ring, id, unix_secs)
+        .map_err(|e| e.to_string())
+}
+
 /// `--encrypt`, a recipient's side: the verified signer and the stanza.
 pub fn open_copy(xml: &str, ring: &Keyring) -> Result<(Id, Stanza<Id>), WireError> {
     let r = kgroup::wire::open_stanza(xml.as_bytes(), ring)
