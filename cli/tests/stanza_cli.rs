@@ -112,6 +112,19 @@ fn bad_input_exits_1_with_one_line() {
             &["stanza", "encode"][..],
             &br#"{"group":{"id":"g","owner":"o@x.org","command":{"type":"create","subject":null,"members":["m@x.org/phone"]}}}"#[..],
         ),
+        // Misspelt fields are refused, not dropped (they printed `<message></message>`).
+        (
+            &["stanza", "encode"][..],
+            &br#"{"adresses":[{"type":"to","jid":"a@b"}],"bdy":"hello"}"#[..],
+        ),
+        (
+            &["stanza", "encode"][..],
+            &br#"{"group":{"id":"g","owner":"o@x.org","command":{"type":"set","add":[],"remove":[],"members":[],"subjct":"x"}}}"#[..],
+        ),
+        (
+            &["stanza", "encode"][..],
+            &br#"{"unknown":[{"ns":"urn:x","name":"y","xml":"<z xmlns='urn:x'/>"}]}"#[..],
+        ),
     ] {
         let out = kgroup(args, input);
         assert_eq!(out.status.code(), Some(1), "{args:?} {out:?}");

@@ -61,6 +61,7 @@ impl AddressType {
 
 /// One `<address/>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Address {
     #[serde(rename = "type")]
     pub kind: AddressType,

@@ -24,6 +24,7 @@ use crate::core::Command;
 
 /// One `<group/>` element.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Group {
     pub id: Text,
     pub owner: Jid,

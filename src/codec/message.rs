@@ -55,6 +55,7 @@ impl MessageType {
 
 /// A decoded `<message/>`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Jid>,

@@ -184,15 +184,33 @@ impl RawElement {
     }
 }
 
-/// The JSON form, checked by re-parsing its `xml`.
+/// The JSON form, checked by re-parsing its `xml`; `ns` and `name`, when given, must be
+/// what the `xml` says.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawRepr {
+    #[serde(default)]
+    ns: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
     xml: String,
 }
 
 impl TryFrom<RawRepr> for RawElement {
     type Error = DecodeError;
     fn try_from(r: RawRepr) -> Result<RawElement, DecodeError> {
-        RawElement::parse(&r.xml)
+        let raw = RawElement::parse(&r.xml)?;
+        let agrees = r.ns.as_deref().is_none_or(|ns| raw.ns() == Some(ns))
+            && r.name.as_deref().is_none_or(|n| raw.name() == n);
+        if !agrees {
+            return Err(DecodeError::new(
+                0,
+                ErrorKind::Invalid {
+                    element: "unknown element",
+                    reason: "its `ns` or `name` is not what its `xml` says",
+                },
+            ));
+        }
+        Ok(raw)
     }
 }

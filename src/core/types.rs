@@ -21,6 +21,7 @@ pub type Text = Arc<str>;
 
 /// A group is named by its id *and* its owner: the owner is bound at creation.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GroupKey<I> {
     pub id: Text,
     pub owner: I,
@@ -37,7 +38,7 @@ impl<I> GroupKey<I> {
 
 /// The `<group/>` element's command, exactly as the seed has them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Command<I> {
     /// No `type` attribute and no `<part/>`: a plain group message.
     Message,
@@ -60,6 +61,7 @@ pub enum Command<I> {
 
 /// One membership interval of the hardened roster: member at every epoch in `since..until`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
 pub struct Span {
     pub since: u64,
     /// `None` while the membership is open.
@@ -81,6 +83,7 @@ impl Span {
     serialize = "I: Serialize + Ord",
     deserialize = "I: Deserialize<'de> + Ord"
 ))]
+#[serde(deny_unknown_fields)]
 pub struct Roster<I> {
     pub spans: BTreeMap<I, Vec<Span>>,
     /// Hardened v2: for each member the owner removed, the digests of the stanzas of theirs
@@ -204,7 +207,7 @@ impl<'de> Deserialize<'de> for Digest {
 /// Our extension, in its own namespace: a `kontalk` client ignores it, and a stanza without
 /// it is an epoch-less `kontalk` stanza.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 #[serde(bound(
     serialize = "I: Serialize + Ord",
     deserialize = "I: Deserialize<'de> + Ord"
@@ -251,6 +254,7 @@ impl<I> Ext<I> {
     serialize = "I: Serialize + Ord",
     deserialize = "I: Deserialize<'de> + Ord"
 ))]
+#[serde(deny_unknown_fields)]
 pub struct Stanza<I> {
     pub group: GroupKey<I>,
     pub command: Command<I>,
