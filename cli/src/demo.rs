@@ -152,13 +152,26 @@ pub fn run(dialect: Option<Dialect>, only: Option<&str>, json: bool) -> ExitCode
                 }
             }
         }
-        outln!(
-            "hardened: {}",
-            if hardened_ok {
-                "every scenario converged with no message lost"
+        // One closing line per dialect shown, about that dialect's runs.
+        for &d in &dialects {
+            let mine: Vec<&Run> = runs.iter().filter(|r| r.dialect == d).collect();
+            let split = mine.iter().filter(|r| !r.converged).count();
+            let line = if d == Dialect::Hardened {
+                if hardened_ok {
+                    "every scenario converged with no message lost".to_string()
+                } else {
+                    "FAILED".to_string()
+                }
             } else {
-                "FAILED"
-            }
-        );
+                let (n, verb) = if split == 0 {
+                    (mine.len(), "converged")
+                } else {
+                    (split, "diverged")
+                };
+                let s = if mine.len() == 1 { "" } else { "s" };
+                format!("{n} of {} scenario{s} {verb}", mine.len())
+            };
+            outln!("{d}: {line}");
+        }
     })
 }

@@ -23,6 +23,27 @@ fn demo_exits_zero_and_reports_kontalk_divergence() {
     );
 }
 
+/// The closing lines speak of the dialects shown, not of `hardened` when it was not run.
+#[test]
+fn demo_closes_with_a_line_per_dialect_shown() {
+    let out = kgroup(&["demo", "--dialect", "kontalk"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().last(),
+        Some("kontalk: 4 of 6 scenarios diverged"),
+        "{text}"
+    );
+    assert!(!text.contains("hardened:"), "{text}");
+    let out = kgroup(&["demo", "--dialect", "android", "--scenario", "seed"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().last(),
+        Some("android: 1 of 1 scenario converged"),
+        "{text}"
+    );
+}
+
 #[test]
 fn demo_json_is_one_object_with_a_run_per_scenario_and_dialect() {
     let out = kgroup(&["demo", "--json"]);
