@@ -112,10 +112,11 @@ pub struct SimArgs {
     /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Print every stanza this client receives and every output of its core to stderr.
-    #[arg(long)]
+    /// Print every stanza this client receives and every output of its core to stderr: its
+    /// number or its name in the output (`7` or `c7`).
+    #[arg(long, value_parser = parse_client)]
     trace: Option<u32>,
-    /// Draw agreement and delivered/dropped over time to this SVG file.
+    /// Draw agreement and delivered/dropped over time to this SVG file (named `.svg`).
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Refuse a run estimated above this much memory, and stop with exit 3 one that passes
@@ -260,6 +261,15 @@ pub fn run(args: SimArgs) -> ExitCode {
     }
     crate::memory::watch("sim", budget, String::new);
     if let Some(path) = &args.plot {
+        let svg = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+        if !svg {
+            return usage(format!(
+                "--plot {}: the plot is SVG; name the file .svg",
+                path.display()
+            ));
+        }
         // Fail before a long run, not after it.
         if let Err(e) = std::fs::File::create(path) {
             return usage(format!("--plot {}: {e}", path.display()));
@@ -295,5 +305,12 @@ pub fn run(args: SimArgs) -> ExitCode {
         if let Some(path) = &args.plot {
             outln!("  plot: {}", path.display());
         }
+    })
+}
+
+/// A client as the output names it (`c7`) or by its number (`7`).
+fn parse_client(s: &str) -> Result<u32, String> {
+    s.strip_prefix('c').unwrap_or(s).parse().map_err(|_| {
+        format!("`{s}` is not a client (a number, or c<number> as the output names them)")
     })
 }

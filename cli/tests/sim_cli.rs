@@ -138,3 +138,44 @@ fn plot_writes_an_svg_with_both_panels() {
     assert!(svg.contains("dropped"));
     assert!(svg.contains("polyline"), "the curves are drawn");
 }
+
+/// `--plot` writes SVG only, and says so before the run for another extension (it wrote
+/// SVG into `y.png`); `--trace` takes the names the output uses (`c1`) and refuses others.
+#[test]
+fn plot_and_trace_take_what_the_output_says() {
+    let png = tmp("y.png");
+    let out = kgroup(&["sim", "--seed", "1", "--plot", png.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("name the file .svg"));
+    assert!(!png.exists());
+
+    let small = [
+        "sim",
+        "--clients",
+        "4",
+        "--members",
+        "4",
+        "--groups",
+        "1",
+        "--messages",
+        "1",
+        "--churn",
+        "0",
+        "--parts",
+        "0",
+    ];
+    let mut traced = small.to_vec();
+    traced.extend(["--trace", "c1"]);
+    let out = kgroup(&traced);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(" c1 <- "),
+        "{out:?}"
+    );
+    for bad in ["x1", "c9"] {
+        let mut args = small.to_vec();
+        args.extend(["--trace", bad]);
+        let out = kgroup(&args);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
+    }
+}
