@@ -206,14 +206,13 @@ impl SimReport {
         );
         let _ = writeln!(
             s,
-            "  {} clients, {} group{} of {} members; per group {} messages, {} owner commands, {} parts{}",
+            "  {} clients, {} of {} members; per group {}, {}, {}{}",
             c.clients,
-            c.groups,
-            if c.groups == 1 { "" } else { "s" },
+            count(c.groups.into(), "group"),
             c.members,
-            c.messages,
-            c.churn,
-            c.parts,
+            count(c.messages.into(), "message"),
+            count(c.churn.into(), "owner command"),
+            count(c.parts.into(), "part"),
             match (c.adversary, c.insider) {
                 (true, true) => ", an adversary and an insider",
                 (true, false) => ", an adversary",
@@ -304,8 +303,8 @@ impl SimReport {
                 v.first
                     .as_ref()
                     .map(|f| format!(
-                        " ({} violations; first: {f})",
-                        v.violations.unwrap_or_default()
+                        " ({}; first: {f})",
+                        count(v.violations.unwrap_or_default(), "violation")
                     ))
                     .unwrap_or_default()
             );
@@ -316,4 +315,13 @@ impl SimReport {
 
 fn fmt_opt(v: Option<u64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// `1 part`, `2 parts`.
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
