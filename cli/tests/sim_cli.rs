@@ -172,6 +172,12 @@ fn plot_and_trace_take_what_the_output_says() {
         String::from_utf8_lossy(&out.stderr).contains(" c1 <- "),
         "{out:?}"
     );
+    // Counts agree with their nouns ("1 parts" before).
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("1 group of 4 members; per group 1 message, 0 owner commands, 0 parts"),
+        "{out:?}"
+    );
     for bad in ["x1", "c9"] {
         let mut args = small.to_vec();
         args.extend(["--trace", bad]);
