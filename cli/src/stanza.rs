@@ -70,6 +70,19 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     output::failed("stanza", msg)
 }
 
+/// A decoding error with its line and column (1-based, in characters) beside the byte
+/// offset: `at line 3, column 7 (byte 41): ...`.
+fn located(input: &[u8], e: &kgroup::codec::DecodeError) -> String {
+    let upto = input.get(..e.offset as usize).unwrap_or(input);
+    let line = 1 + upto.iter().filter(|b| **b == b'\n').count();
+    let start = upto.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let column = 1 + String::from_utf8_lossy(&upto[start..]).chars().count();
+    format!(
+        "at line {line}, column {column} (byte {}): {}",
+        e.offset, e.kind
+    )
+}
+
 pub fn run(cmd: StanzaCmd) -> ExitCode {
     let input = match crate::input::read(None, crate::input::STANZA_LIMIT) {
         Ok(bytes) => bytes,
@@ -86,7 +99,7 @@ pub fn run(cmd: StanzaCmd) -> ExitCode {
             };
             let (headers, msg) = match decoded {
                 Ok(d) => d,
-                Err(e) => return fail(e),
+                Err(e) => return fail(located(&input, &e)),
             };
             let text = if core {
                 match msg.to_core() {

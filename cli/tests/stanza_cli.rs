@@ -93,6 +93,21 @@ fn decode_reads_what_the_android_client_sends_and_encode_writes_it_back() {
     assert_eq!(enc.stdout.trim_ascii_end(), &outer[..]);
 }
 
+/// A decoding error says where by line and column as well as by byte.
+#[test]
+fn decode_errors_name_the_line_and_column() {
+    let out = kgroup(
+        &["stanza", "decode"],
+        b"<message>\n  <body>ok</body>\n  <body>&bogus;</body>\n</message>",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("kgroup stanza: at line 3, column 3 (byte 30): "),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_input_exits_1_with_one_line() {
     for (args, input) in [
