@@ -270,3 +270,22 @@ fn the_android_owner_lists_and_addresses_the_removed_member() {
         other => panic!("{other:?}"),
     }
 }
+
+/// What members send cannot grow what an android client remembers without bound: at most
+/// `max_window` message ids per group.
+#[test]
+fn the_remembered_message_ids_are_bounded() {
+    let mut c = Client::new(
+        ALICE,
+        Config {
+            max_window: 4,
+            ..Config::new(Dialect::Android)
+        },
+    );
+    receive(&mut c, DAVID, create(&[ALICE, BOB], None));
+    for i in 0..10 {
+        let m = stanza(Command::Message, Some(&format!("m{i}")));
+        assert_eq!(delivered(&receive(&mut c, BOB, m)), 1);
+    }
+    assert_eq!(c.bounds_exceeded(), None);
+}

@@ -27,7 +27,9 @@
 //!   message row is inserted, and only that insert is deduplicated, by message id
 //!   (`MessagesProvider` unique index on `(msg_id, direction)`). Messages are therefore
 //!   delivered once; the core has no message ids, so a message's identity is the digest of
-//!   the stanza (the same id is the same stanza: a server duplicate or replay).
+//!   the stanza (the same id is the same stanza: a server duplicate or replay). The client
+//!   keeps every id; the core keeps at most [`crate::Config::max_window`] per group (when
+//!   full it forgets one), so what members send cannot grow it without bound.
 //!
 //! Sending (androidclient `MessageCenterService.sendMessage`, `KontalkGroupController
 //! .beforeEncryption`): a set that changes members lists every member row less the added
@@ -53,15 +55,11 @@ impl<I: Identity> Client<I> {
                 if !is_owner {
                     return reject(out, key, &from, Reason::NotOwner);
                 }
-                let g = self.groups.entry(key.clone()).or_insert_with(|| {
-                    // A new thread is a group I belong to, listed or not.
-                    Group::new(
-                        Roster::with_members([me.clone()], 0),
-                        subject.clone(),
-                        0,
-                        false,
-                    )
-                });
+                // A new thread is a group I belong to, listed or not.
+                let g = self
+                    .groups
+                    .entry(key.clone())
+                    .or_insert_with(|| thread(&me, subject));
                 for m in members.iter().chain([&from]) {
                     g.roster.open(m.clone(), 0);
                 }
@@ -78,20 +76,12 @@ impl<I: Identity> Client<I> {
                 }
                 let adds_me = add.contains(&me);
                 if !adds_me && !is_row {
-                    let reason = match known {
-                        None => Reason::UnknownGroup,
-                        Some(_) => Reason::NotMember,
-                    };
-                    return reject(out, key, &from, reason);
+                    return reject(out, key, &from, not_in(known.is_some()));
                 }
-                let g = self.groups.entry(key.clone()).or_insert_with(|| {
-                    Group::new(
-                        Roster::with_members([me.clone()], 0),
-                        subject.clone(),
-                        0,
-                        false,
-                    )
-                });
+                let g = self
+                    .groups
+                    .entry(key.clone())
+                    .or_insert_with(|| thread(&me, subject));
                 let changes_members = !add.is_empty() || !remove.is_empty() || !members.is_empty();
                 if changes_members {
                     for m in add.iter().chain(members).chain([&from]) {
@@ -127,6 +117,11 @@ impl<I: Identity> Client<I> {
                 if !g.delivered.insert(Digest::of(&(&from, stanza))) {
                     return reject(out, key, &from, Reason::Duplicate);
                 }
+                // Full: forget one, the least digest (digests are random, so an arbitrary
+                // one; a set, unlike an ordered log, keeps equal states equal).
+                if g.delivered.len() > self.config.max_window {
+                    g.delivered.pop_first();
+                }
                 out.push(Output::Deliver {
                     group: key.clone(),
                     from,
@@ -135,6 +130,16 @@ impl<I: Identity> Client<I> {
             }
         }
     }
+}
+
+/// The group a first accepted command makes: I am in it, with the command's subject.
+fn thread<I: Identity>(me: &I, subject: &Option<crate::Text>) -> Group<I> {
+    Group::new(
+        Roster::with_members([me.clone()], 0),
+        subject.clone(),
+        0,
+        false,
+    )
 }
 
 fn not_in(known: bool) -> Reason {

@@ -328,7 +328,8 @@ pub struct Group<I> {
     held: Vec<Held<I>>,
     /// Volatile: highest epoch a resync was asked for.
     resync_asked: u64,
-    /// Android: the messages delivered (by digest), its message store's unique index.
+    /// Android: the messages delivered (by digest, at most `max_window`), its message
+    /// store's unique index.
     delivered: BTreeSet<Digest>,
 }
 
@@ -1015,6 +1016,14 @@ fn group_bounds_exceeded<I: Identity>(
                 c.max_window
             ));
         }
+    }
+    if g.delivered.len() > c.max_window {
+        return Some(format!(
+            "{} delivered messages remembered in {} (bound {})",
+            g.delivered.len(),
+            key.id,
+            c.max_window
+        ));
     }
     let digests: Box<dyn Iterator<Item = _>> = match only {
         Some(from) => Box::new(g.recent.get_key_value(from).into_iter()),
