@@ -76,10 +76,7 @@ use crate::codec::{
 use crate::core::{Outgoing, Stanza};
 use crate::envelope::{self, EnvelopeError, Keyring, Signer};
 
-/// RFC 3923's namespace, in which Kontalk carries OpenPGP messages.
-pub const NS_E2E: &str = "urn:ietf:params:xml:ns:xmpp-e2e";
-/// The element that holds the base64 OpenPGP message.
-pub const E2E: &str = "e2e";
+pub use crate::codec::{E2E, NS_E2E};
 /// XEP-0334's namespace: the `<store/>` hint.
 pub const NS_HINTS: &str = "urn:xmpp:hints";
 
@@ -245,18 +242,14 @@ pub fn seal_android(
 ) -> Result<String, WireError> {
     let s = &out.stanza;
     let command = !matches!(s.command, crate::core::Command::Message);
+    // The inside carries neither `from`, `to` nor the address list.
     let inside = Message {
+        from: None,
+        to: None,
         id: Some(id.into()),
-        kind: MessageType::Chat,
-        group: Some(crate::codec::Group {
-            id: s.group.id.clone(),
-            owner: s.group.owner.clone(),
-            command: s.command.clone(),
-        }),
-        body: s.body.clone(),
+        addresses: None,
         fallback: (command && s.body.is_none()).then(|| crate::codec::message::FALLBACK.into()),
-        hardened: s.ext.clone(),
-        ..Message::default()
+        ..Message::from_outgoing(out, sender)
     };
     let recipients: Vec<&str> = out.to.iter().map(Jid::as_str).collect();
     let keys = keyring.recipients(&recipients)?;
@@ -356,10 +349,7 @@ fn envelope_in(message: &Message) -> Result<Vec<u8>, WireError> {
     if message.group.is_some() || message.hardened.is_some() {
         return Err(WireError::Cleartext);
     }
-    let mut e2e = message
-        .unknown
-        .iter()
-        .filter(|u| u.ns() == Some(NS_E2E) && u.name() == E2E);
+    let mut e2e = message.unknown.iter().filter(|u| u.is_e2e());
     let Some(element) = e2e.next() else {
         return Err(match message.body {
             Some(_) => WireError::Cleartext,
@@ -427,11 +417,7 @@ pub fn read_cleartext(xml: &[u8]) -> Result<Clear, WireError> {
     if message.kind == MessageType::Error {
         return Err(WireError::ServerError(error_condition(&message)));
     }
-    if message
-        .unknown
-        .iter()
-        .any(|u| u.ns() == Some(NS_E2E) && u.name() == E2E)
-    {
+    if message.unknown.iter().any(RawElement::is_e2e) {
         return Err(WireError::Sealed);
     }
     let claimed_from = message

@@ -98,6 +98,18 @@ impl GpgHome {
         self.ok(&["--import"], Some(armored.as_bytes()));
     }
 
+    /// The fingerprint of the secret key with user id `uid`.
+    fn fingerprint(&self, uid: &str) -> String {
+        let listing = status_lines(&self.ok(&["--with-colons", "--list-secret-keys", uid], None));
+        listing
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("fpr:")
+                    .map(|r| r.trim_matches(':').to_string())
+            })
+            .expect("gpg fingerprint")
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
@@ -242,14 +254,7 @@ fn kgroup_opens_and_verifies_what_gnupg_encrypted_to_several_recipients() {
     let home = GpgHome::new("enc");
     let uid = "xmpp:gpguser@beta.kontalk.net";
     home.ok(&["--quick-gen-key", uid, "ed25519", "sign", "never"], None);
-    let listing = status_lines(&home.ok(&["--with-colons", "--list-secret-keys", uid], None));
-    let fpr = listing
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("fpr:")
-                .map(|r| r.trim_matches(':').to_string())
-        })
-        .expect("gpg fingerprint");
+    let fpr = home.fingerprint(uid);
     home.ok(&["--quick-add-key", &fpr, "cv25519", "encr", "never"], None);
     let gpg_public = status_lines(&home.ok(&["--armor", "--export", &fpr], None));
 
@@ -326,14 +331,7 @@ fn kontalk_key(home: &GpgHome, jid: &str) -> String {
         &["--quick-gen-key", &uid, "rsa2048", "cert,auth", "never"],
         None,
     );
-    let listing = status_lines(&home.ok(&["--with-colons", "--list-secret-keys", &uid], None));
-    let fpr = listing
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("fpr:")
-                .map(|r| r.trim_matches(':').to_string())
-        })
-        .expect("gpg fingerprint");
+    let fpr = home.fingerprint(&uid);
     home.ok(
         &["--quick-add-key", &fpr, "nistp256/ecdsa", "sign", "never"],
         None,

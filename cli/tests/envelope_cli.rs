@@ -396,18 +396,23 @@ impl GpgHome {
         (out.stdout, status)
     }
 
-    /// GnuPG's own key for `uid` (Ed25519 signing primary, Cv25519 encryption subkey):
-    /// its fingerprint and its exported certificate, written to `cert`.
-    fn generate(&self, uid: &str, cert: &Path) -> String {
-        self.ok(&["--quick-gen-key", uid, "ed25519", "sign", "never"], None);
+    /// The fingerprint of the secret key with user id `uid`.
+    fn fingerprint(&self, uid: &str) -> String {
         let (listing, _) = self.ok(&["--with-colons", "--list-secret-keys", uid], None);
-        let fpr = String::from_utf8_lossy(&listing)
+        String::from_utf8_lossy(&listing)
             .lines()
             .find_map(|l| {
                 l.strip_prefix("fpr:")
                     .map(|r| r.trim_matches(':').to_string())
             })
-            .expect("gpg fingerprint");
+            .expect("gpg fingerprint")
+    }
+
+    /// GnuPG's own key for `uid` (Ed25519 signing primary, Cv25519 encryption subkey):
+    /// its fingerprint and its exported certificate, written to `cert`.
+    fn generate(&self, uid: &str, cert: &Path) -> String {
+        self.ok(&["--quick-gen-key", uid, "ed25519", "sign", "never"], None);
+        let fpr = self.fingerprint(uid);
         self.ok(&["--quick-add-key", &fpr, "cv25519", "encr", "never"], None);
         let (public, _) = self.ok(&["--armor", "--export", &fpr], None);
         std::fs::write(cert, public).unwrap();
@@ -528,14 +533,7 @@ fn kgroup_open_reads_a_gnupg_made_kontalk_envelope() {
             &["--quick-gen-key", &uid, "rsa2048", "cert,auth", "never"],
             None,
         );
-        let (listing, _) = home.ok(&["--with-colons", "--list-secret-keys", &uid], None);
-        let fpr = String::from_utf8_lossy(&listing)
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("fpr:")
-                    .map(|r| r.trim_matches(':').to_string())
-            })
-            .expect("gpg fingerprint");
+        let fpr = home.fingerprint(&uid);
         home.ok(
             &["--quick-add-key", &fpr, "nistp256/ecdsa", "sign", "never"],
             None,

@@ -15,16 +15,21 @@ fn replay(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     (out.status.code(), v)
 }
 
+/// The properties the replayed counterexamples are of.
+fn properties(cases: &[serde_json::Value]) -> std::collections::BTreeSet<&str> {
+    cases
+        .iter()
+        .filter_map(|c| c["property"].as_str())
+        .collect()
+}
+
 #[test]
 fn every_kontalk_counterexample_breaks_the_same_property_in_the_simulator() {
     for network in ["ordered", "unordered", "duplicating", "lossy"] {
         let (code, v) = replay(&["--dialect", "kontalk", "--adversary", "--network", network]);
         assert_eq!(code, Some(0), "{network}: {v:#}");
         let cases = v["counterexamples"].as_array().unwrap();
-        let names: std::collections::BTreeSet<&str> = cases
-            .iter()
-            .filter_map(|c| c["property"].as_str())
-            .collect();
+        let names = properties(cases);
         // The six it failed before the server could replay a member's message to anyone,
         // and with that: a message delivered to a client it was not addressed to, and twice;
         // and, with no versions, two views at "epoch 0" at once, and a split nobody noticed.
@@ -108,10 +113,7 @@ fn v1_counterexamples_with_the_insider_and_the_lying_owner_break_the_judge_too()
         let (code, v) = replay(args);
         assert_eq!(code, Some(0), "{args:?}: {v:#}");
         let cases = v["counterexamples"].as_array().unwrap();
-        let names: std::collections::BTreeSet<&str> = cases
-            .iter()
-            .filter_map(|c| c["property"].as_str())
-            .collect();
+        let names = properties(cases);
         assert_eq!(names, expected.iter().copied().collect(), "{args:?}: {v:#}");
         for c in cases {
             assert_eq!(c["reproduced"], true, "{args:?}: {c:#}");
@@ -126,10 +128,7 @@ fn every_android_counterexample_breaks_the_same_property_in_the_simulator() {
     let (code, v) = replay(&["--dialect", "android", "--adversary"]);
     assert_eq!(code, Some(0), "{v:#}");
     let cases = v["counterexamples"].as_array().unwrap();
-    let names: std::collections::BTreeSet<&str> = cases
-        .iter()
-        .filter_map(|c| c["property"].as_str())
-        .collect();
+    let names = properties(cases);
     assert_eq!(
         names,
         std::collections::BTreeSet::from([

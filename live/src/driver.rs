@@ -517,9 +517,23 @@ impl Run {
             stanza: (*received.stanza).clone(),
             envelope: received.sealed,
         });
+        self.receive_at(i, received.sender, received.stanza, now)
+    }
+
+    /// Client `i`'s core receives `stanza` from `from`; its outputs are acted on.
+    fn receive_at(
+        &mut self,
+        i: usize,
+        from: Jid,
+        stanza: std::sync::Arc<kgroup::Stanza<Jid>>,
+        now: u64,
+    ) -> Result<(), LiveError> {
+        let node = self
+            .nodes
+            .get_mut(i)
+            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))?;
         let mut out = Vec::new();
-        node.client
-            .receive(received.sender, received.stanza, now, &mut out);
+        node.client.receive(from, stanza, now, &mut out);
         self.absorb(i, out, Instant::now())
     }
 
@@ -533,14 +547,7 @@ impl Run {
             }
         };
         let now = self.now();
-        let node = self
-            .nodes
-            .get_mut(i)
-            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))?;
-        let mut out = Vec::new();
-        node.client
-            .receive(clear.claimed_from, clear.stanza, now, &mut out);
-        self.absorb(i, out, Instant::now())
+        self.receive_at(i, clear.claimed_from, clear.stanza, now)
     }
 
     /// Answers the server's requests: pings get a result, anything else

@@ -82,8 +82,6 @@ pub struct Message {
 }
 
 const EL: &str = "message";
-/// RFC 3923's namespace, in which Kontalk carries OpenPGP messages.
-const NS_E2E: &str = "urn:ietf:params:xml:ns:xmpp-e2e";
 
 /// The fallback body the Android client puts on every group command, in English
 /// (androidclient `app/src/main/res/values/strings.xml`, `text_group_command_fallback`;
@@ -431,9 +429,8 @@ impl Message {
         }
         // The Android client adds the envelope right after the body, the address list
         // after that, the chat state last.
-        let e2e = |u: &&RawElement| u.ns() == Some(NS_E2E) && u.name() == "e2e";
         if profile == Profile::Android {
-            for u in self.unknown.iter().filter(e2e) {
+            for u in self.unknown.iter().filter(|u| u.is_e2e()) {
                 out.push_str(&u.xml);
             }
         }
@@ -446,7 +443,7 @@ impl Message {
             }
         }
         for u in &self.unknown {
-            if profile == Profile::Seed || !e2e(&u) {
+            if profile == Profile::Seed || !u.is_e2e() {
                 out.push_str(&u.xml);
             }
         }

@@ -52,6 +52,11 @@ pub enum Profile {
     Android,
 }
 
+/// RFC 3923's namespace, in which Kontalk carries OpenPGP messages, and the element that
+/// holds the base64 message.
+pub const NS_E2E: &str = "urn:ietf:params:xml:ns:xmpp-e2e";
+pub const E2E: &str = "e2e";
+
 /// XEP-0033 Extended Stanza Addressing.
 pub const NS_ADDRESS: &str = "http://jabber.org/protocol/address";
 /// Kontalk's group extension.
@@ -157,6 +162,11 @@ impl RawElement {
             name: name.into(),
             xml: xml.into(),
         }
+    }
+
+    /// Is this the `<e2e/>` element that carries an OpenPGP message?
+    pub fn is_e2e(&self) -> bool {
+        self.ns() == Some(NS_E2E) && self.name() == E2E
     }
 
     /// An empty element `<name xmlns='ns'/>` (a chat state, a hint).
