@@ -37,9 +37,17 @@ pub struct LiveArgs {
     /// are refused as `cleartext`.
     #[arg(long)]
     allow_cleartext: bool,
-    /// The accounts' XMPP domain.
+    /// The accounts' XMPP domain (the name the server's certificate must carry).
     #[arg(long, default_value = "localhost")]
     domain: String,
+    /// Trust the certificates of this PEM file (a private CA, or a test server's
+    /// self-signed certificate) instead of the system's roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
+    /// Accept any certificate: for a self-signed server on loopback only (refused for
+    /// any other host).
+    #[arg(long, conflicts_with = "ca")]
+    insecure: bool,
     /// Accounts are {user-prefix}0 .. {user-prefix}{N-1}.
     #[arg(long, default_value = "kg")]
     user_prefix: String,
@@ -61,6 +69,8 @@ fn options(a: &LiveArgs, multicast: bool) -> Options {
     o.timeout = Duration::from_secs(a.timeout);
     o.config = Config::new(a.dialect);
     o.allow_cleartext = a.allow_cleartext;
+    o.ca = a.ca.clone();
+    o.insecure = a.insecure;
     o
 }
 
@@ -88,6 +98,17 @@ fn print_text(a: &LiveArgs, runs: &[Report]) {
             outln!("discovery: XEP-0033 multicast service {s} (XEP-0030 disco#items, disco#info)")
         }
         None => outln!("discovery: no XEP-0033 service; sending one stanza per recipient"),
+    }
+    if let Some(r) = runs.first() {
+        outln!(
+            "security: {}, SASL {}",
+            if r.tls {
+                "STARTTLS (TLS, certificate verified)"
+            } else {
+                "no TLS (loopback)"
+            },
+            r.mechanism
+        );
     }
     let head: Vec<String> = runs.iter().map(|r| r.route.to_string()).collect();
     let row = |name: &str, f: &dyn Fn(&Report) -> String| {
@@ -119,6 +140,9 @@ fn print_text(a: &LiveArgs, runs: &[Report]) {
     row("latency p50", &|r| fmt_ms(r.latency.p50_ms));
     row("latency p99", &|r| fmt_ms(r.latency.p99_ms));
     row("latency max", &|r| fmt_ms(r.latency.max_ms));
+    row("reconnects", &|r| {
+        format!("{} after {} losses", r.reconnects, r.connection_losses)
+    });
     row("seconds", &|r| format!("{:.2}", r.seconds));
     outln!("  per client: stanzas / bytes sent");
     if let Some(first) = runs.first() {

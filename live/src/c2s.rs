@@ -1,17 +1,35 @@
-//! A small XMPP client-to-server connection over a plain TCP socket (loopback test
-//! servers): stream set-up (RFC 6120), SASL PLAIN, resource binding, initial presence, and
-//! a reader thread that hands every incoming stanza to the driver.
+//! A small XMPP client-to-server connection (RFC 6120): STARTTLS through rustls, SASL
+//! SCRAM-SHA-256 / SCRAM-SHA-1 (the xmpp-rs `sasl` crate) and PLAIN only inside TLS,
+//! resource binding, initial presence, XEP-0199 keepalive pings, and a reader thread that
+//! hands every incoming stanza to the driver.
 //!
 //! Blocking I/O and one reader thread per connection: the driver is one thread that writes
-//! to every socket and receives every stanza from one channel, in arrival order.
+//! to every socket and receives every stanza from one channel, in arrival order. Under TLS
+//! the session state ([`rustls::ClientConnection`]) sits behind one mutex shared by the
+//! writer and the reader; the reader waits on its own clone of the socket **without** the
+//! lock and takes it only to decrypt what arrived, so a write never waits for a read.
+//!
+//! What this side refuses, whatever the server offers:
+//!
+//! - authenticating without TLS to a host that is not loopback (a server that offers no
+//!   STARTTLS there is refused before any credential leaves);
+//! - SASL PLAIN outside TLS, anywhere (without TLS only SCRAM is used, and only on
+//!   loopback, where a test server may run without a certificate);
+//! - `insecure` (any certificate accepted) towards a host that is not loopback;
+//! - a SCRAM challenge asking for more than [`MAX_SCRAM_ITERATIONS`] iterations, and a
+//!   server whose final SCRAM message does not prove it knows the password.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::error::LiveError;
 use crate::xml::{Element, Frame, Splitter, NS_CLIENT, NS_STREAM};
@@ -20,6 +38,154 @@ pub const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 pub const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 pub const NS_SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
 pub const NS_STARTTLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
+pub const NS_PING: &str = "urn:xmpp:ping";
+
+/// The most PBKDF2 iterations a server may ask in SCRAM (RFC 5802 §5.1 `i=`): a hostile
+/// server could otherwise keep the client hashing for hours. Servers use 4096 (ejabberd,
+/// Prosody) to some hundred thousand.
+pub const MAX_SCRAM_ITERATIONS: u32 = 1_000_000;
+/// The most SASL challenges one authentication may take (SCRAM takes one).
+const MAX_SASL_ROUNDS: usize = 4;
+
+/// How the connection is secured: which certificates are trusted.
+#[derive(Clone)]
+pub struct Tls {
+    config: Arc<rustls::ClientConfig>,
+    insecure: bool,
+    /// Where the trust came from, for messages.
+    trust: String,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("trust", &self.trust)
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn tls_error(what: &str, e: impl std::fmt::Display) -> LiveError {
+    LiveError::Tls(format!("{what}: {e}"))
+}
+
+impl Tls {
+    /// Trust the certificates of the PEM file `ca` (a private CA, or the self-signed
+    /// certificate of a test server), or, without it, the system's roots. `insecure`
+    /// accepts any certificate, and [`Connection::connect`] allows it on loopback only.
+    pub fn new(ca: Option<&Path>, insecure: bool) -> Result<Tls, LiveError> {
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_error("TLS set-up", e))?;
+        let (config, trust) = if insecure {
+            let verifier = Arc::new(AnyCertificate(provider()));
+            (
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(verifier)
+                    .with_no_client_auth(),
+                "any certificate (--insecure)".to_owned(),
+            )
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            let trust = match ca {
+                Some(path) => {
+                    let certs = CertificateDer::pem_file_iter(path)
+                        .map_err(|e| tls_error(&format!("reading {}", path.display()), e))?;
+                    for cert in certs {
+                        let cert =
+                            cert.map_err(|e| tls_error(&format!("reading {}", path.display()), e))?;
+                        roots.add(cert).map_err(|e| {
+                            tls_error(&format!("a certificate of {}", path.display()), e)
+                        })?;
+                    }
+                    format!("the certificates of {}", path.display())
+                }
+                None => {
+                    let found = rustls_native_certs::load_native_certs();
+                    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+                    if added == 0 {
+                        return Err(LiveError::Tls(
+                            "no system root certificates found: give the server's CA with --ca FILE"
+                                .into(),
+                        ));
+                    }
+                    "the system's root certificates".to_owned()
+                }
+            };
+            if roots.is_empty() {
+                return Err(LiveError::Tls(format!("{trust}: no certificate in it")));
+            }
+            (
+                builder.with_root_certificates(roots).with_no_client_auth(),
+                trust,
+            )
+        };
+        Ok(Tls {
+            config: Arc::new(config),
+            insecure,
+            trust,
+        })
+    }
+
+    pub fn is_insecure(&self) -> bool {
+        self.insecure
+    }
+}
+
+/// `--insecure`: any certificate is taken, but the handshake's signatures are still
+/// checked, so the session is at least bound to the key the certificate names.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
 
 /// Where and as whom to connect.
 #[derive(Clone, Debug)]
@@ -28,7 +194,7 @@ pub struct Account {
     pub server: String,
     /// The account's localpart.
     pub user: String,
-    /// The XMPP domain.
+    /// The XMPP domain (also the name the server's certificate must carry).
     pub domain: String,
     pub password: String,
     /// The resource to bind.
@@ -41,25 +207,146 @@ impl Account {
     }
 }
 
+/// How a connection keeps itself alive and notices a dead server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// After this long without a byte from the server, a XEP-0199 ping is sent.
+    pub idle: Duration,
+    /// After a ping, this long without a byte ends the connection (`Closed` with a
+    /// timeout), so the driver reconnects.
+    pub answer: Duration,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(30),
+            answer: Duration::from_secs(15),
+        }
+    }
+}
+
 /// What a connection's reader thread reports.
 #[derive(Debug)]
 pub enum Incoming {
     /// A complete top-level stanza and when its last byte arrived.
     Stanza(Vec<u8>, Instant),
-    /// The stream ended (the server closed it, the socket failed, or the input was bad).
+    /// The stream ended (the server closed it, the socket failed, the input was bad, or
+    /// the server stopped answering keepalive pings).
     Closed(Option<LiveError>),
 }
 
-/// Reads frames from a socket with a deadline.
-struct FrameReader {
+/// The writing side of a connection, shared by the driver and the reader thread (which
+/// writes TLS records the session owes the server, and keepalive pings).
+struct Link {
     sock: TcpStream,
+    tls: Option<Box<rustls::ClientConnection>>,
+    written: u64,
+}
+
+fn flush_tls(tls: &mut rustls::ClientConnection, sock: &mut TcpStream) -> std::io::Result<()> {
+    while tls.wants_write() {
+        tls.write_tls(sock)?;
+    }
+    Ok(())
+}
+
+impl Link {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), LiveError> {
+        match self.tls.as_deref_mut() {
+            None => self.sock.write_all(bytes)?,
+            Some(tls) => {
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    let n = tls.writer().write(rest)?;
+                    flush_tls(tls, &mut self.sock)?;
+                    if n == 0 {
+                        return Err(LiveError::Tls("the TLS session takes no more data".into()));
+                    }
+                    rest = rest.get(n..).unwrap_or_default();
+                }
+            }
+        }
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+fn lock(link: &Mutex<Link>) -> Result<MutexGuard<'_, Link>, LiveError> {
+    link.lock()
+        .map_err(|_| LiveError::Stream("connection state poisoned by a failed thread".into()))
+}
+
+/// Reads frames from a socket (decrypting under TLS) with a deadline.
+struct FrameReader {
+    /// The reader's own clone of the socket: it blocks here without holding the link.
+    sock: TcpStream,
+    link: Arc<Mutex<Link>>,
     splitter: Splitter,
+    /// The TLS session said the server closed it (close_notify).
+    eof: bool,
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 impl FrameReader {
-    /// The next frame; `Ok(None)` when the socket closed cleanly.
-    fn next(&mut self, deadline: Option<Instant>) -> Result<Option<Frame>, LiveError> {
+    /// Reads once from the socket (at most `timeout`) into the splitter; `Ok(false)` when
+    /// the stream ended.
+    fn fill(&mut self, timeout: Option<Duration>) -> Result<bool, LiveError> {
+        if self.eof {
+            return Ok(false);
+        }
         let mut buf = [0u8; 16 * 1024];
+        self.sock.set_read_timeout(timeout)?;
+        let n = loop {
+            match self.sock.read(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if is_timeout(&e) => {
+                    return Err(LiveError::Timeout("waiting for the server".into()))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if n == 0 {
+            return Ok(false);
+        }
+        let mut link = lock(&self.link)?;
+        let link = &mut *link;
+        let Some(tls) = link.tls.as_deref_mut() else {
+            self.splitter.push(&buf[..n]);
+            return Ok(true);
+        };
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            tls.read_tls(&mut rest)?;
+            let state = tls
+                .process_new_packets()
+                .map_err(|e| tls_error("TLS from the server", e))?;
+            let plain = state.plaintext_bytes_to_read();
+            let closed = state.peer_has_closed();
+            if plain > 0 {
+                let mut clear = vec![0u8; plain];
+                tls.reader().read_exact(&mut clear)?;
+                self.splitter.push(&clear);
+            }
+            if closed {
+                self.eof = true;
+                break;
+            }
+        }
+        // A key update, an alert: what the session owes the server goes out now.
+        flush_tls(tls, &mut link.sock)?;
+        Ok(true)
+    }
+
+    /// The next frame; `Ok(None)` when the stream ended cleanly.
+    fn next(&mut self, deadline: Option<Instant>) -> Result<Option<Frame>, LiveError> {
         loop {
             if let Some(f) = self.splitter.next_frame()? {
                 return Ok(Some(f));
@@ -74,20 +361,8 @@ impl FrameReader {
                 }
                 None => None,
             };
-            self.sock.set_read_timeout(timeout)?;
-            match self.sock.read(&mut buf) {
-                Ok(0) => return Ok(None),
-                Ok(n) => self.splitter.push(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(LiveError::Timeout("waiting for the server".into()))
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+            if !self.fill(timeout)? {
+                return Ok(None);
             }
         }
     }
@@ -110,6 +385,10 @@ impl FrameReader {
             }
         }
     }
+
+    fn send(&self, bytes: &[u8]) -> Result<(), LiveError> {
+        lock(&self.link)?.send(bytes)
+    }
 }
 
 fn stream_error(el: &Element) -> String {
@@ -117,41 +396,144 @@ fn stream_error(el: &Element) -> String {
     format!("stream error: {}", cond.join(" "))
 }
 
+/// The SASL mechanism a client uses, given what the server offers and whether the stream
+/// is encrypted: SCRAM-SHA-256, then SCRAM-SHA-1, then PLAIN **only under TLS**. `None`:
+/// nothing acceptable (the caller says why).
+pub fn choose_mechanism<'a>(offered: &[&'a str], encrypted: bool) -> Option<&'a str> {
+    ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"]
+        .into_iter()
+        .filter(|m| *m != "PLAIN" || encrypted)
+        .find_map(|m| offered.iter().copied().find(|o| *o == m))
+}
+
+/// Whether a client may go on without TLS: only towards a loopback address.
+pub fn may_skip_tls(peer: &SocketAddr) -> bool {
+    is_loopback(peer.ip())
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// The `i=` of a SCRAM server-first message, if any.
+fn scram_iterations(challenge: &[u8]) -> Option<u64> {
+    std::str::from_utf8(challenge)
+        .ok()?
+        .split(',')
+        .find_map(|kv| kv.strip_prefix("i="))
+        .and_then(|v| v.parse().ok())
+}
+
+enum Mechanism {
+    Scram256(sasl::client::mechanisms::Scram<sasl::common::scram::Sha256>),
+    Scram1(sasl::client::mechanisms::Scram<sasl::common::scram::Sha1>),
+    Plain(sasl::client::mechanisms::Plain),
+}
+
+impl Mechanism {
+    fn new(name: &str, account: &Account) -> Result<Mechanism, LiveError> {
+        use sasl::client::Mechanism as _;
+        // The client does no channel binding: gs2 header `n,,` (RFC 5802 §7), which a
+        // server offering the -PLUS variants accepts as well.
+        let creds = sasl::common::Credentials::default()
+            .with_username(account.user.clone())
+            .with_password(account.password.clone())
+            .with_channel_binding(sasl::common::ChannelBinding::None);
+        let err = |e: sasl::client::MechanismError| LiveError::Auth(format!("{name}: {e}"));
+        Ok(match name {
+            "SCRAM-SHA-256" => Mechanism::Scram256(
+                sasl::client::mechanisms::Scram::from_credentials(creds).map_err(err)?,
+            ),
+            "SCRAM-SHA-1" => Mechanism::Scram1(
+                sasl::client::mechanisms::Scram::from_credentials(creds).map_err(err)?,
+            ),
+            "PLAIN" => Mechanism::Plain(
+                sasl::client::mechanisms::Plain::from_credentials(creds).map_err(err)?,
+            ),
+            other => return Err(LiveError::Auth(format!("unsupported mechanism {other}"))),
+        })
+    }
+
+    fn m(&mut self) -> &mut dyn sasl::client::Mechanism {
+        match self {
+            Mechanism::Scram256(m) => m,
+            Mechanism::Scram1(m) => m,
+            Mechanism::Plain(m) => m,
+        }
+    }
+}
+
 /// A negotiated, bound connection whose stanzas go to the driver's channel.
 pub struct Connection {
-    writer: TcpStream,
+    link: Arc<Mutex<Link>>,
     /// The full JID the server bound.
     pub jid: String,
+    /// Whether the stream runs inside TLS.
+    pub encrypted: bool,
+    /// The SASL mechanism used.
+    pub mechanism: String,
     reader: Option<JoinHandle<()>>,
-    /// Bytes written on this connection (all stanzas, negotiation included).
-    pub bytes_written: u64,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("jid", &self.jid)
+            .field("encrypted", &self.encrypted)
+            .field("mechanism", &self.mechanism)
             .finish()
     }
 }
 
-fn open_stream(w: &mut TcpStream, domain: &str) -> std::io::Result<usize> {
-    let header = format!(
+fn stream_header(domain: &str) -> String {
+    format!(
         "<?xml version='1.0'?><stream:stream xmlns='{NS_CLIENT}' xmlns:stream='{NS_STREAM}' \
          to='{}' version='1.0'>",
         crate::xml::escape_attr(domain)
-    );
-    w.write_all(header.as_bytes())?;
-    Ok(header.len())
+    )
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unb64(text: &str, what: &str) -> Result<Vec<u8>, LiveError> {
+    let t = text.trim();
+    // RFC 6120 §6.4.2: `=` stands for empty data.
+    if t.is_empty() || t == "=" {
+        return Ok(Vec::new());
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(t)
+        .map_err(|e| LiveError::Auth(format!("{what} is not base64: {e}")))
+}
+
+fn features_of(reader: &mut FrameReader, deadline: Instant) -> Result<Element, LiveError> {
+    let features = reader.stanza(deadline)?;
+    if !features.is("features", NS_STREAM) {
+        return Err(LiveError::Stream(format!(
+            "expected stream features, got <{}>",
+            features.name
+        )));
+    }
+    Ok(features)
 }
 
 impl Connection {
-    /// Connects, authenticates, binds, runs `setup` on the negotiated stream (service
-    /// discovery uses it), sends initial presence, and starts the reader thread, which
-    /// reports to `events` tagged with `tag`. Every step is bounded by `timeout`.
+    /// Connects, secures the stream (STARTTLS), authenticates, binds, runs `setup` on the
+    /// negotiated stream (service discovery uses it), sends initial presence, and starts
+    /// the reader thread, which reports to `events` tagged with `tag`. Every step is
+    /// bounded by `timeout`.
     pub fn connect<T: Send + Copy + 'static>(
         account: &Account,
+        tls: &Tls,
         timeout: Duration,
+        keepalive: Keepalive,
         setup: impl FnOnce(&mut Negotiated<'_>) -> Result<(), LiveError>,
         tag: T,
         events: Sender<(T, Incoming)>,
@@ -162,58 +544,116 @@ impl Connection {
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| LiveError::Stream(format!("no address for {}", account.server)))?;
+        let loopback = may_skip_tls(&addr);
+        if tls.insecure && !loopback {
+            return Err(LiveError::Usage(format!(
+                "--insecure is for a loopback server only; {} is {}",
+                account.server,
+                addr.ip()
+            )));
+        }
         let sock = TcpStream::connect_timeout(&addr, timeout)?;
         sock.set_nodelay(true)?;
-        let mut writer = sock.try_clone()?;
+        let writer = sock.try_clone()?;
         writer.set_write_timeout(Some(timeout))?;
+        let link = Arc::new(Mutex::new(Link {
+            sock: writer,
+            tls: None,
+            written: 0,
+        }));
         let mut reader = FrameReader {
             sock,
+            link: link.clone(),
             splitter: Splitter::new(),
+            eof: false,
         };
-        let mut written = open_stream(&mut writer, &account.domain)? as u64;
+        reader.send(stream_header(&account.domain).as_bytes())?;
+        let mut features = features_of(&mut reader, deadline)?;
 
-        // Features: SASL PLAIN (over plain TCP: loopback test servers only).
-        let features = reader.stanza(deadline)?;
-        if !features.is("features", NS_STREAM) {
-            return Err(LiveError::Stream(format!(
-                "expected stream features, got <{}>",
-                features.name
-            )));
-        }
-        if let Some(tls) = features.child("starttls", NS_STARTTLS) {
-            if tls.child("required", NS_STARTTLS).is_some() {
-                return Err(LiveError::Auth(
-                    "the server requires STARTTLS, which this driver does not speak".into(),
-                ));
+        // STARTTLS (RFC 6120 §5) whenever the server offers it, required or not.
+        let encrypted = if features.child("starttls", NS_STARTTLS).is_some() {
+            reader.send(format!("<starttls xmlns='{NS_STARTTLS}'/>").as_bytes())?;
+            let answer = reader.stanza(deadline)?;
+            if !answer.is("proceed", NS_STARTTLS) {
+                return Err(LiveError::Tls(format!(
+                    "the server answered STARTTLS with <{}>",
+                    answer.name
+                )));
             }
-        }
-        let plain = features
-            .child("mechanisms", NS_SASL)
-            .is_some_and(|m| m.children.iter().any(|c| c.text.trim() == "PLAIN"));
-        if !plain {
-            return Err(LiveError::Auth("the server offers no SASL PLAIN".into()));
-        }
-        let creds = format!("\0{}\0{}", account.user, account.password);
-        let auth = format!(
-            "<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{}</auth>",
-            base64::engine::general_purpose::STANDARD.encode(creds)
-        );
-        writer.write_all(auth.as_bytes())?;
-        written += auth.len() as u64;
-        let answer = reader.stanza(deadline)?;
-        if !answer.is("success", NS_SASL) {
-            let why: Vec<&str> = answer.children.iter().map(|c| c.name.as_str()).collect();
-            return Err(LiveError::Auth(format!(
-                "{} refused: {}",
-                account.bare(),
-                why.join(" ")
+            let name = ServerName::try_from(account.domain.clone())
+                .map_err(|e| tls_error(&format!("server name {}", account.domain), e))?;
+            let mut session = rustls::ClientConnection::new(tls.config.clone(), name)
+                .map_err(|e| tls_error("TLS set-up", e))?;
+            // The handshake runs on the reader's socket clone, before any thread.
+            while session.is_handshaking() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(LiveError::Timeout("in the TLS handshake".into()));
+                }
+                reader.sock.set_read_timeout(Some(left))?;
+                reader.sock.set_write_timeout(Some(left))?;
+                match session.complete_io(&mut reader.sock) {
+                    Ok(_) => {}
+                    Err(e) if is_timeout(&e) => {
+                        return Err(LiveError::Timeout("in the TLS handshake".into()))
+                    }
+                    Err(e) => {
+                        return Err(LiveError::Tls(format!(
+                            "handshake with {} (trusting {}): {e}",
+                            account.domain, tls.trust
+                        )))
+                    }
+                }
+            }
+            reader.splitter = Splitter::new();
+            lock(&link)?.tls = Some(Box::new(session));
+            reader.send(stream_header(&account.domain).as_bytes())?;
+            features = features_of(&mut reader, deadline)?;
+            true
+        } else if loopback {
+            false
+        } else {
+            // Nothing has been sent but the stream header: no credential left.
+            return Err(LiveError::Tls(format!(
+                "{} ({}) offers no STARTTLS: refusing to authenticate in clear to a host \
+                 that is not loopback",
+                account.server,
+                addr.ip()
             )));
-        }
+        };
+
+        let offered: Vec<&str> = features
+            .child("mechanisms", NS_SASL)
+            .map(|m| {
+                m.children
+                    .iter()
+                    .filter(|c| c.name == "mechanism")
+                    .map(|c| c.text.trim())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(name) = choose_mechanism(&offered, encrypted) else {
+            return Err(LiveError::Auth(format!(
+                "no acceptable SASL mechanism{}: the server offers {}",
+                if encrypted {
+                    ""
+                } else {
+                    " without TLS (PLAIN is sent only inside TLS)"
+                },
+                if offered.is_empty() {
+                    "none".to_owned()
+                } else {
+                    offered.join(" ")
+                }
+            )));
+        };
+        let name = name.to_owned();
+        authenticate(&mut reader, account, &name, deadline)?;
 
         // Restart the stream, bind a resource.
         reader.splitter = Splitter::new();
-        written += open_stream(&mut writer, &account.domain)? as u64;
-        let features = reader.stanza(deadline)?;
+        reader.send(stream_header(&account.domain).as_bytes())?;
+        let features = features_of(&mut reader, deadline)?;
         if features.child("bind", NS_BIND).is_none() {
             return Err(LiveError::Stream("no resource binding offered".into()));
         }
@@ -221,8 +661,7 @@ impl Connection {
             "<iq type='set' id='bind-1'><bind xmlns='{NS_BIND}'><resource>{}</resource></bind></iq>",
             crate::xml::escape_text(&account.resource)
         );
-        writer.write_all(bind.as_bytes())?;
-        written += bind.len() as u64;
+        reader.send(bind.as_bytes())?;
         let jid = loop {
             let el = reader.stanza(deadline)?;
             if el.is("iq", NS_CLIENT) && el.attr("id") == Some("bind-1") {
@@ -240,8 +679,7 @@ impl Connection {
         if let Some(s) = features.child("session", NS_SESSION) {
             if s.child("optional", NS_SESSION).is_none() {
                 let iq = format!("<iq type='set' id='sess-1'><session xmlns='{NS_SESSION}'/></iq>");
-                writer.write_all(iq.as_bytes())?;
-                written += iq.len() as u64;
+                reader.send(iq.as_bytes())?;
                 loop {
                     let el = reader.stanza(deadline)?;
                     if el.is("iq", NS_CLIENT) && el.attr("id") == Some("sess-1") {
@@ -253,34 +691,35 @@ impl Connection {
 
         let mut neg = Negotiated {
             reader: &mut reader,
-            writer: &mut writer,
             deadline,
-            written: 0,
             next_id: 0,
         };
         setup(&mut neg)?;
-        written += neg.written;
 
         // Initial presence: the server now routes messages here and flushes offline storage.
-        writer.write_all(b"<presence/>")?;
-        written += 11;
+        reader.send(b"<presence/>")?;
 
+        let domain = account.domain.clone();
         let handle = std::thread::Builder::new()
             .name(format!("xmpp-{}", account.user))
-            .spawn(move || read_loop(reader, tag, events))?;
+            .spawn(move || read_loop(reader, keepalive, domain, tag, events))?;
         Ok(Connection {
-            writer,
+            link,
             jid,
+            encrypted,
+            mechanism: name,
             reader: Some(handle),
-            bytes_written: written,
         })
     }
 
     /// Writes one stanza.
     pub fn send(&mut self, xml: &[u8]) -> Result<(), LiveError> {
-        self.writer.write_all(xml)?;
-        self.bytes_written += xml.len() as u64;
-        Ok(())
+        lock(&self.link)?.send(xml)
+    }
+
+    /// Bytes written on this connection (all stanzas, negotiation included, before TLS).
+    pub fn bytes_written(&self) -> u64 {
+        lock(&self.link).map(|l| l.written).unwrap_or(0)
     }
 
     /// Closes the stream and waits (bounded) for the reader to see the server close it.
@@ -290,14 +729,23 @@ impl Connection {
 
     fn shutdown(&mut self) {
         if let Some(h) = self.reader.take() {
-            let _ = self.writer.write_all(b"</stream:stream>");
+            if let Ok(mut link) = lock(&self.link) {
+                let _ = link.send(b"</stream:stream>");
+            }
             // The server answers with its own close; if it does not within a second,
             // cut the socket so the reader ends.
             let until = Instant::now() + Duration::from_secs(1);
             while !h.is_finished() && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            let _ = self.writer.shutdown(Shutdown::Both);
+            if let Ok(mut link) = lock(&self.link) {
+                let link = &mut *link;
+                if let Some(tls) = link.tls.as_deref_mut() {
+                    tls.send_close_notify();
+                    let _ = flush_tls(tls, &mut link.sock);
+                }
+                let _ = link.sock.shutdown(Shutdown::Both);
+            }
             let _ = h.join();
         }
     }
@@ -309,13 +757,126 @@ impl Drop for Connection {
     }
 }
 
-fn read_loop<T: Copy>(mut reader: FrameReader, tag: T, events: Sender<(T, Incoming)>) {
+/// SASL (RFC 6120 §6) with `name`, whose server-final message is verified (SCRAM).
+fn authenticate(
+    reader: &mut FrameReader,
+    account: &Account,
+    name: &str,
+    deadline: Instant,
+) -> Result<(), LiveError> {
+    let mut mech = Mechanism::new(name, account)?;
+    let initial = mech.m().initial();
+    reader.send(
+        format!(
+            "<auth xmlns='{NS_SASL}' mechanism='{name}'>{}</auth>",
+            if initial.is_empty() {
+                "=".to_owned()
+            } else {
+                b64(&initial)
+            }
+        )
+        .as_bytes(),
+    )?;
+    let mut rounds = 0;
     loop {
-        let ev = match reader.next(None) {
-            Ok(Some(Frame::Stanza(b))) => Incoming::Stanza(b, Instant::now()),
-            Ok(Some(Frame::StreamOpen)) => continue,
-            Ok(Some(Frame::StreamClose)) | Ok(None) => Incoming::Closed(None),
-            Err(e) => Incoming::Closed(Some(e)),
+        let answer = reader.stanza(deadline)?;
+        if answer.is("challenge", NS_SASL) {
+            rounds += 1;
+            if rounds > MAX_SASL_ROUNDS {
+                return Err(LiveError::Auth(format!(
+                    "{name}: more than {MAX_SASL_ROUNDS} challenges"
+                )));
+            }
+            let challenge = unb64(&answer.text, "the SASL challenge")?;
+            if let Some(i) = scram_iterations(&challenge) {
+                if i > u64::from(MAX_SCRAM_ITERATIONS) {
+                    return Err(LiveError::Auth(format!(
+                        "{name}: the server asks {i} iterations (at most {MAX_SCRAM_ITERATIONS})"
+                    )));
+                }
+            }
+            let response = mech
+                .m()
+                .response(&challenge)
+                .map_err(|e| LiveError::Auth(format!("{name}: {e}")))?;
+            reader.send(
+                format!("<response xmlns='{NS_SASL}'>{}</response>", b64(&response)).as_bytes(),
+            )?;
+        } else if answer.is("success", NS_SASL) {
+            let data = unb64(&answer.text, "the SASL success data")?;
+            return mech.m().success(&data).map_err(|e| {
+                LiveError::Auth(format!("{name}: the server did not prove itself: {e}"))
+            });
+        } else {
+            let why: Vec<&str> = answer.children.iter().map(|c| c.name.as_str()).collect();
+            return Err(LiveError::Auth(format!(
+                "{} refused ({name}): {}",
+                account.bare(),
+                why.join(" ")
+            )));
+        }
+    }
+}
+
+fn read_loop<T: Copy>(
+    mut reader: FrameReader,
+    keepalive: Keepalive,
+    domain: String,
+    tag: T,
+    events: Sender<(T, Incoming)>,
+) {
+    let mut pinged: Option<Instant> = None;
+    let mut pings = 0u64;
+    loop {
+        // Whole frames first, then one read bounded by the keepalive.
+        let frame = match reader.splitter.next_frame() {
+            Ok(Some(f)) => Some(f),
+            Ok(None) => None,
+            Err(e) => {
+                let _ = events.send((tag, Incoming::Closed(Some(e.into()))));
+                return;
+            }
+        };
+        let ev = match frame {
+            Some(Frame::Stanza(b)) => Incoming::Stanza(b, Instant::now()),
+            Some(Frame::StreamOpen) => continue,
+            Some(Frame::StreamClose) => Incoming::Closed(None),
+            None => {
+                let wait = match pinged {
+                    Some(at) => keepalive.answer.saturating_sub(at.elapsed()),
+                    None => keepalive.idle,
+                };
+                match reader.fill(Some(wait.max(Duration::from_millis(1)))) {
+                    Ok(true) => {
+                        pinged = None;
+                        continue;
+                    }
+                    Ok(false) => Incoming::Closed(None),
+                    Err(LiveError::Timeout(_)) if pinged.is_none() => {
+                        // XEP-0199 §4.2: a client-to-server ping; any answer (even an error)
+                        // proves the stream alive.
+                        pings += 1;
+                        let ping = format!(
+                            "<iq type='get' id='kgroup-ping-{pings}' to='{}'><ping xmlns='{NS_PING}'/></iq>",
+                            crate::xml::escape_attr(&domain)
+                        );
+                        match reader.send(ping.as_bytes()) {
+                            Ok(()) => {
+                                pinged = Some(Instant::now());
+                                continue;
+                            }
+                            Err(e) => Incoming::Closed(Some(e)),
+                        }
+                    }
+                    Err(LiveError::Timeout(_)) => {
+                        Incoming::Closed(Some(LiveError::Timeout(format!(
+                            "waiting for the server's answer to a keepalive ping ({} s)",
+                            keepalive.answer.as_secs()
+                        ))))
+                    }
+                    Err(e) => Incoming::Closed(Some(e)),
+                }
+            }
         };
         let last = matches!(ev, Incoming::Closed(_));
         if events.send((tag, ev)).is_err() || last {
@@ -328,9 +889,7 @@ fn read_loop<T: Copy>(mut reader: FrameReader, tag: T, events: Sender<(T, Incomi
 /// (service discovery).
 pub struct Negotiated<'a> {
     reader: &'a mut FrameReader,
-    writer: &'a mut TcpStream,
     deadline: Instant,
-    written: u64,
     next_id: u32,
 }
 
@@ -343,13 +902,233 @@ impl Negotiated<'_> {
             "<iq type='get' id='{id}' to='{}'>{payload}</iq>",
             crate::xml::escape_attr(to)
         );
-        self.writer.write_all(iq.as_bytes())?;
-        self.written += iq.len() as u64;
+        self.reader.send(iq.as_bytes())?;
         loop {
             let el = self.reader.stanza(self.deadline)?;
             if el.is("iq", NS_CLIENT) && el.attr("id") == Some(id.as_str()) {
                 return Ok(el);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, UdpSocket};
+    use std::sync::mpsc::channel;
+
+    const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+        xmlns:stream='http://etherx.jabber.org/streams' id='t1' from='localhost' version='1.0'>";
+
+    fn account(server: String) -> Account {
+        Account {
+            server,
+            user: "kg0".into(),
+            domain: "localhost".into(),
+            password: "kgroup-secret-kg0".into(),
+            resource: "kgroup".into(),
+        }
+    }
+
+    /// A server that opens the stream with `features`, answers a `<starttls/>` with a
+    /// TLS failure and an `<auth/>` with a SASL failure, and returns every byte the client
+    /// sent.
+    fn fake_server(listener: TcpListener, features: &'static str) -> JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let Ok((mut s, _)) = listener.accept() else {
+                return got;
+            };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+            let mut opened = false;
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return got,
+                    Ok(n) => n,
+                };
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).into_owned();
+                if !opened && text.contains("version='1.0'>") {
+                    opened = true;
+                    let _ = s.write_all(format!("{HEADER}{features}").as_bytes());
+                }
+                if text.contains("<starttls") {
+                    let _ = s.write_all(
+                        b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>",
+                    );
+                    return got;
+                }
+                if text.contains("<auth") {
+                    let _ = s.write_all(
+                        b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/>\
+                          </failure>",
+                    );
+                }
+            }
+        })
+    }
+
+    fn connect(server: String, tls: &Tls) -> Result<Connection, LiveError> {
+        let (tx, _rx) = channel();
+        Connection::connect(
+            &account(server),
+            tls,
+            Duration::from_secs(3),
+            Keepalive::default(),
+            |_| Ok(()),
+            0u8,
+            tx,
+        )
+    }
+
+    fn system_roots() -> Tls {
+        Tls::new(None, false).unwrap_or_else(|e| panic!("system roots: {e}"))
+    }
+
+    fn sent(h: JoinHandle<Vec<u8>>) -> String {
+        String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+    }
+
+    const PLAIN_ONLY: &str = "<stream:features><mechanisms \
+        xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>\
+        </stream:features>";
+    const PLAIN_AND_SCRAM: &str = "<stream:features><mechanisms \
+        xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>\
+        <mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>";
+    const OPTIONAL_TLS: &str = "<stream:features><starttls \
+        xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><mechanisms \
+        xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>\
+        <mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>";
+
+    #[test]
+    fn plain_is_chosen_only_inside_tls() {
+        assert_eq!(choose_mechanism(&["PLAIN"], false), None);
+        assert_eq!(choose_mechanism(&["PLAIN"], true), Some("PLAIN"));
+        assert_eq!(
+            choose_mechanism(&["PLAIN", "SCRAM-SHA-1"], false),
+            Some("SCRAM-SHA-1")
+        );
+        assert_eq!(
+            choose_mechanism(&["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"], true),
+            Some("SCRAM-SHA-256")
+        );
+        assert_eq!(choose_mechanism(&["DIGEST-MD5", "X-OAUTH2"], true), None);
+    }
+
+    #[test]
+    fn loopback_is_the_only_place_without_tls() {
+        let ok = |a: &str| may_skip_tls(&a.parse().expect("an address"));
+        assert!(ok("127.0.0.1:5222"));
+        assert!(ok("127.8.9.10:5222"));
+        assert!(ok("[::1]:5222"));
+        assert!(ok("[::ffff:127.0.0.1]:5222"));
+        assert!(!ok("192.0.2.2:5222"));
+        assert!(!ok("[fd00::2]:5222"));
+        assert!(!ok("[::ffff:192.0.2.2]:5222"));
+    }
+
+    /// A loopback server offering only PLAIN, no TLS: the client refuses before any
+    /// `<auth/>`, and the password never leaves.
+    #[test]
+    fn plain_is_never_sent_outside_tls() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let addr = l.local_addr().expect("its address").to_string();
+        let server = fake_server(l, PLAIN_ONLY);
+        let err = connect(addr, &system_roots()).expect_err("refused");
+        assert!(
+            matches!(&err, LiveError::Auth(m) if m.contains("PLAIN is sent only inside TLS")),
+            "{err}"
+        );
+        let sent = sent(server);
+        assert!(sent.contains("<stream:stream"), "{sent}");
+        assert!(!sent.contains("<auth"), "{sent}");
+        assert!(!sent.contains("kgroup-secret"), "{sent}");
+        let creds = b64(b"\0kg0\0kgroup-secret-kg0");
+        assert!(!sent.contains(&creds), "{sent}");
+    }
+
+    /// PLAIN and SCRAM-SHA-1 offered without TLS on loopback: SCRAM is used, never PLAIN
+    /// (the client used to send `\0kg0\0kgroup-kg0` in clear here).
+    #[test]
+    fn scram_not_plain_without_tls_on_loopback() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let addr = l.local_addr().expect("its address").to_string();
+        let server = fake_server(l, PLAIN_AND_SCRAM);
+        let err = connect(addr, &system_roots()).expect_err("the fake server refuses");
+        assert!(
+            matches!(&err, LiveError::Auth(m) if m.contains("refused (SCRAM-SHA-1)")),
+            "{err}"
+        );
+        let sent = sent(server);
+        assert!(sent.contains("mechanism='SCRAM-SHA-1'"), "{sent}");
+        assert!(!sent.contains("mechanism='PLAIN'"), "{sent}");
+        assert!(!sent.contains(&b64(b"\0kg0\0kgroup-secret-kg0")), "{sent}");
+    }
+
+    /// STARTTLS offered as optional: the client takes it before anything else, and a
+    /// server that then fails it gets no credentials.
+    #[test]
+    fn optional_starttls_is_taken_first() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let addr = l.local_addr().expect("its address").to_string();
+        let server = fake_server(l, OPTIONAL_TLS);
+        let err = connect(addr, &system_roots()).expect_err("the fake server fails TLS");
+        assert!(matches!(&err, LiveError::Tls(_)), "{err}");
+        let sent = sent(server);
+        assert!(sent.contains("<starttls"), "{sent}");
+        assert!(!sent.contains("<auth"), "{sent}");
+    }
+
+    /// This machine's own address on a non-loopback interface (the one a default route
+    /// leaves by; a UDP `connect` sends nothing).
+    fn non_loopback_ip() -> IpAddr {
+        let s = UdpSocket::bind("0.0.0.0:0").expect("a UDP socket");
+        s.connect("198.51.100.1:9")
+            .expect("a route off this machine (the test needs a non-loopback interface)");
+        let ip = s.local_addr().expect("its address").ip();
+        assert!(!ip.is_loopback(), "{ip}");
+        ip
+    }
+
+    /// A server on a non-loopback address that offers no STARTTLS: refused after the
+    /// stream header, with PLAIN and SCRAM both on offer; nothing about the account leaves.
+    #[test]
+    fn a_non_loopback_host_without_tls_is_refused() {
+        let ip = non_loopback_ip();
+        let l = TcpListener::bind((ip, 0)).expect("a listener on the interface");
+        let addr = l.local_addr().expect("its address").to_string();
+        let server = fake_server(l, PLAIN_AND_SCRAM);
+        let err = connect(addr, &system_roots()).expect_err("refused");
+        assert!(
+            matches!(&err, LiveError::Tls(m) if m.contains("offers no STARTTLS")),
+            "{err}"
+        );
+        let sent = sent(server);
+        assert!(!sent.contains("<auth"), "{sent}");
+        assert!(!sent.contains("kg0"), "{sent}");
+    }
+
+    /// `insecure` towards a host that is not loopback is refused before connecting.
+    #[test]
+    fn insecure_is_for_loopback_only() {
+        let tls = Tls::new(None, true).expect("an insecure config");
+        let ip = non_loopback_ip();
+        let err = connect(format!("{ip}:9"), &tls).expect_err("refused");
+        assert!(
+            matches!(&err, LiveError::Usage(m) if m.contains("loopback server only")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn scram_iteration_count_is_read() {
+        assert_eq!(scram_iterations(b"r=abc,s=c2FsdA==,i=4096"), Some(4096));
+        assert_eq!(scram_iterations(b"r=abc,s=c2FsdA=="), None);
+        assert_eq!(
+            scram_iterations(b"r=abc,s=c2FsdA==,i=99999999999"),
+            Some(99_999_999_999)
+        );
     }
 }

@@ -22,7 +22,7 @@ use kgroup::envelope::{Keyring, Suite};
 use kgroup::wire::{self, Carrier, WireError};
 use kgroup::{Client, Config, Dialect, GroupKey, Intent, Output, Reason, Stanza, Text, View};
 
-use crate::c2s::{Account, Connection, Incoming};
+use crate::c2s::{Account, Connection, Incoming, Keepalive, Tls};
 use crate::disco::{DiscoCache, Route};
 use crate::error::LiveError;
 
@@ -46,6 +46,15 @@ pub struct Options {
     /// Act on group stanzas that arrive in clear, attributed to the server's `from`
     /// ([`wire::read_cleartext`]); otherwise they are refused as `cleartext`.
     pub allow_cleartext: bool,
+    /// Trust the certificates of this PEM file instead of the system's roots.
+    pub ca: Option<std::path::PathBuf>,
+    /// Accept any certificate (a self-signed loopback server only; refused elsewhere).
+    pub insecure: bool,
+    /// XEP-0199 pings on a quiet stream, and how long an unanswered one is tolerated.
+    pub keepalive: Keepalive,
+    /// A client whose connection broke reconnects, waiting 100 ms, then twice as long
+    /// each failed attempt up to 5 s, for at most this long before the run fails.
+    pub reconnect_for: Duration,
 }
 
 impl Options {
@@ -59,6 +68,10 @@ impl Options {
             timeout: Duration::from_secs(10),
             config: Config::new(dialect),
             allow_cleartext: false,
+            ca: None,
+            insecure: false,
+            keepalive: Keepalive::default(),
+            reconnect_for: Duration::from_secs(120),
         }
     }
 }
@@ -69,6 +82,13 @@ impl Options {
 pub enum RejectReason {
     Core(Reason),
     Wire(WireError),
+    /// The core asked to send a stanza to `to`, and it could not be sealed for them (no
+    /// certificate of theirs in the keyring, say the owner of a group a member wrote in): the
+    /// stanza went to the other recipients, and the run goes on.
+    Unsealable {
+        to: Jid,
+        error: WireError,
+    },
 }
 
 impl RejectReason {
@@ -76,6 +96,7 @@ impl RejectReason {
         match self {
             RejectReason::Core(r) => r.as_str().to_owned(),
             RejectReason::Wire(w) => w.label(),
+            RejectReason::Unsealable { error, .. } => format!("unsealable:{}", error.label()),
         }
     }
 }
@@ -116,6 +137,19 @@ pub struct Captured {
 
 /// How many received envelopes each client keeps for [`Captured`].
 const CAPTURE: usize = 256;
+/// The first wait before reconnecting, doubled after each failed attempt up to
+/// [`BACKOFF_MAX`].
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// A connection that broke without the run asking: the client reconnects with backoff.
+#[derive(Clone, Debug)]
+struct Lost {
+    since: Instant,
+    next_try: Instant,
+    delay: Duration,
+    why: String,
+}
 
 /// One client: core, keys, connection, and what happened to it.
 pub struct Node {
@@ -124,7 +158,12 @@ pub struct Node {
     pub client: Client<Jid>,
     keyring: Keyring,
     conn: Option<Connection>,
+    /// Set when the connection broke (not when the run disconnected the client).
+    lost: Option<Lost>,
     generation: u32,
+    /// Times the connection broke, and times it was made again after that.
+    pub losses: usize,
+    pub reconnects: usize,
     pub sent: Traffic,
     pub delivered: Vec<Delivery>,
     pub rejected: Vec<Rejection>,
@@ -137,6 +176,19 @@ pub struct Node {
 impl Node {
     pub fn is_online(&self) -> bool {
         self.conn.is_some()
+    }
+
+    /// Whether the client lost its connection and has not made it again yet.
+    pub fn is_reconnecting(&self) -> bool {
+        self.lost.is_some()
+    }
+
+    /// Whether the stream runs inside TLS, and with which SASL mechanism the client
+    /// authenticated (while connected).
+    pub fn security(&self) -> Option<(bool, &str)> {
+        self.conn
+            .as_ref()
+            .map(|c| (c.encrypted, c.mechanism.as_str()))
     }
 
     /// The bodies delivered in `group`, in order.
@@ -154,7 +206,7 @@ impl Node {
             .iter()
             .filter_map(|r| match r.reason {
                 RejectReason::Core(c) => Some(c),
-                RejectReason::Wire(_) => None,
+                RejectReason::Wire(_) | RejectReason::Unsealable { .. } => None,
             })
             .collect()
     }
@@ -180,6 +232,7 @@ pub struct Run {
     rx: Receiver<(Tag, Incoming)>,
     pub nodes: Vec<Node>,
     disco: DiscoCache,
+    tls: Tls,
     /// The multicast service discovery found (whether or not this run uses it).
     pub discovered: Option<String>,
     /// What this run uses.
@@ -199,6 +252,7 @@ impl Run {
         if users.is_empty() {
             return Err(LiveError::Usage("a run needs at least one client".into()));
         }
+        let tls = Tls::new(opts.ca.as_deref(), opts.insecure)?;
         let (tx, rx) = channel();
         let bares: Vec<String> = users
             .iter()
@@ -222,7 +276,10 @@ impl Run {
                 client,
                 keyring,
                 conn: None,
+                lost: None,
                 generation: 0,
+                losses: 0,
+                reconnects: 0,
                 sent: Traffic::default(),
                 delivered: Vec::new(),
                 rejected: Vec::new(),
@@ -238,6 +295,7 @@ impl Run {
             rx,
             nodes,
             disco: DiscoCache::default(),
+            tls,
             discovered: None,
             route: Route::PerRecipient,
             sent_at: HashMap::new(),
@@ -302,6 +360,8 @@ impl Run {
     /// Connects (again) client `i`; what the server stored for it arrives afterwards.
     pub fn reconnect(&mut self, i: usize) -> Result<(), LiveError> {
         let timeout = self.opts.timeout;
+        let keepalive = self.opts.keepalive;
+        let tls = self.tls.clone();
         let domain = self.opts.domain.clone();
         let disco = self.disco.clone();
         let node = self
@@ -318,13 +378,80 @@ impl Run {
         };
         let conn = Connection::connect(
             &node.account,
+            &tls,
             timeout,
+            keepalive,
             |neg| disco.resolve(neg, &domain).map(|_| ()),
             tag,
             self.tx.clone(),
         )?;
         node.conn = Some(conn);
+        if node.lost.take().is_some() {
+            node.reconnects += 1;
+        }
         Ok(())
+    }
+
+    /// Client `i`'s connection broke (`why`): it is dropped, and the client reconnects
+    /// with backoff ([`Run::revive`]); what it writes meanwhile is lost on the wire, as for
+    /// a phone without network (a hardened core retransmits it).
+    fn lose(&mut self, i: usize, why: String) {
+        if let Some(node) = self.nodes.get_mut(i) {
+            if let Some(c) = node.conn.take() {
+                drop(c);
+            }
+            node.losses += 1;
+            let now = Instant::now();
+            node.lost = Some(Lost {
+                since: now,
+                next_try: now,
+                delay: BACKOFF_FIRST,
+                why,
+            });
+        }
+    }
+
+    /// Tries to reconnect every client whose connection broke and whose next attempt is
+    /// due; an error when one has been failing for longer than
+    /// [`Options::reconnect_for`].
+    fn revive(&mut self) -> Result<(), LiveError> {
+        let now = Instant::now();
+        for i in 0..self.nodes.len() {
+            let Some(lost) = self.nodes[i].lost.clone() else {
+                continue;
+            };
+            if lost.next_try > now {
+                continue;
+            }
+            match self.reconnect(i) {
+                Ok(()) => {}
+                Err(e) => {
+                    if lost.since.elapsed() >= self.opts.reconnect_for {
+                        return Err(LiveError::Stream(format!(
+                            "{} could not reconnect for {} s (lost: {}; last attempt: {e})",
+                            self.nodes[i].jid,
+                            self.opts.reconnect_for.as_secs(),
+                            lost.why
+                        )));
+                    }
+                    // reconnect() bumped the generation and left no connection.
+                    self.nodes[i].lost = Some(Lost {
+                        next_try: Instant::now() + lost.delay,
+                        delay: (lost.delay * 2).min(BACKOFF_MAX),
+                        ..lost
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The time of the next reconnection attempt, if a client waits for one.
+    fn next_revival(&self) -> Option<Instant> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.lost.as_ref().map(|l| l.next_try))
+            .min()
     }
 
     /// Closes client `i`'s stream: the server then stores what is sent to it.
@@ -336,6 +463,7 @@ impl Run {
         if let Some(c) = node.conn.take() {
             c.close();
         }
+        node.lost = None;
         Ok(())
     }
 
@@ -387,6 +515,64 @@ impl Run {
         self.write_envelope(i, &out.to, &sealed)
     }
 
+    /// What client `i`'s core sends: sealed once for every recipient it holds a certificate
+    /// of and written once. A recipient it cannot seal for is a typed
+    /// [`RejectReason::Unsealable`] at client `i`, never the end of the run: a stanza the
+    /// server delivers (a member's message in a group whose owner nobody introduced) must
+    /// not stop the clients that received it.
+    fn transmit_core(&mut self, i: usize, out: &kgroup::Outgoing<Jid>) -> Result<(), LiveError> {
+        let node = self.node(i)?;
+        let mut sealable = Vec::with_capacity(out.to.len());
+        let mut refused = Vec::new();
+        for to in &out.to {
+            match node.keyring.recipients(&[to.as_str()]) {
+                Ok(_) => sealable.push(to.clone()),
+                Err(e) => refused.push(Rejection {
+                    from: None,
+                    reason: RejectReason::Unsealable {
+                        to: to.clone(),
+                        error: WireError::Envelope(e),
+                    },
+                }),
+            }
+        }
+        let refused_any = !refused.is_empty();
+        if let Some(n) = self.nodes.get_mut(i) {
+            n.rejected.extend(refused);
+        }
+        if sealable.is_empty() {
+            return Ok(());
+        }
+        let out = if refused_any {
+            kgroup::Outgoing {
+                to: sealable,
+                stanza: out.stanza.clone(),
+                resent: out.resent,
+            }
+        } else {
+            out.clone()
+        };
+        let node = self.node(i)?;
+        match wire::seal(&out, &node.jid, &node.keyring) {
+            Ok(sealed) => self.write_envelope(i, &out.to, &sealed),
+            Err(error) => {
+                // Every recipient has a certificate, yet sealing failed: refused for all.
+                if let Some(n) = self.nodes.get_mut(i) {
+                    for to in &out.to {
+                        n.rejected.push(Rejection {
+                            from: None,
+                            reason: RejectReason::Unsealable {
+                                to: to.clone(),
+                                error: error.clone(),
+                            },
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn write_envelope(&mut self, i: usize, to: &[Jid], sealed: &[u8]) -> Result<(), LiveError> {
         let route = self.route.clone();
         let node = self
@@ -398,6 +584,7 @@ impl Run {
             // hardened core retransmits it later.
             return Ok(());
         };
+        let mut broke = None;
         let mut write = |dest: &Jid, addresses: Option<&[Jid]>| -> Result<(), LiveError> {
             node.next_id += 1;
             let id = format!("{}-{}", node.account.user, node.next_id);
@@ -410,7 +597,13 @@ impl Run {
                     addresses,
                 },
             );
-            conn.send(xml.as_bytes())?;
+            if broke.is_some() {
+                return Ok(());
+            }
+            if let Err(e) = conn.send(xml.as_bytes()) {
+                broke = Some(e);
+                return Ok(());
+            }
             node.sent.stanzas += 1;
             node.sent.bytes += xml.len() as u64;
             Ok(())
@@ -427,6 +620,11 @@ impl Run {
                 }
             }
         }
+        if let Some(e) = broke {
+            // The socket broke under the write: the client reconnects; the stanza is lost
+            // on the wire (a hardened core retransmits it).
+            self.lose(i, format!("writing: {e}"));
+        }
         Ok(())
     }
 
@@ -440,7 +638,7 @@ impl Run {
                             self.sent_at.entry((me, body.clone())).or_insert(t0);
                         }
                     }
-                    self.transmit(i, &s)?;
+                    self.transmit_core(i, &s)?;
                 }
                 Output::Deliver { group, from, body } => {
                     if let Some(n) = self.nodes.get_mut(i) {
@@ -573,8 +771,12 @@ impl Run {
                  xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
             )
         };
-        if let Some(conn) = self.nodes.get_mut(i).and_then(|n| n.conn.as_mut()) {
-            conn.send(reply.as_bytes())?;
+        let sent = match self.nodes.get_mut(i).and_then(|n| n.conn.as_mut()) {
+            Some(conn) => conn.send(reply.as_bytes()),
+            None => Ok(()),
+        };
+        if let Err(e) = sent {
+            self.lose(i, format!("answering an iq: {e}"));
         }
         Ok(())
     }
@@ -589,6 +791,7 @@ impl Run {
     ) -> Result<(), LiveError> {
         let deadline = Instant::now() + timeout;
         loop {
+            self.revive()?;
             self.timers()?;
             if done(self) {
                 return Ok(());
@@ -601,6 +804,12 @@ impl Run {
             if let Some(next) = self.next_timer() {
                 let due = Duration::from_millis(next.saturating_sub(self.now()));
                 wait = wait.min(due.max(Duration::from_millis(1)));
+            }
+            if let Some(next) = self.next_revival() {
+                wait = wait.min(
+                    next.saturating_duration_since(now)
+                        .max(Duration::from_millis(1)),
+                );
             }
             match self.rx.recv_timeout(wait.min(Duration::from_millis(100))) {
                 Ok((tag, ev)) => self.on_event(tag, ev)?,
@@ -618,12 +827,14 @@ impl Run {
         let deadline = Instant::now() + timeout;
         let mut last = Instant::now();
         loop {
+            self.revive()?;
             self.timers()?;
             let idle = self
                 .nodes
                 .iter()
                 .filter(|n| n.is_online())
-                .all(|n| n.client.is_idle());
+                .all(|n| n.client.is_idle())
+                && !self.nodes.iter().any(Node::is_reconnecting);
             if idle && last.elapsed() >= quiet {
                 return Ok(());
             }
@@ -654,12 +865,14 @@ impl Run {
         match ev {
             Incoming::Stanza(bytes, _) => self.on_stanza(tag.node, &bytes),
             Incoming::Closed(e) => {
-                let who = self.nodes[tag.node].jid.clone();
-                self.nodes[tag.node].conn = None;
-                Err(LiveError::Stream(format!(
-                    "{who} lost its connection{}",
-                    e.map(|e| format!(": {e}")).unwrap_or_default()
-                )))
+                // The server closed the stream or the socket broke: reconnect with backoff
+                // ([`Run::revive`]) and go on.
+                let why = e.map_or_else(
+                    || "the server closed the stream".to_owned(),
+                    |e| e.to_string(),
+                );
+                self.lose(tag.node, why);
+                Ok(())
             }
         }
     }

@@ -19,6 +19,9 @@ pub enum LiveError {
     Stream(String),
     /// Authentication failed or is impossible.
     Auth(String),
+    /// TLS could not be set up, the server's certificate was refused, or the policy
+    /// refuses to go on without TLS.
+    Tls(String),
     /// The server's XML could not be read.
     Xml(XmlError),
     /// A stanza could not be decoded by the codec.
@@ -40,6 +43,7 @@ impl fmt::Display for LiveError {
             LiveError::Timeout(what) => write!(f, "timed out {what}"),
             LiveError::Stream(e) => write!(f, "XMPP stream: {e}"),
             LiveError::Auth(e) => write!(f, "authentication: {e}"),
+            LiveError::Tls(e) => write!(f, "TLS: {e}"),
             LiveError::Xml(e) => write!(f, "{e}"),
             LiveError::Decode(e) => write!(f, "stanza: {e}"),
             LiveError::Envelope(e) => write!(f, "envelope: {e}"),

@@ -52,6 +52,13 @@ pub struct Report {
     pub route: Route,
     /// What discovery found (`null`: no multicast service).
     pub discovered: Option<String>,
+    /// Whether every client's stream ran inside TLS (STARTTLS).
+    pub tls: bool,
+    /// The SASL mechanism the clients authenticated with.
+    pub mechanism: String,
+    /// Connections that broke during the run, and reconnections that followed.
+    pub connection_losses: usize,
+    pub reconnects: usize,
     pub clients: usize,
     pub messages_per_client: usize,
     /// Every message to every other member.
@@ -84,6 +91,16 @@ pub fn run(opts: Options, w: &Workload) -> Result<Report, LiveError> {
     let refs: Vec<&str> = users.iter().map(String::as_str).collect();
     let step = opts.timeout;
     let mut run = Run::connect(opts, &refs)?;
+    let tls = run
+        .nodes
+        .iter()
+        .all(|n| n.security().is_some_and(|(encrypted, _)| encrypted));
+    let mechanism = run
+        .nodes
+        .first()
+        .and_then(|n| n.security())
+        .map(|(_, m)| m.to_owned())
+        .unwrap_or_default();
     let owner = run.nodes[0].jid.clone();
     let id = format!(
         "live-{}-{}",
@@ -161,6 +178,10 @@ pub fn run(opts: Options, w: &Workload) -> Result<Report, LiveError> {
         dialect: run.opts.dialect.to_string(),
         route: run.route.clone(),
         discovered: run.discovered.clone(),
+        tls,
+        mechanism,
+        connection_losses: run.nodes.iter().map(|x| x.losses).sum(),
+        reconnects: run.nodes.iter().map(|x| x.reconnects).sum(),
         clients: n,
         messages_per_client: w.messages,
         expected: n * (n - 1) * w.messages,

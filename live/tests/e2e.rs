@@ -1,13 +1,20 @@
 //! End to end through a real XMPP server.
 //!
 //! These tests need a running server with the test accounts registered; `scripts/e2e`
-//! starts a loopback ejabberd (mod_multicast, mod_offline), registers `alice`, `bob`,
-//! `charlie` and `david` with the passwords `kgroup-<user>`, and runs them with
-//! `KGROUP_E2E_SERVER=127.0.0.1:5222`. **Without `KGROUP_E2E_SERVER` every test here
-//! returns at once and passes**, because `cargo test --workspace --release` runs without a
-//! server; each prints that it was skipped. `KGROUP_E2E_DOMAIN` (default `localhost`) and
-//! `KGROUP_E2E_PASSWORD_PREFIX` (default `kgroup-`) name the accounts' domain and password
-//! prefix. Every wait is bounded (10 s per step by default).
+//! starts two on loopback, both requiring TLS: ejabberd (mod_multicast, mod_offline) and
+//! Prosody (no XEP-0033), registers `alice`, `bob`, `charlie` and `david` with the
+//! passwords `kgroup-<user>`, and runs these tests once against each. **Without
+//! `KGROUP_E2E_SERVER` every test here returns at once and passes**, because
+//! `cargo test --workspace --release` runs without a server; each prints that it was
+//! skipped.
+//!
+//! The environment: `KGROUP_E2E_SERVER` (`host:port`), `KGROUP_E2E_DOMAIN` (default
+//! `localhost`), `KGROUP_E2E_PASSWORD_PREFIX` (default `kgroup-`), `KGROUP_E2E_CA` (the PEM
+//! file of the server's certificate; with it, every connection must run inside TLS),
+//! `KGROUP_E2E_MULTICAST` (`1`: the server offers XEP-0033 and the runs must find it; `0`:
+//! it offers none and the runs must find none and send one stanza per recipient), and
+//! `KGROUP_E2E_STOP` / `KGROUP_E2E_START` (shell commands that stop and start the server:
+//! the restart tests run only with them). Every wait is bounded (10 s per step by default).
 
 use std::time::Duration;
 
@@ -28,8 +35,33 @@ fn options(dialect: Dialect) -> Option<Options> {
     if let Ok(p) = std::env::var("KGROUP_E2E_PASSWORD_PREFIX") {
         o.password_prefix = p;
     }
+    o.ca = std::env::var_os("KGROUP_E2E_CA").map(Into::into);
     o.timeout = STEP;
     Some(o)
+}
+
+/// Whether the server under test offers XEP-0033 (`KGROUP_E2E_MULTICAST`, default yes).
+fn server_multicasts() -> bool {
+    std::env::var("KGROUP_E2E_MULTICAST").map_or(true, |v| v != "0")
+}
+
+/// With a CA given (a server that requires TLS), every client is inside TLS, and
+/// authenticated with SCRAM or with PLAIN inside TLS.
+fn assert_secured(run: &Run) {
+    if std::env::var_os("KGROUP_E2E_CA").is_none() {
+        return;
+    }
+    for n in &run.nodes {
+        let Some((tls, mech)) = n.security() else {
+            panic!("{} is not connected", n.jid);
+        };
+        assert!(tls, "{} is not inside TLS", n.jid);
+        assert!(
+            mech.starts_with("SCRAM-") || mech == "PLAIN",
+            "{}: {mech}",
+            n.jid
+        );
+    }
 }
 
 /// A group id no earlier run used (the server may still store stanzas of earlier runs).
@@ -80,6 +112,7 @@ fn cast(opts: Options) -> Cast {
         Ok(r) => r,
         Err(e) => panic!("connecting the four clients: {e}"),
     };
+    assert_secured(&run);
     let ix = |u: &str| run.index(u).unwrap_or_else(|e| panic!("{e}"));
     let jid = |u: &str| run.jid(u).unwrap_or_else(|e| panic!("{e}"));
     Cast {
@@ -149,12 +182,18 @@ fn seed_scenario(dialect: Dialect) {
         charlie,
         ..
     } = c;
-    // The server offers XEP-0033 and the run uses it.
-    assert!(
-        matches!(c.run.route, Route::Multicast(_)),
-        "expected multicast, got {}",
-        c.run.route
-    );
+    // Where the server offers XEP-0033 the run uses it; where it offers none, discovery
+    // finds none and the run sends one stanza per recipient.
+    if server_multicasts() {
+        assert!(
+            matches!(c.run.route, Route::Multicast(_)),
+            "expected multicast, got {}",
+            c.run.route
+        );
+    } else {
+        assert_eq!(c.run.route, Route::PerRecipient);
+        assert_eq!(c.run.discovered, None);
+    }
     let id = fresh_id("seed");
     let g = GroupKey::new(id.as_str(), c.jd.clone());
     let run = &mut c.run;
@@ -285,8 +324,9 @@ fn seed_scenario(dialect: Dialect) {
         "{:?}",
         &run.nodes[charlie].captured[charlie_seen..]
     );
-    // Every stanza came from the multicast service's fan-out with the sender's own full
-    // JID as `from`, as the server stamped it; the core was given the signer, which agrees.
+    // Every stanza came from the server (the multicast service's fan-out, or the sender's
+    // own stanza) with the sender's own full JID as `from`, as the server stamped it; the
+    // core was given the signer, which agrees.
     for n in &run.nodes {
         for x in &n.captured {
             assert_eq!(
@@ -297,8 +337,10 @@ fn seed_scenario(dialect: Dialect) {
             );
         }
     }
-    // Each group stanza left its sender once: one multicast stanza per composed stanza.
-    let composed_by_david = 6;
+    // Each group stanza left its sender once: one multicast stanza per composed stanza;
+    // per recipient, one per address (create 2, message 2, add 3, remove 3, subject 2,
+    // part 2).
+    let composed_by_david = if server_multicasts() { 6 } else { 14 };
     match dialect {
         Dialect::Kontalk => assert_eq!(run.nodes[david].sent.stanzas, composed_by_david),
         // hardened: plus the owner's answer to nothing else; members send acks.
@@ -510,6 +552,78 @@ fn forged_owner_command_is_rejected_hardened() {
     forged_owner_command(Dialect::Hardened);
 }
 
+/// bob writes to alice in a group whose owner nobody introduced (no certificate of
+/// `stranger@<domain>` in any keyring). alice's hardened core holds the stanza and asks the
+/// owner for a resync, which cannot be sealed: that is a typed rejection at alice, and the
+/// run goes on (it used to end the whole run).
+#[test]
+fn unsealable_resync_is_a_rejection_not_the_end_of_the_run() {
+    let Some(opts) = options(Dialect::Hardened) else {
+        return;
+    };
+    let domain = opts.domain.clone();
+    let mut c = cast(opts);
+    let Cast {
+        david, alice, bob, ..
+    } = c;
+    let stranger = Jid::new(&format!("stranger@{domain}")).expect("a JID");
+    let g = GroupKey::new(fresh_id("orphan").as_str(), stranger.clone());
+    let stanza = Stanza {
+        group: g.clone(),
+        command: Command::Message,
+        body: t("whose group is this?"),
+        ext: Some(Ext::Stamp {
+            epoch: 1,
+            seq: 1,
+            to: vec![c.ja.clone()],
+        }),
+    };
+    ok(
+        c.run.send_stanza(bob, vec![c.ja.clone()], stanza),
+        "bob's stanza",
+    );
+    let s = stranger.clone();
+    ok(
+        c.run
+            .pump_until(STEP, "waiting for alice to refuse the resync", move |r| {
+                r.nodes[alice]
+                    .rejected
+                    .iter()
+                    .any(|x| matches!(&x.reason, RejectReason::Unsealable { to, .. } if *to == s))
+            }),
+        "unsealable",
+    );
+    let label = c.run.nodes[alice]
+        .rejected
+        .iter()
+        .find(|x| matches!(x.reason, RejectReason::Unsealable { .. }))
+        .map(|x| x.reason.label());
+    assert_eq!(
+        label.as_deref(),
+        Some("unsealable:envelope:unknown-recipient")
+    );
+    // The run goes on: a group of the others still works through the same connections
+    // (alice keeps the orphan stanza held and asks again now and then, so the run never
+    // becomes idle: no settling here).
+    let id = fresh_id("after-orphan");
+    let g2 = GroupKey::new(id.as_str(), c.jd.clone());
+    ok(
+        c.run.act(
+            david,
+            Intent::Create {
+                id: id.as_str().into(),
+                members: vec![c.ja.clone(), c.jb.clone()],
+                subject: t("still here"),
+                body: t("still talking"),
+            },
+        ),
+        "create",
+    );
+    until_delivered(&mut c.run, &g2, &[alice, bob], "still talking");
+    assert!(c.run.agree(&g2, &[david, alice, bob]));
+    assert!(c.run.nodes.iter().all(|n| n.is_online()));
+}
+
 /// bob keeps david's signed `add charlie` and, after charlie's removal, replays it
 /// byte for byte to alice through the server. The signature is david's, so only the core's
 /// rules can refuse it: `hardened` rejects it as a duplicate; `kontalk` applies it and
@@ -613,14 +727,15 @@ fn replayed_owner_command_is_applied_kontalk() {
     replayed_owner_command(Dialect::Kontalk);
 }
 
-/// Per-recipient sending (no multicast) carries the same group: one stanza per
-/// recipient, and the same deliveries.
+/// Per-recipient sending carries the same group: one stanza per recipient, and the same
+/// deliveries. On a server with XEP-0033 the run is told not to use it; on one without,
+/// discovery finds none and the run falls back by itself.
 #[test]
 fn per_recipient_fallback_delivers_the_same() {
     let Some(mut opts) = options(Dialect::Hardened) else {
         return;
     };
-    opts.multicast = false;
+    opts.multicast = !server_multicasts();
     let w = kgroup_live::workload::Workload {
         clients: 3,
         messages: 2,
@@ -628,7 +743,15 @@ fn per_recipient_fallback_delivers_the_same() {
     };
     let r = ok(kgroup_live::workload::run(opts, &w), "workload");
     assert_eq!(r.route, Route::PerRecipient);
-    assert!(r.discovered.is_some(), "the server does offer multicast");
+    assert_eq!(
+        r.discovered.is_some(),
+        server_multicasts(),
+        "discovery: {:?}",
+        r.discovered
+    );
+    if std::env::var_os("KGROUP_E2E_CA").is_some() {
+        assert!(r.tls, "the run was not inside TLS");
+    }
     assert_eq!(r.delivered, r.expected);
     assert!(r.converged);
     assert!(
@@ -638,7 +761,8 @@ fn per_recipient_fallback_delivers_the_same() {
     );
 }
 
-/// The measured workload over multicast: every message reaches every other member.
+/// The measured workload over multicast (one stanza per recipient where the server has no
+/// XEP-0033): every message reaches every other member.
 #[test]
 fn multicast_workload_delivers_everything() {
     let Some(opts) = options(Dialect::Kontalk) else {
@@ -650,11 +774,215 @@ fn multicast_workload_delivers_everything() {
         user_prefix: "kg".into(),
     };
     let r = ok(kgroup_live::workload::run(opts, &w), "workload");
-    assert!(matches!(r.route, Route::Multicast(_)));
     assert_eq!(r.expected, 4 * 3 * 3);
     assert_eq!(r.delivered, r.expected);
     assert!(r.converged);
-    // One stanza per composed stanza: the create plus 3 messages by the owner.
-    assert_eq!(r.per_client[0].stanzas_sent, 1 + 3);
+    // One stanza per composed stanza: the create plus 3 messages by the owner, each to
+    // the multicast service or to each of the 3 others.
+    if server_multicasts() {
+        assert!(matches!(r.route, Route::Multicast(_)), "{}", r.route);
+        assert_eq!(r.per_client[0].stanzas_sent, 1 + 3);
+    } else {
+        assert_eq!(r.route, Route::PerRecipient);
+        assert_eq!(r.discovered, None);
+        assert_eq!(r.per_client[0].stanzas_sent, (1 + 3) * 3);
+    }
     assert_eq!(r.latency.samples, r.expected);
+}
+
+/// The server-control commands of the restart tests, when the script gave them.
+fn restart_commands() -> Option<(String, String)> {
+    match (
+        std::env::var("KGROUP_E2E_STOP"),
+        std::env::var("KGROUP_E2E_START"),
+    ) {
+        (Ok(stop), Ok(start)) => Some((stop, start)),
+        _ => {
+            eprintln!("skipped: KGROUP_E2E_STOP / KGROUP_E2E_START are not set");
+            None
+        }
+    }
+}
+
+fn shell(cmd: &str, what: &str) {
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(status.success(), "{what}: {status}");
+}
+
+/// How long the clients may take to come back after the server does.
+const COMEBACK: Duration = Duration::from_secs(60);
+
+/// What a restart run saw: deliveries every member should have had, and those it had.
+struct Restart {
+    expected: usize,
+    delivered: usize,
+    losses: usize,
+    reconnects: usize,
+}
+
+/// The group talks, the server is stopped in the middle of the run, david and alice write
+/// while it is down, the server starts again, and everyone writes once more. The clients
+/// reconnect by themselves (backoff); what the server had stored (mod_offline) survives
+/// the restart; what was written while it was down reaches the others only if the
+/// dialect retransmits it.
+fn restart_mid_run(dialect: Dialect) -> Option<Restart> {
+    let (stop, start) = restart_commands()?;
+    let opts = options(dialect)?;
+    let mut c = cast(opts);
+    let Cast {
+        david,
+        alice,
+        bob,
+        charlie,
+        ..
+    } = c;
+    let all = [david, alice, bob, charlie];
+    let (_, g) = c.group_of_all("restart", "Before the restart", "welcome");
+    let run = &mut c.run;
+    let say = |run: &mut Run, who: usize, body: &str| {
+        ok(
+            run.act(
+                who,
+                Intent::Message {
+                    group: g.clone(),
+                    body: body.into(),
+                },
+            ),
+            body,
+        );
+    };
+    let names = ["david", "alice", "bob", "charlie"];
+    for (&i, name) in all.iter().zip(names) {
+        say(run, i, &format!("before-{name}"));
+    }
+    for (&i, name) in all.iter().zip(names) {
+        let others: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
+        until_delivered(run, &g, &others, &format!("before-{name}"));
+    }
+    ok(run.settle(Duration::from_millis(200), STEP), "settle");
+
+    shell(&stop, "stopping the server");
+    ok(
+        run.pump_until(STEP, "waiting for every client to notice", |r| {
+            r.nodes.iter().all(|n| !n.is_online())
+        }),
+        "outage",
+    );
+    say(run, david, "during-david");
+    say(run, alice, "during-alice");
+    shell(&start, "starting the server");
+
+    ok(
+        run.pump_until(COMEBACK, "waiting for every client to reconnect", |r| {
+            r.nodes.iter().all(|n| n.is_online())
+        }),
+        "reconnect",
+    );
+    for (&i, name) in all.iter().zip(names) {
+        say(run, i, &format!("after-{name}"));
+    }
+    for (&i, name) in all.iter().zip(names) {
+        let others: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
+        until_delivered(run, &g, &others, &format!("after-{name}"));
+    }
+    if dialect == Dialect::Hardened {
+        // Nothing lost: what was written during the outage is retransmitted.
+        for (who, body) in [(david, "during-david"), (alice, "during-alice")] {
+            let others: Vec<usize> = all.iter().copied().filter(|&j| j != who).collect();
+            let g2 = g.clone();
+            let want = body.to_owned();
+            ok(
+                run.pump_until(COMEBACK, &format!("waiting for {body:?}"), move |r| {
+                    others
+                        .iter()
+                        .all(|&i| r.nodes[i].bodies(&g2).contains(&want))
+                }),
+                body,
+            );
+        }
+    }
+    ok(run.settle(Duration::from_millis(300), COMEBACK), "settle");
+
+    let bodies: Vec<String> = ["welcome".to_owned()]
+        .into_iter()
+        .chain(names.iter().map(|n| format!("before-{n}")))
+        .chain(["during-david".to_owned(), "during-alice".to_owned()])
+        .chain(names.iter().map(|n| format!("after-{n}")))
+        .collect();
+    let author = |b: &str| -> usize {
+        let name = b.rsplit('-').next().unwrap_or("david");
+        match name {
+            "welcome" | "david" => david,
+            "alice" => alice,
+            "bob" => bob,
+            _ => charlie,
+        }
+    };
+    let mut expected = 0;
+    let mut delivered = 0;
+    for &i in &all {
+        let got = run.nodes[i].bodies(&g);
+        for b in &bodies {
+            if author(b) == i {
+                continue;
+            }
+            expected += 1;
+            let n = got.iter().filter(|x| *x == b).count();
+            assert!(
+                n <= 1,
+                "{dialect}: {b:?} delivered {n} times at {}",
+                run.nodes[i].jid
+            );
+            delivered += n;
+        }
+    }
+    assert!(
+        run.agree(&g, &all),
+        "{dialect}: the group converges after the restart"
+    );
+    Some(Restart {
+        expected,
+        delivered,
+        losses: run.nodes.iter().map(|n| n.losses).sum(),
+        reconnects: run.nodes.iter().map(|n| n.reconnects).sum(),
+    })
+}
+
+#[test]
+fn server_restart_mid_run_hardened_loses_nothing() {
+    let Some(r) = restart_mid_run(Dialect::Hardened) else {
+        return;
+    };
+    eprintln!(
+        "hardened across a server restart: {}/{} delivered, {} connections lost, {} reconnects",
+        r.delivered, r.expected, r.losses, r.reconnects
+    );
+    assert!(
+        r.losses >= 4 && r.reconnects >= 4,
+        "every client reconnected"
+    );
+    assert_eq!(r.delivered, r.expected, "hardened loses nothing");
+}
+
+#[test]
+fn server_restart_mid_run_kontalk_reports_what_it_lost() {
+    let Some(r) = restart_mid_run(Dialect::Kontalk) else {
+        return;
+    };
+    let lost = r.expected - r.delivered;
+    eprintln!(
+        "kontalk across a server restart: {}/{} delivered, {lost} lost (written while the \
+         server was down, never retransmitted), {} connections lost, {} reconnects",
+        r.delivered, r.expected, r.losses, r.reconnects
+    );
+    assert!(
+        r.losses >= 4 && r.reconnects >= 4,
+        "every client reconnected"
+    );
+    // Exactly the two messages written during the outage, each to its 3 other members.
+    assert_eq!(lost, 2 * 3);
 }
