@@ -102,10 +102,10 @@ fn print_text(a: &LiveArgs, runs: &[Report]) {
     if let Some(r) = runs.first() {
         outln!(
             "security: {}, SASL {}",
-            if r.tls {
-                "STARTTLS (TLS, certificate verified)"
-            } else {
-                "no TLS (loopback)"
+            match (r.tls, a.insecure) {
+                (true, false) => "STARTTLS (TLS, certificate verified)",
+                (true, true) => "STARTTLS (TLS, any certificate: --insecure)",
+                (false, _) => "no TLS (loopback server without STARTTLS)",
             },
             r.mechanism
         );
