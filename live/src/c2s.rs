@@ -1122,6 +1122,86 @@ mod tests {
         );
     }
 
+    /// The reader thread of a negotiated plain stream to `peer`, with a short keepalive.
+    fn reader_to(peer: &TcpListener) -> (TcpStream, std::sync::mpsc::Receiver<(u8, Incoming)>) {
+        let sock = TcpStream::connect(peer.local_addr().expect("address")).expect("connect");
+        let (server, _) = peer.accept().expect("accept");
+        let link = Arc::new(Mutex::new(Link {
+            sock: sock.try_clone().expect("clone"),
+            tls: None,
+            written: 0,
+        }));
+        let reader = FrameReader {
+            sock,
+            link,
+            splitter: Splitter::new(),
+            eof: false,
+        };
+        let (tx, rx) = channel();
+        let keepalive = Keepalive {
+            idle: Duration::from_millis(150),
+            answer: Duration::from_millis(300),
+        };
+        std::thread::spawn(move || read_loop(reader, keepalive, "localhost".into(), 7u8, tx));
+        (server, rx)
+    }
+
+    /// A server that goes silent is pinged (XEP-0199), and when the ping goes unanswered
+    /// the connection ends with a timeout, so the driver reconnects.
+    #[test]
+    fn a_silent_server_is_pinged_then_given_up() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let (mut server, rx) = reader_to(&l);
+        server
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut buf = [0u8; 512];
+        let n = server.read(&mut buf).expect("the ping");
+        let ping = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(
+            ping.contains("<ping xmlns='urn:xmpp:ping'/>") && ping.contains("to='localhost'"),
+            "{ping}"
+        );
+        match rx.recv_timeout(Duration::from_secs(2)) {
+            Ok((7, Incoming::Closed(Some(LiveError::Timeout(what))))) => {
+                assert!(what.contains("keepalive"), "{what}")
+            }
+            other => panic!("expected a keepalive timeout, got {other:?}"),
+        }
+    }
+
+    /// A server that answers the pings keeps the connection: stanzas still arrive after
+    /// several idle periods.
+    #[test]
+    fn an_answered_ping_keeps_the_connection() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let (mut server, rx) = reader_to(&l);
+        server
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut buf = [0u8; 512];
+        for round in 0..3 {
+            let n = server.read(&mut buf).expect("a ping");
+            let ping = String::from_utf8_lossy(&buf[..n]).into_owned();
+            assert!(
+                ping.contains(&format!("id='kgroup-ping-{}'", round + 1)),
+                "{ping}"
+            );
+            server
+                .write_all(format!("<iq type='result' id='kgroup-ping-{}'/>", round + 1).as_bytes())
+                .expect("answer");
+            match rx.recv_timeout(Duration::from_secs(2)) {
+                Ok((7, Incoming::Stanza(b, _))) => assert!(b.starts_with(b"<iq"), "{b:?}"),
+                other => panic!("expected the answer, got {other:?}"),
+            }
+        }
+        server.write_all(b"<message/>").expect("a stanza");
+        match rx.recv_timeout(Duration::from_secs(2)) {
+            Ok((7, Incoming::Stanza(b, _))) => assert_eq!(b, b"<message/>"),
+            other => panic!("expected the message, got {other:?}"),
+        }
+    }
+
     #[test]
     fn scram_iteration_count_is_read() {
         assert_eq!(scram_iterations(b"r=abc,s=c2FsdA==,i=4096"), Some(4096));
