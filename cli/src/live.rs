@@ -101,13 +101,14 @@ fn print_text(a: &LiveArgs, runs: &[Report]) {
     }
     if let Some(r) = runs.first() {
         outln!(
-            "security: {}, SASL {}",
+            "security: {}, SASL {}, XEP-0198 stream management {}",
             match (r.tls, a.insecure) {
                 (true, false) => "STARTTLS (TLS, certificate verified)",
                 (true, true) => "STARTTLS (TLS, any certificate: --insecure)",
                 (false, _) => "no TLS (loopback server without STARTTLS)",
             },
-            r.mechanism
+            r.mechanism,
+            if r.stream_management { "on" } else { "off" }
         );
     }
     let head: Vec<String> = runs.iter().map(|r| r.route.to_string()).collect();
@@ -141,7 +142,10 @@ fn print_text(a: &LiveArgs, runs: &[Report]) {
     row("latency p99", &|r| fmt_ms(r.latency.p99_ms));
     row("latency max", &|r| fmt_ms(r.latency.max_ms));
     row("reconnects", &|r| {
-        format!("{} after {} losses", r.reconnects, r.connection_losses)
+        format!(
+            "{} ({} resumed) after {} losses",
+            r.reconnects, r.resumed, r.connection_losses
+        )
     });
     row("seconds", &|r| format!("{:.2}", r.seconds));
     outln!("  per client: stanzas / bytes sent");

@@ -39,6 +39,61 @@ pub const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 pub const NS_SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
 pub const NS_STARTTLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
 pub const NS_PING: &str = "urn:xmpp:ping";
+pub const NS_SM: &str = "urn:xmpp:sm:3";
+
+/// The most sent stanzas kept for XEP-0198 retransmission; past it the oldest is dropped
+/// (and counted in [`StreamState::overflow`]).
+pub const MAX_UNACKED: usize = 4096;
+
+/// XEP-0198 stream management state of one session: what the server acknowledged, what
+/// it did not, and what this side received. Carried across a broken connection so the
+/// next one can resume the session, or resend what the server never acknowledged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamState {
+    /// The id to resume the session with (`None`: the server offered no resumption).
+    pub id: Option<String>,
+    /// The full JID the session was bound to.
+    pub jid: String,
+    /// Stanzas received since stream management was enabled (the `h` this side acks).
+    pub inbound: u32,
+    /// Stanzas sent since it was enabled.
+    pub outbound: u32,
+    /// Sent and not acknowledged, oldest first, with their sequence numbers.
+    pub unacked: std::collections::VecDeque<(u32, Vec<u8>)>,
+    /// Unacknowledged stanzas dropped because [`MAX_UNACKED`] were waiting.
+    pub overflow: u64,
+}
+
+impl StreamState {
+    /// The server acknowledged every stanza up to `h` (XEP-0198 §4, counters mod 2^32).
+    pub fn ack(&mut self, h: u32) {
+        while self
+            .unacked
+            .front()
+            .is_some_and(|(seq, _)| (h.wrapping_sub(*seq) as i32) >= 0)
+        {
+            self.unacked.pop_front();
+        }
+    }
+
+    fn sent(&mut self, bytes: &[u8]) {
+        self.outbound = self.outbound.wrapping_add(1);
+        if self.unacked.len() >= MAX_UNACKED {
+            self.unacked.pop_front();
+            self.overflow += 1;
+        }
+        self.unacked.push_back((self.outbound, bytes.to_vec()));
+    }
+}
+
+/// What kind of top-level element `bytes` is, from its name.
+fn stanza_kind(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .position(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/')
+        .unwrap_or(bytes.len());
+    bytes.get(1..end).unwrap_or_default()
+}
 
 /// The most PBKDF2 iterations a server may ask in SCRAM (RFC 5802 §5.1 `i=`): a hostile
 /// server could otherwise keep the client hashing for hours. Servers use 4096 (ejabberd,
@@ -226,6 +281,16 @@ impl Default for Keepalive {
     }
 }
 
+/// How every connection of a run is made: its trust, its bound on each negotiation step,
+/// its keepalive.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub tls: Tls,
+    /// Bound on connecting and on each negotiation step.
+    pub timeout: Duration,
+    pub keepalive: Keepalive,
+}
+
 /// What a connection's reader thread reports.
 #[derive(Debug)]
 pub enum Incoming {
@@ -242,6 +307,8 @@ struct Link {
     sock: TcpStream,
     tls: Option<Box<rustls::ClientConnection>>,
     written: u64,
+    /// XEP-0198, once the server enabled (or resumed) it.
+    sm: Option<StreamState>,
 }
 
 fn flush_tls(tls: &mut rustls::ClientConnection, sock: &mut TcpStream) -> std::io::Result<()> {
@@ -268,6 +335,17 @@ impl Link {
             }
         }
         self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Sends a stanza (message, presence, iq): under stream management it is kept until
+    /// the server acknowledges it, and an acknowledgement is asked for at once.
+    fn send_stanza(&mut self, bytes: &[u8]) -> Result<(), LiveError> {
+        self.send(bytes)?;
+        if let Some(sm) = self.sm.as_mut() {
+            sm.sent(bytes);
+            self.send(format!("<r xmlns='{NS_SM}'/>").as_bytes())?;
+        }
         Ok(())
     }
 }
@@ -345,10 +423,52 @@ impl FrameReader {
         Ok(true)
     }
 
+    /// The next whole frame already read, if any. XEP-0198 elements are handled here and
+    /// never returned: `<r/>` is answered with the count of stanzas received, `<a/>`
+    /// releases what the server acknowledged; every stanza is counted.
+    fn take_frame(&mut self) -> Result<Option<Frame>, LiveError> {
+        loop {
+            let Some(frame) = self.splitter.next_frame()? else {
+                return Ok(None);
+            };
+            let Frame::Stanza(b) = &frame else {
+                return Ok(Some(frame));
+            };
+            let kind = stanza_kind(b);
+            let mut link = lock(&self.link)?;
+            let Some(sm) = link.sm.as_mut() else {
+                return Ok(Some(frame));
+            };
+            match kind {
+                b"message" | b"presence" | b"iq" => {
+                    sm.inbound = sm.inbound.wrapping_add(1);
+                    return Ok(Some(frame));
+                }
+                b"r" | b"a" => {
+                    let el = Element::parse(b)?;
+                    if !el.is(if kind == b"r" { "r" } else { "a" }, NS_SM) {
+                        return Ok(Some(frame));
+                    }
+                    if kind == b"r" {
+                        let answer = format!("<a xmlns='{NS_SM}' h='{}'/>", sm.inbound);
+                        link.send(answer.as_bytes())?;
+                    } else {
+                        let h = el
+                            .attr("h")
+                            .and_then(|h| h.parse::<u32>().ok())
+                            .ok_or_else(|| LiveError::Stream("an <a/> without a valid h".into()))?;
+                        sm.ack(h);
+                    }
+                }
+                _ => return Ok(Some(frame)),
+            }
+        }
+    }
+
     /// The next frame; `Ok(None)` when the stream ended cleanly.
     fn next(&mut self, deadline: Option<Instant>) -> Result<Option<Frame>, LiveError> {
         loop {
-            if let Some(f) = self.splitter.next_frame()? {
+            if let Some(f) = self.take_frame()? {
                 return Ok(Some(f));
             }
             let timeout = match deadline {
@@ -388,6 +508,10 @@ impl FrameReader {
 
     fn send(&self, bytes: &[u8]) -> Result<(), LiveError> {
         lock(&self.link)?.send(bytes)
+    }
+
+    fn send_stanza(&self, bytes: &[u8]) -> Result<(), LiveError> {
+        lock(&self.link)?.send_stanza(bytes)
     }
 }
 
@@ -477,6 +601,13 @@ pub struct Connection {
     pub encrypted: bool,
     /// The SASL mechanism used.
     pub mechanism: String,
+    /// Whether XEP-0198 stream management is on for this session.
+    pub stream_management: bool,
+    /// Whether this connection resumed the previous session (XEP-0198) rather than
+    /// starting a new one.
+    pub resumed: bool,
+    /// Stanzas of the previous session the server had not acknowledged, sent again.
+    pub resent: usize,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -531,13 +662,18 @@ impl Connection {
     /// bounded by `timeout`.
     pub fn connect<T: Send + Copy + 'static>(
         account: &Account,
-        tls: &Tls,
-        timeout: Duration,
-        keepalive: Keepalive,
+        settings: &Settings,
         setup: impl FnOnce(&mut Negotiated<'_>) -> Result<(), LiveError>,
+        resume: Option<StreamState>,
         tag: T,
         events: Sender<(T, Incoming)>,
     ) -> Result<Connection, LiveError> {
+        let Settings {
+            tls,
+            timeout,
+            keepalive,
+        } = settings;
+        let (timeout, keepalive) = (*timeout, *keepalive);
         let deadline = Instant::now() + timeout;
         let addr = account
             .server
@@ -560,6 +696,7 @@ impl Connection {
             sock: writer,
             tls: None,
             written: 0,
+            sm: None,
         }));
         let mut reader = FrameReader {
             sock,
@@ -650,54 +787,92 @@ impl Connection {
         let name = name.to_owned();
         authenticate(&mut reader, account, &name, deadline)?;
 
-        // Restart the stream, bind a resource.
+        // Restart the stream; resume the previous session (XEP-0198 §5) where there is
+        // one to resume, else bind a resource.
         reader.splitter = Splitter::new();
         reader.send(stream_header(&account.domain).as_bytes())?;
         let features = features_of(&mut reader, deadline)?;
-        if features.child("bind", NS_BIND).is_none() {
-            return Err(LiveError::Stream("no resource binding offered".into()));
-        }
-        let bind = format!(
-            "<iq type='set' id='bind-1'><bind xmlns='{NS_BIND}'><resource>{}</resource></bind></iq>",
-            crate::xml::escape_text(&account.resource)
-        );
-        reader.send(bind.as_bytes())?;
-        let jid = loop {
-            let el = reader.stanza(deadline)?;
-            if el.is("iq", NS_CLIENT) && el.attr("id") == Some("bind-1") {
-                if el.attr("type") != Some("result") {
-                    return Err(LiveError::Stream("resource binding refused".into()));
-                }
-                break el
-                    .child("bind", NS_BIND)
-                    .and_then(|b| b.child("jid", NS_BIND))
-                    .map(|j| j.text.trim().to_owned())
-                    .ok_or_else(|| LiveError::Stream("bind result without a JID".into()))?;
-            }
-        };
-        // RFC 3921 sessions, where a server still requires them.
-        if let Some(s) = features.child("session", NS_SESSION) {
-            if s.child("optional", NS_SESSION).is_none() {
-                let iq = format!("<iq type='set' id='sess-1'><session xmlns='{NS_SESSION}'/></iq>");
-                reader.send(iq.as_bytes())?;
-                loop {
-                    let el = reader.stanza(deadline)?;
-                    if el.is("iq", NS_CLIENT) && el.attr("id") == Some("sess-1") {
-                        break;
+        let sm_offered = features.child("sm", NS_SM).is_some();
+        let mut resend: Vec<Vec<u8>> = Vec::new();
+        let mut resumed_jid = None;
+        if let Some(prev) = resume {
+            match (sm_offered, prev.id.clone()) {
+                (true, Some(id)) => {
+                    let ask = format!(
+                        "<resume xmlns='{NS_SM}' previd='{}' h='{}'/>",
+                        crate::xml::escape_attr(&id),
+                        prev.inbound
+                    );
+                    reader.send(ask.as_bytes())?;
+                    let answer = reader.stanza(deadline)?;
+                    let h = answer.attr("h").and_then(|h| h.parse::<u32>().ok());
+                    let mut prev = prev;
+                    if answer.is("resumed", NS_SM) {
+                        let h = h.ok_or_else(|| {
+                            LiveError::Stream("<resumed/> without a valid h".into())
+                        })?;
+                        prev.ack(h);
+                        resend = prev.unacked.drain(..).map(|(_, b)| b).collect();
+                        prev.outbound = h;
+                        resumed_jid = Some(prev.jid.clone());
+                        lock(&link)?.sm = Some(prev);
+                    } else if answer.is("failed", NS_SM) {
+                        // The session is gone (a server restart): a new one, and what it
+                        // never acknowledged is sent again (its h, where it gives one,
+                        // says what it did get).
+                        if let Some(h) = h {
+                            prev.ack(h);
+                        }
+                        resend = prev.unacked.into_iter().map(|(_, b)| b).collect();
+                    } else {
+                        return Err(LiveError::Stream(format!(
+                            "expected <resumed/> or <failed/>, got <{}>",
+                            answer.name
+                        )));
                     }
                 }
+                _ => resend = prev.unacked.into_iter().map(|(_, b)| b).collect(),
             }
         }
-
-        let mut neg = Negotiated {
-            reader: &mut reader,
-            deadline,
-            next_id: 0,
+        let resumed = resumed_jid.is_some();
+        let jid = match resumed_jid {
+            Some(jid) => jid,
+            None => {
+                let jid = bind(&mut reader, account, &features, deadline)?;
+                if sm_offered {
+                    let enable = format!("<enable xmlns='{NS_SM}' resume='true'/>");
+                    reader.send(enable.as_bytes())?;
+                    let answer = reader.stanza(deadline)?;
+                    if answer.is("enabled", NS_SM) {
+                        let resumable = matches!(answer.attr("resume"), Some("true" | "1"));
+                        lock(&link)?.sm = Some(StreamState {
+                            id: answer.attr("id").filter(|_| resumable).map(str::to_owned),
+                            jid: jid.clone(),
+                            ..StreamState::default()
+                        });
+                    } else if !answer.is("failed", NS_SM) {
+                        return Err(LiveError::Stream(format!(
+                            "expected <enabled/> or <failed/>, got <{}>",
+                            answer.name
+                        )));
+                    }
+                }
+                let mut neg = Negotiated {
+                    reader: &mut reader,
+                    deadline,
+                    next_id: 0,
+                };
+                setup(&mut neg)?;
+                // Initial presence: the server now routes messages here and flushes
+                // offline storage.
+                reader.send_stanza(b"<presence/>")?;
+                jid
+            }
         };
-        setup(&mut neg)?;
-
-        // Initial presence: the server now routes messages here and flushes offline storage.
-        reader.send(b"<presence/>")?;
+        for stanza in &resend {
+            reader.send_stanza(stanza)?;
+        }
+        let stream_management = lock(&link)?.sm.is_some();
 
         let domain = account.domain.clone();
         let handle = std::thread::Builder::new()
@@ -708,13 +883,37 @@ impl Connection {
             jid,
             encrypted,
             mechanism: name,
+            stream_management,
+            resumed,
+            resent: resend.len(),
             reader: Some(handle),
         })
     }
 
-    /// Writes one stanza.
+    /// Writes one stanza (kept for retransmission under XEP-0198).
     pub fn send(&mut self, xml: &[u8]) -> Result<(), LiveError> {
-        lock(&self.link)?.send(xml)
+        lock(&self.link)?.send_stanza(xml)
+    }
+
+    /// The session's XEP-0198 state (what a next connection resumes or resends).
+    pub fn stream_state(&self) -> Option<StreamState> {
+        lock(&self.link).ok().and_then(|l| l.sm.clone())
+    }
+
+    /// Cuts the socket without closing the stream, as a network failure does (a server
+    /// with XEP-0198 keeps the session for resumption); the reader then reports `Closed`.
+    pub fn sever(&self) {
+        if let Ok(link) = lock(&self.link) {
+            let _ = link.sock.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// [`Connection::sever`], and waits for the reader thread to end.
+    pub fn abandon(mut self) {
+        self.sever();
+        if let Some(h) = self.reader.take() {
+            let _ = h.join();
+        }
     }
 
     /// Bytes written on this connection (all stanzas, negotiation included, before TLS).
@@ -755,6 +954,50 @@ impl Drop for Connection {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Resource binding (RFC 6120 §7), and the RFC 3921 session where a server still
+/// requires it; the bound full JID.
+fn bind(
+    reader: &mut FrameReader,
+    account: &Account,
+    features: &Element,
+    deadline: Instant,
+) -> Result<String, LiveError> {
+    if features.child("bind", NS_BIND).is_none() {
+        return Err(LiveError::Stream("no resource binding offered".into()));
+    }
+    let bind = format!(
+        "<iq type='set' id='bind-1'><bind xmlns='{NS_BIND}'><resource>{}</resource></bind></iq>",
+        crate::xml::escape_text(&account.resource)
+    );
+    reader.send(bind.as_bytes())?;
+    let jid = loop {
+        let el = reader.stanza(deadline)?;
+        if el.is("iq", NS_CLIENT) && el.attr("id") == Some("bind-1") {
+            if el.attr("type") != Some("result") {
+                return Err(LiveError::Stream("resource binding refused".into()));
+            }
+            break el
+                .child("bind", NS_BIND)
+                .and_then(|b| b.child("jid", NS_BIND))
+                .map(|j| j.text.trim().to_owned())
+                .ok_or_else(|| LiveError::Stream("bind result without a JID".into()))?;
+        }
+    };
+    if let Some(s) = features.child("session", NS_SESSION) {
+        if s.child("optional", NS_SESSION).is_none() {
+            let iq = format!("<iq type='set' id='sess-1'><session xmlns='{NS_SESSION}'/></iq>");
+            reader.send(iq.as_bytes())?;
+            loop {
+                let el = reader.stanza(deadline)?;
+                if el.is("iq", NS_CLIENT) && el.attr("id") == Some("sess-1") {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(jid)
 }
 
 /// SASL (RFC 6120 §6) with `name`, whose server-final message is verified (SCRAM).
@@ -829,11 +1072,11 @@ fn read_loop<T: Copy>(
     let mut pings = 0u64;
     loop {
         // Whole frames first, then one read bounded by the keepalive.
-        let frame = match reader.splitter.next_frame() {
+        let frame = match reader.take_frame() {
             Ok(Some(f)) => Some(f),
             Ok(None) => None,
             Err(e) => {
-                let _ = events.send((tag, Incoming::Closed(Some(e.into()))));
+                let _ = events.send((tag, Incoming::Closed(Some(e))));
                 return;
             }
         };
@@ -860,7 +1103,7 @@ fn read_loop<T: Copy>(
                             "<iq type='get' id='kgroup-ping-{pings}' to='{}'><ping xmlns='{NS_PING}'/></iq>",
                             crate::xml::escape_attr(&domain)
                         );
-                        match reader.send(ping.as_bytes()) {
+                        match reader.send_stanza(ping.as_bytes()) {
                             Ok(()) => {
                                 pinged = Some(Instant::now());
                                 continue;
@@ -902,7 +1145,7 @@ impl Negotiated<'_> {
             "<iq type='get' id='{id}' to='{}'>{payload}</iq>",
             crate::xml::escape_attr(to)
         );
-        self.reader.send(iq.as_bytes())?;
+        self.reader.send_stanza(iq.as_bytes())?;
         loop {
             let el = self.reader.stanza(self.deadline)?;
             if el.is("iq", NS_CLIENT) && el.attr("id") == Some(id.as_str()) {
@@ -972,15 +1215,12 @@ mod tests {
 
     fn connect(server: String, tls: &Tls) -> Result<Connection, LiveError> {
         let (tx, _rx) = channel();
-        Connection::connect(
-            &account(server),
-            tls,
-            Duration::from_secs(3),
-            Keepalive::default(),
-            |_| Ok(()),
-            0u8,
-            tx,
-        )
+        let settings = Settings {
+            tls: tls.clone(),
+            timeout: Duration::from_secs(3),
+            keepalive: Keepalive::default(),
+        };
+        Connection::connect(&account(server), &settings, |_| Ok(()), None, 0u8, tx)
     }
 
     fn system_roots() -> Tls {
@@ -1130,6 +1370,7 @@ mod tests {
             sock: sock.try_clone().expect("clone"),
             tls: None,
             written: 0,
+            sm: None,
         }));
         let reader = FrameReader {
             sock,
@@ -1200,6 +1441,46 @@ mod tests {
             Ok((7, Incoming::Stanza(b, _))) => assert_eq!(b, b"<message/>"),
             other => panic!("expected the message, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn stream_management_releases_what_the_server_acknowledged() {
+        let mut st = StreamState::default();
+        for i in 0..5u8 {
+            st.sent(&[i]);
+        }
+        st.ack(3);
+        let left: Vec<u32> = st.unacked.iter().map(|(n, _)| *n).collect();
+        assert_eq!(left, [4, 5]);
+        // An old or repeated acknowledgement releases nothing more.
+        st.ack(2);
+        assert_eq!(st.unacked.len(), 2);
+        st.ack(5);
+        assert!(st.unacked.is_empty());
+        // Counters wrap at 2^32 (XEP-0198 §4).
+        let mut st = StreamState {
+            outbound: u32::MAX - 1,
+            ..StreamState::default()
+        };
+        for i in 0..4u8 {
+            st.sent(&[i]);
+        }
+        let seqs: Vec<u32> = st.unacked.iter().map(|(n, _)| *n).collect();
+        assert_eq!(seqs, [u32::MAX, 0, 1, 2]);
+        st.ack(0);
+        let seqs: Vec<u32> = st.unacked.iter().map(|(n, _)| *n).collect();
+        assert_eq!(seqs, [1, 2]);
+    }
+
+    #[test]
+    fn the_unacknowledged_queue_is_bounded() {
+        let mut st = StreamState::default();
+        for _ in 0..MAX_UNACKED + 3 {
+            st.sent(b"<message/>");
+        }
+        assert_eq!(st.unacked.len(), MAX_UNACKED);
+        assert_eq!(st.overflow, 3);
+        assert_eq!(st.unacked.front().map(|(n, _)| *n), Some(4));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use kgroup::envelope::{Keyring, Suite};
 use kgroup::wire::{self, Carrier, WireError};
 use kgroup::{Client, Config, Dialect, GroupKey, Intent, Output, Reason, Stanza, Text, View};
 
-use crate::c2s::{Account, Connection, Incoming, Keepalive, Tls};
+use crate::c2s::{Account, Connection, Incoming, Keepalive, Settings, StreamState, Tls};
 use crate::disco::{DiscoCache, Route};
 use crate::error::LiveError;
 
@@ -164,6 +164,12 @@ pub struct Node {
     /// Times the connection broke, and times it was made again after that.
     pub losses: usize,
     pub reconnects: usize,
+    /// The XEP-0198 state of the connection that broke, for the next one.
+    stream: Option<StreamState>,
+    /// Reconnections that resumed the session (XEP-0198), and stanzas sent again because
+    /// the server had not acknowledged them.
+    pub resumed: usize,
+    pub resent: usize,
     pub sent: Traffic,
     pub delivered: Vec<Delivery>,
     pub rejected: Vec<Rejection>,
@@ -189,6 +195,11 @@ impl Node {
         self.conn
             .as_ref()
             .map(|c| (c.encrypted, c.mechanism.as_str()))
+    }
+
+    /// Whether XEP-0198 stream management is on (while connected).
+    pub fn stream_management(&self) -> Option<bool> {
+        self.conn.as_ref().map(|c| c.stream_management)
     }
 
     /// The bodies delivered in `group`, in order.
@@ -280,6 +291,9 @@ impl Run {
                 generation: 0,
                 losses: 0,
                 reconnects: 0,
+                stream: None,
+                resumed: 0,
+                resent: 0,
                 sent: Traffic::default(),
                 delivered: Vec::new(),
                 rejected: Vec::new(),
@@ -359,9 +373,11 @@ impl Run {
 
     /// Connects (again) client `i`; what the server stored for it arrives afterwards.
     pub fn reconnect(&mut self, i: usize) -> Result<(), LiveError> {
-        let timeout = self.opts.timeout;
-        let keepalive = self.opts.keepalive;
-        let tls = self.tls.clone();
+        let settings = Settings {
+            tls: self.tls.clone(),
+            timeout: self.opts.timeout,
+            keepalive: self.opts.keepalive,
+        };
         let domain = self.opts.domain.clone();
         let disco = self.disco.clone();
         let node = self
@@ -376,15 +392,24 @@ impl Run {
             node: i,
             generation: node.generation,
         };
-        let conn = Connection::connect(
+        let resume = node.stream.take();
+        let conn = match Connection::connect(
             &node.account,
-            &tls,
-            timeout,
-            keepalive,
+            &settings,
             |neg| disco.resolve(neg, &domain).map(|_| ()),
+            resume.clone(),
             tag,
             self.tx.clone(),
-        )?;
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                // Kept for the next attempt.
+                node.stream = resume;
+                return Err(e);
+            }
+        };
+        node.resumed += usize::from(conn.resumed);
+        node.resent += conn.resent;
         node.conn = Some(conn);
         if node.lost.take().is_some() {
             node.reconnects += 1;
@@ -398,7 +423,9 @@ impl Run {
     fn lose(&mut self, i: usize, why: String) {
         if let Some(node) = self.nodes.get_mut(i) {
             if let Some(c) = node.conn.take() {
-                drop(c);
+                // No stream close: a server with XEP-0198 keeps the session to resume.
+                node.stream = c.stream_state();
+                c.abandon();
             }
             node.losses += 1;
             let now = Instant::now();
@@ -464,6 +491,21 @@ impl Run {
             c.close();
         }
         node.lost = None;
+        node.stream = None;
+        Ok(())
+    }
+
+    /// Cuts client `i`'s connection without closing its stream, as a network failure
+    /// does; the client notices and reconnects (resuming the session where the server
+    /// offers XEP-0198).
+    pub fn sever(&mut self, i: usize) -> Result<(), LiveError> {
+        let node = self
+            .nodes
+            .get_mut(i)
+            .ok_or_else(|| LiveError::Usage(format!("no client number {i}")))?;
+        if let Some(c) = node.conn.as_ref() {
+            c.sever();
+        }
         Ok(())
     }
 
@@ -859,11 +901,11 @@ impl Run {
             .nodes
             .get(tag.node)
             .is_some_and(|n| n.generation == tag.generation && n.is_online());
-        if !current {
-            return Ok(());
-        }
         match ev {
+            // A stanza that arrived is the client's, whichever connection brought it: the
+            // reader counted it, and under XEP-0198 acknowledged it to the server.
             Incoming::Stanza(bytes, _) => self.on_stanza(tag.node, &bytes),
+            Incoming::Closed(_) if !current => Ok(()),
             Incoming::Closed(e) => {
                 // The server closed the stream or the socket broke: reconnect with backoff
                 // ([`Run::revive`]) and go on.

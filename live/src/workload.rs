@@ -56,6 +56,10 @@ pub struct Report {
     pub tls: bool,
     /// The SASL mechanism the clients authenticated with.
     pub mechanism: String,
+    /// Whether every client had XEP-0198 stream management on.
+    pub stream_management: bool,
+    /// Reconnections that resumed the session (XEP-0198).
+    pub resumed: usize,
     /// Connections that broke during the run, and reconnections that followed.
     pub connection_losses: usize,
     pub reconnects: usize,
@@ -95,6 +99,10 @@ pub fn run(opts: Options, w: &Workload) -> Result<Report, LiveError> {
         .nodes
         .iter()
         .all(|n| n.security().is_some_and(|(encrypted, _)| encrypted));
+    let stream_management = run
+        .nodes
+        .iter()
+        .all(|n| n.stream_management() == Some(true));
     let mechanism = run
         .nodes
         .first()
@@ -180,6 +188,8 @@ pub fn run(opts: Options, w: &Workload) -> Result<Report, LiveError> {
         discovered: run.discovered.clone(),
         tls,
         mechanism,
+        stream_management,
+        resumed: run.nodes.iter().map(|x| x.resumed).sum(),
         connection_losses: run.nodes.iter().map(|x| x.losses).sum(),
         reconnects: run.nodes.iter().map(|x| x.reconnects).sum(),
         clients: n,

@@ -986,3 +986,68 @@ fn server_restart_mid_run_kontalk_reports_what_it_lost() {
     // Exactly the two messages written during the outage, each to its 3 other members.
     assert_eq!(lost, 2 * 3);
 }
+
+/// alice's connection is cut without a stream close, as a network failure does, while
+/// david writes to the group. The server keeps her session (XEP-0198), alice reconnects
+/// and resumes it, and the server hands her what it held: every message once, and no
+/// new session.
+fn severed_client_resumes(dialect: Dialect) {
+    let Some(opts) = options(dialect) else { return };
+    let mut c = cast(opts);
+    let Cast {
+        david, alice, bob, ..
+    } = c;
+    assert!(
+        c.run
+            .nodes
+            .iter()
+            .all(|n| n.stream_management() == Some(true)),
+        "the server offers XEP-0198 and every client enabled it"
+    );
+    let (_, g) = c.group_of_all("severed", "resume", "welcome");
+    let run = &mut c.run;
+    ok(run.sever(alice), "sever alice");
+    let bodies = ["while cut 1", "while cut 2", "while cut 3"];
+    for b in bodies {
+        ok(
+            run.act(
+                david,
+                Intent::Message {
+                    group: g.clone(),
+                    body: b.into(),
+                },
+            ),
+            b,
+        );
+    }
+    for b in bodies {
+        until_delivered(run, &g, &[alice, bob], b);
+    }
+    ok(run.settle(Duration::from_millis(300), STEP), "settle");
+    let a = &run.nodes[alice];
+    assert_eq!(a.losses, 1, "{dialect}");
+    assert_eq!(
+        (a.reconnects, a.resumed),
+        (1, 1),
+        "{dialect}: resumed, not a new session"
+    );
+    let got = a.bodies(&g);
+    for b in bodies {
+        assert_eq!(
+            got.iter().filter(|x| *x == b).count(),
+            1,
+            "{dialect}: {b:?} at alice: {got:?}"
+        );
+    }
+    assert!(run.agree(&g, &[david, alice, bob]));
+}
+
+#[test]
+fn severed_client_resumes_its_session_kontalk() {
+    severed_client_resumes(Dialect::Kontalk);
+}
+
+#[test]
+fn severed_client_resumes_its_session_hardened() {
+    severed_client_resumes(Dialect::Hardened);
+}
