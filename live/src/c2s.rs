@@ -339,14 +339,15 @@ impl Link {
     }
 
     /// Sends a stanza (message, presence, iq): under stream management it is kept until
-    /// the server acknowledges it, and an acknowledgement is asked for at once.
+    /// the server acknowledges it (kept first, so a write that fails leaves it to be sent
+    /// again on the next connection), and an acknowledgement is asked for at once.
     fn send_stanza(&mut self, bytes: &[u8]) -> Result<(), LiveError> {
+        let Some(sm) = self.sm.as_mut() else {
+            return self.send(bytes);
+        };
+        sm.sent(bytes);
         self.send(bytes)?;
-        if let Some(sm) = self.sm.as_mut() {
-            sm.sent(bytes);
-            self.send(format!("<r xmlns='{NS_SM}'/>").as_bytes())?;
-        }
-        Ok(())
+        self.send(format!("<r xmlns='{NS_SM}'/>").as_bytes())
     }
 }
 
