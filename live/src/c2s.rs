@@ -1444,6 +1444,298 @@ mod tests {
         }
     }
 
+    /// The accounts' store of the scripted server: `kg0` with the password the tests use.
+    struct Keys;
+
+    impl sasl::server::Provider<sasl::secret::Pbkdf2Sha1> for Keys {
+        fn provide(
+            &self,
+            identity: &sasl::common::Identity,
+        ) -> Result<sasl::secret::Pbkdf2Sha1, sasl::server::ProviderError> {
+            use sasl::common::scram::ScramProvider;
+            if identity != &sasl::common::Identity::Username("kg0".into()) {
+                return Err(sasl::server::ProviderError::AuthenticationFailed);
+            }
+            let salt = b"kgroup-test-salt".to_vec();
+            let digest = sasl::common::scram::Sha1::derive(
+                &sasl::common::Password::Plain("kgroup-secret-kg0".into()),
+                &salt,
+                4096,
+            )?;
+            Ok(sasl::secret::Pbkdf2Sha1 {
+                salt,
+                iterations: 4096,
+                digest,
+            })
+        }
+    }
+
+    sasl::impl_validator_using_provider!(Keys, sasl::secret::Pbkdf2Sha1);
+
+    /// How the scripted server behaves.
+    #[derive(Clone, Copy)]
+    struct Script {
+        /// Spoil the server's final SCRAM message.
+        forge_success: bool,
+        /// Offer XEP-0198 after authentication.
+        sm: bool,
+        /// The answer to `<resume/>`: `Some(h)` resumes with `h`, `None` fails with h=2.
+        resume_with: Option<u32>,
+    }
+
+    /// A loopback server without TLS that takes SCRAM-SHA-1 (xmpp-rs's own server-side
+    /// SCRAM), binds, enables and resumes XEP-0198 as `script` says, and returns every
+    /// top-level element the client sent after authenticating.
+    fn scripted_server(listener: TcpListener, script: Script) -> JoinHandle<Vec<String>> {
+        use sasl::server::Mechanism as _;
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let Ok((mut s, _)) = listener.accept() else {
+                return seen;
+            };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+            // The crate's server side takes a client without channel binding (`n,,`, what
+            // ours sends, as ejabberd and Prosody accept) only when told it has some.
+            let mut mech = sasl::server::mechanisms::Scram::<sasl::common::scram::Sha1, _>::new(
+                Keys,
+                sasl::common::ChannelBinding::TlsUnique(Vec::new()),
+            );
+            let mut split = Splitter::new();
+            let mut authed = false;
+            let mut buf = [0u8; 4096];
+            let say = |s: &mut TcpStream, x: String| {
+                let _ = s.write_all(x.as_bytes());
+            };
+            loop {
+                let frame = match split.next_frame() {
+                    Ok(Some(f)) => f,
+                    Ok(None) => match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return seen,
+                        Ok(n) => {
+                            split.push(&buf[..n]);
+                            continue;
+                        }
+                    },
+                    Err(_) => return seen,
+                };
+                let b = match frame {
+                    Frame::StreamOpen => {
+                        let features = if !authed {
+                            "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
+                             <mechanism>SCRAM-SHA-1</mechanism></mechanisms>"
+                                .to_owned()
+                        } else {
+                            format!(
+                                "<bind xmlns='{NS_BIND}'/>{}",
+                                if script.sm {
+                                    format!("<sm xmlns='{NS_SM}'/>")
+                                } else {
+                                    String::new()
+                                }
+                            )
+                        };
+                        say(
+                            &mut s,
+                            format!("{HEADER}<stream:features>{features}</stream:features>"),
+                        );
+                        continue;
+                    }
+                    Frame::StreamClose => return seen,
+                    Frame::Stanza(b) => b,
+                };
+                let Ok(el) = Element::parse(&b) else {
+                    return seen;
+                };
+                if el.is("auth", NS_SASL) || el.is("response", NS_SASL) {
+                    let Ok(data) = unb64(&el.text, "test") else {
+                        return seen;
+                    };
+                    match mech.respond(&data) {
+                        Ok(sasl::server::Response::Proceed(d)) => say(
+                            &mut s,
+                            format!("<challenge xmlns='{NS_SASL}'>{}</challenge>", b64(&d)),
+                        ),
+                        Ok(sasl::server::Response::Success(_, d)) => {
+                            let d = if script.forge_success {
+                                b"v=bm90IHRoZSBzZXJ2ZXIncyBwcm9vZg==".to_vec()
+                            } else {
+                                d
+                            };
+                            authed = true;
+                            split = Splitter::new();
+                            say(
+                                &mut s,
+                                format!("<success xmlns='{NS_SASL}'>{}</success>", b64(&d)),
+                            );
+                        }
+                        Err(_) => {
+                            say(
+                                &mut s,
+                                format!("<failure xmlns='{NS_SASL}'><not-authorized/></failure>"),
+                            );
+                        }
+                    }
+                    continue;
+                }
+                seen.push(String::from_utf8_lossy(&b).into_owned());
+                if el.is("iq", NS_CLIENT) && el.child("bind", NS_BIND).is_some() {
+                    let id = el.attr("id").unwrap_or("").to_owned();
+                    say(
+                        &mut s,
+                        format!(
+                            "<iq type='result' id='{id}'><bind xmlns='{NS_BIND}'>\
+                             <jid>kg0@localhost/kgroup</jid></bind></iq>"
+                        ),
+                    );
+                } else if el.is("enable", NS_SM) {
+                    say(
+                        &mut s,
+                        format!("<enabled xmlns='{NS_SM}' id='s1' resume='true'/>"),
+                    );
+                } else if el.is("resume", NS_SM) {
+                    match script.resume_with {
+                        Some(h) => say(
+                            &mut s,
+                            format!("<resumed xmlns='{NS_SM}' previd='s1' h='{h}'/>"),
+                        ),
+                        None => say(
+                            &mut s,
+                            format!(
+                                "<failed xmlns='{NS_SM}' h='2'><item-not-found \
+                                 xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>"
+                            ),
+                        ),
+                    }
+                } else if el.is("r", NS_SM) {
+                    say(&mut s, format!("<a xmlns='{NS_SM}' h='0'/>"));
+                }
+            }
+        })
+    }
+
+    fn scripted(
+        script: Script,
+        resume: Option<StreamState>,
+    ) -> (Result<Connection, LiveError>, Vec<String>) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let addr = l.local_addr().expect("its address").to_string();
+        let server = scripted_server(l, script);
+        let settings = Settings {
+            tls: system_roots(),
+            timeout: Duration::from_secs(3),
+            keepalive: Keepalive::default(),
+        };
+        let (tx, _rx) = channel();
+        let conn = Connection::connect(&account(addr), &settings, |_| Ok(()), resume, 0u8, tx);
+        if let Ok(c) = &conn {
+            // Let the last writes arrive, then end the stream so the server returns.
+            std::thread::sleep(Duration::from_millis(100));
+            c.sever();
+        }
+        let seen = server.join().unwrap_or_default();
+        (conn, seen)
+    }
+
+    const PLAIN_SESSION: Script = Script {
+        forge_success: false,
+        sm: true,
+        resume_with: None,
+    };
+
+    #[test]
+    fn scram_logs_in_binds_and_enables_stream_management() {
+        let (conn, seen) = scripted(PLAIN_SESSION, None);
+        let conn = conn.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(conn.mechanism, "SCRAM-SHA-1");
+        assert!(!conn.encrypted);
+        assert!(conn.stream_management && !conn.resumed);
+        assert_eq!(conn.jid, "kg0@localhost/kgroup");
+        let kinds: Vec<&str> = seen.iter().map(|x| &x[..x.len().min(8)]).collect();
+        assert_eq!(
+            kinds,
+            ["<iq type", "<enable ", "<presenc", "<r xmlns"],
+            "{seen:?}"
+        );
+    }
+
+    /// A server whose final SCRAM message does not prove it knows the password is refused,
+    /// however it says `<success/>`.
+    #[test]
+    fn scram_success_must_prove_the_server_knows_the_password() {
+        let script = Script {
+            forge_success: true,
+            ..PLAIN_SESSION
+        };
+        let (conn, seen) = scripted(script, None);
+        let err = conn.expect_err("refused");
+        assert!(
+            matches!(&err, LiveError::Auth(m) if m.contains("did not prove itself")),
+            "{err}"
+        );
+        assert!(seen.is_empty(), "nothing after authentication: {seen:?}");
+    }
+
+    /// The previous session's state: stanzas 2 and 3 never acknowledged.
+    fn broken_session() -> StreamState {
+        let mut st = StreamState {
+            id: Some("s1".into()),
+            jid: "kg0@localhost/kgroup".into(),
+            inbound: 5,
+            ..StreamState::default()
+        };
+        for m in [
+            "<message id='m1'/>",
+            "<message id='m2'/>",
+            "<message id='m3'/>",
+        ] {
+            st.sent(m.as_bytes());
+        }
+        st.ack(1);
+        st
+    }
+
+    /// The server lost the session (`<failed h='2'/>`): the client binds a new one and
+    /// sends again only what the server says it never got (m3, not m2).
+    #[test]
+    fn a_failed_resumption_binds_anew_and_resends_what_was_not_acknowledged() {
+        let (conn, seen) = scripted(PLAIN_SESSION, Some(broken_session()));
+        let conn = conn.unwrap_or_else(|e| panic!("{e}"));
+        assert!(!conn.resumed);
+        assert_eq!(conn.resent, 1);
+        assert!(
+            seen[0].starts_with("<resume ") && seen[0].contains("h='5'"),
+            "{seen:?}"
+        );
+        assert!(seen.iter().any(|x| x.contains("bind")), "{seen:?}");
+        assert!(seen.iter().any(|x| x == "<message id='m3'/>"), "{seen:?}");
+        assert!(!seen.iter().any(|x| x.contains("m2")), "{seen:?}");
+    }
+
+    /// The server kept the session (`<resumed h='2'/>`): no new binding, no presence, and
+    /// m3 is sent again.
+    #[test]
+    fn a_resumed_session_skips_binding_and_resends_the_rest() {
+        let script = Script {
+            resume_with: Some(2),
+            ..PLAIN_SESSION
+        };
+        let (conn, seen) = scripted(script, Some(broken_session()));
+        let conn = conn.unwrap_or_else(|e| panic!("{e}"));
+        assert!(conn.resumed && conn.stream_management);
+        assert_eq!(
+            (conn.resent, conn.jid.as_str()),
+            (1, "kg0@localhost/kgroup")
+        );
+        assert!(
+            !seen
+                .iter()
+                .any(|x| x.contains("bind") || x.contains("presence")),
+            "{seen:?}"
+        );
+        assert!(seen.iter().any(|x| x == "<message id='m3'/>"), "{seen:?}");
+        assert!(!seen.iter().any(|x| x.contains("m2")), "{seen:?}");
+    }
+
     #[test]
     fn stream_management_releases_what_the_server_acknowledged() {
         let mut st = StreamState::default();
