@@ -867,6 +867,7 @@ impl Connection {
                 // Initial presence: the server now routes messages here and flushes
                 // offline storage.
                 reader.send_stanza(b"<presence/>")?;
+                await_own_presence(&mut reader, &jid, deadline, tag, &events)?;
                 jid
             }
         };
@@ -954,6 +955,58 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Waits until the server sends the client its own initial presence back (RFC 6121
+/// §4.2.2: to every available resource, the sender included): from then on a message to
+/// the bare JID reaches this resource, where before it could still go to offline storage
+/// (a group stanza another client sends the moment this one is "connected" would wait
+/// there until the next log-in). What arrives meanwhile (offline storage flushed) goes to
+/// the driver in order.
+fn await_own_presence<T: Copy>(
+    reader: &mut FrameReader,
+    jid: &str,
+    deadline: Instant,
+    tag: T,
+    events: &Sender<(T, Incoming)>,
+) -> Result<(), LiveError> {
+    loop {
+        let frame = match reader.next(Some(deadline)) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err(LiveError::Stream("the server closed the stream".into())),
+            Err(LiveError::Timeout(_)) => {
+                return Err(LiveError::Timeout(
+                    "waiting for the server to echo our initial presence".into(),
+                ))
+            }
+            Err(e) => return Err(e),
+        };
+        let bytes = match frame {
+            Frame::Stanza(b) => b,
+            Frame::StreamOpen => continue,
+            Frame::StreamClose => {
+                return Err(LiveError::Stream("the server closed the stream".into()))
+            }
+        };
+        let own = stanza_kind(&bytes) == b"presence"
+            && Element::parse(&bytes).is_ok_and(|p| {
+                p.attr("from") == Some(jid) && p.attr("type").is_none_or(|t| t == "available")
+            });
+        if let Ok(el) = Element::parse(&bytes) {
+            if el.is("error", NS_STREAM) {
+                return Err(LiveError::Stream(stream_error(&el)));
+            }
+        }
+        if events
+            .send((tag, Incoming::Stanza(bytes, Instant::now())))
+            .is_err()
+        {
+            return Err(LiveError::Stream("the driver is gone".into()));
+        }
+        if own {
+            return Ok(());
+        }
     }
 }
 
@@ -1608,6 +1661,9 @@ mod tests {
                     }
                 } else if el.is("r", NS_SM) {
                     say(&mut s, format!("<a xmlns='{NS_SM}' h='0'/>"));
+                } else if el.is("presence", NS_CLIENT) && el.attr("to").is_none() {
+                    // RFC 6121 §4.2.2: the initial presence comes back to its sender.
+                    say(&mut s, "<presence from='kg0@localhost/kgroup'/>".to_owned());
                 }
             }
         })

@@ -319,6 +319,12 @@ impl Run {
             run.reconnect(i)?;
         }
         run.discovered = run.disco.get(&run.opts.domain).flatten();
+        if let Some(s) = &run.discovered {
+            // The server named it: checked once here, not on every send.
+            Jid::new(s).map_err(|e| {
+                LiveError::Stream(format!("discovery found a multicast service {s:?}: {e}"))
+            })?;
+        }
         run.route = match (&run.discovered, run.opts.multicast) {
             (Some(s), true) => Route::Multicast(s.clone()),
             _ => Route::PerRecipient,
@@ -335,13 +341,8 @@ impl Run {
                     }
                     last = Instant::now();
                 }
-                Ok((tag, Incoming::Closed(e))) => {
-                    return Err(LiveError::Stream(format!(
-                        "{} lost its connection: {}",
-                        run.nodes[tag.node].jid,
-                        e.map(|e| e.to_string()).unwrap_or_default()
-                    )))
-                }
+                // Reconnected with backoff by the first wait of the run.
+                Ok((tag, ev @ Incoming::Closed(_))) => run.on_event(tag, ev)?,
                 Err(_) => {}
             }
         }

@@ -158,17 +158,31 @@ fn ok<T>(r: Result<T, kgroup_live::LiveError>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-/// Waits until every listed client has delivered `body` in `group`.
+/// Waits until every listed client has delivered `body` in `group`; on a timeout, says
+/// who lacks it and what each of them rejected.
 fn until_delivered(run: &mut Run, group: &GroupKey<Jid>, who: &[usize], body: &str) {
     let g = group.clone();
     let who = who.to_vec();
     let want = body.to_owned();
-    ok(
-        run.pump_until(STEP, &format!("waiting for {body:?}"), move |r| {
-            who.iter().all(|&i| r.nodes[i].bodies(&g).contains(&want))
-        }),
-        "delivery",
-    );
+    let waited = run.pump_until(STEP, &format!("waiting for {body:?}"), |r| {
+        who.iter().all(|&i| r.nodes[i].bodies(&g).contains(&want))
+    });
+    if let Err(e) = waited {
+        let lacking: Vec<String> = who
+            .iter()
+            .filter(|&&i| !run.nodes[i].bodies(group).contains(&want))
+            .map(|&i| {
+                let n = &run.nodes[i];
+                format!(
+                    "{} (online {}, rejected {:?})",
+                    n.jid,
+                    n.is_online(),
+                    n.rejected
+                )
+            })
+            .collect();
+        panic!("delivery: {e}; lacking: {}", lacking.join("; "));
+    }
 }
 
 /// The seed's whole scenario, with real accounts, through the server's multicast service.
