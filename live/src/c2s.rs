@@ -41,9 +41,11 @@ pub const NS_STARTTLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
 pub const NS_PING: &str = "urn:xmpp:ping";
 pub const NS_SM: &str = "urn:xmpp:sm:3";
 
-/// The most sent stanzas kept for XEP-0198 retransmission; past it the oldest is dropped
-/// (and counted in [`StreamState::overflow`]).
+/// The most sent stanzas kept for XEP-0198 retransmission, and the most bytes they may
+/// take together; past either the oldest is dropped (and counted in
+/// [`StreamState::overflow`]).
 pub const MAX_UNACKED: usize = 4096;
+pub const MAX_UNACKED_BYTES: usize = 16 << 20;
 
 /// XEP-0198 stream management state of one session: what the server acknowledged, what
 /// it did not, and what this side received. Carried across a broken connection so the
@@ -60,8 +62,11 @@ pub struct StreamState {
     pub outbound: u32,
     /// Sent and not acknowledged, oldest first, with their sequence numbers.
     pub unacked: std::collections::VecDeque<(u32, Vec<u8>)>,
-    /// Unacknowledged stanzas dropped because [`MAX_UNACKED`] were waiting.
+    /// Unacknowledged stanzas dropped because [`MAX_UNACKED`] (or
+    /// [`MAX_UNACKED_BYTES`]) were waiting.
     pub overflow: u64,
+    /// The bytes of `unacked`.
+    pub unacked_bytes: usize,
 }
 
 impl StreamState {
@@ -72,16 +77,29 @@ impl StreamState {
             .front()
             .is_some_and(|(seq, _)| (h.wrapping_sub(*seq) as i32) >= 0)
         {
-            self.unacked.pop_front();
+            self.pop_oldest();
+        }
+    }
+
+    fn pop_oldest(&mut self) -> bool {
+        match self.unacked.pop_front() {
+            Some((_, b)) => {
+                self.unacked_bytes = self.unacked_bytes.saturating_sub(b.len());
+                true
+            }
+            None => false,
         }
     }
 
     fn sent(&mut self, bytes: &[u8]) {
         self.outbound = self.outbound.wrapping_add(1);
-        if self.unacked.len() >= MAX_UNACKED {
-            self.unacked.pop_front();
+        while (self.unacked.len() >= MAX_UNACKED
+            || self.unacked_bytes + bytes.len() > MAX_UNACKED_BYTES)
+            && self.pop_oldest()
+        {
             self.overflow += 1;
         }
+        self.unacked_bytes += bytes.len();
         self.unacked.push_back((self.outbound, bytes.to_vec()));
     }
 }
@@ -814,6 +832,7 @@ impl Connection {
                         })?;
                         prev.ack(h);
                         resend = prev.unacked.drain(..).map(|(_, b)| b).collect();
+                        prev.unacked_bytes = 0;
                         prev.outbound = h;
                         resumed_jid = Some(prev.jid.clone());
                         lock(&link)?.sm = Some(prev);
@@ -1830,6 +1849,18 @@ mod tests {
         assert_eq!(st.unacked.len(), MAX_UNACKED);
         assert_eq!(st.overflow, 3);
         assert_eq!(st.unacked.front().map(|(n, _)| *n), Some(4));
+        assert_eq!(st.unacked_bytes, MAX_UNACKED * 10);
+        st.ack(MAX_UNACKED as u32);
+        assert_eq!((st.unacked.len(), st.unacked_bytes), (3, 30));
+        // And in bytes: two stanzas of a third of the bound each, then one of half.
+        let mut st = StreamState::default();
+        let third = vec![b'x'; MAX_UNACKED_BYTES / 3];
+        st.sent(&third);
+        st.sent(&third);
+        st.sent(&vec![b'y'; MAX_UNACKED_BYTES / 2]);
+        assert_eq!(st.overflow, 1);
+        assert_eq!(st.unacked.len(), 2);
+        assert!(st.unacked_bytes <= MAX_UNACKED_BYTES);
     }
 
     #[test]
