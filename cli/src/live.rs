@@ -5,6 +5,10 @@
 //! (defaults: `kg0@localhost` .. with `kgroup-kg0` ..). With the multicast service found
 //! by discovery, the run is made twice, multicast then one stanza per recipient, and shown
 //! side by side; `--no-multicast` makes only the second.
+//!
+//! The connections take STARTTLS whenever the server offers it, trusting `--ca FILE` or
+//! the system's roots (`--insecure`: any certificate, loopback servers only), and
+//! authenticate with SCRAM, or PLAIN inside TLS; see `docs/live.md`.
 
 use std::process::ExitCode;
 use std::time::Duration;
