@@ -1,17 +1,67 @@
-//! `--plot FILE.svg`: the run's convergence over time, drawn with plotters.
+//! `--plot FILE.svg` or `FILE.png`: the run's convergence over time, drawn with plotters.
 //!
 //! Top: the fraction of each group's participants that hold the owner's view (mean over
 //! groups). Bottom: stanzas delivered and dropped so far.
+//!
+//! The format is the file's extension: SVG through plotters' SVG backend, PNG through its
+//! bitmap backend. The bitmap backend draws text with ab_glyph from a font registered here
+//! (DejaVu Sans, embedded), so no system font library is needed.
+
+use std::path::Path;
 
 use plotters::prelude::*;
 
 use kgroup_sim::SimReport;
 
-/// Writes the SVG; errors are plotters' or the file system's, as text.
-pub fn svg(report: &SimReport, path: &std::path::Path) -> Result<(), String> {
-    let root = SVGBackend::new(path, (900, 640)).into_drawing_area();
-    draw(report, &root).map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
+const SIZE: (u32, u32) = (900, 640);
+
+/// What `--plot` writes, from the file's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Svg,
+    Png,
+}
+
+impl Format {
+    /// The format a path names, or a one-line refusal that says which names work.
+    pub fn of(path: &Path) -> Result<Format, String> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext.eq_ignore_ascii_case("svg") {
+            Ok(Format::Svg)
+        } else if ext.eq_ignore_ascii_case("png") {
+            Ok(Format::Png)
+        } else {
+            Err(format!(
+                "--plot {}: the format is the file's extension, .svg or .png",
+                path.display()
+            ))
+        }
+    }
+}
+
+/// Writes the plot in `format`; errors are plotters' or the file system's, as text.
+pub fn write(report: &SimReport, path: &Path, format: Format) -> Result<(), String> {
+    // Both backends lay text out with the registered font.
+    register_font()?;
+    match format {
+        Format::Svg => {
+            let root = SVGBackend::new(path, SIZE).into_drawing_area();
+            draw(report, &root).map_err(|e| e.to_string())?;
+            root.present().map_err(|e| e.to_string())
+        }
+        Format::Png => {
+            let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+            draw(report, &root).map_err(|e| e.to_string())?;
+            root.present().map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Text is measured and drawn with a registered font: the embedded DejaVu Sans, as
+/// `sans-serif` (the family the charts ask for).
+fn register_font() -> Result<(), String> {
+    plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+        .map_err(|_| "the embedded font could not be read".to_string())
 }
 
 fn draw<DB: DrawingBackend>(

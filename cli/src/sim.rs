@@ -116,7 +116,8 @@ pub struct SimArgs {
     /// number or its name in the output (`7` or `c7`).
     #[arg(long, value_parser = parse_client)]
     trace: Option<u32>,
-    /// Draw agreement and delivered/dropped over time to this SVG file (named `.svg`).
+    /// Draw agreement and delivered/dropped over time to this file: SVG or PNG, from its
+    /// extension (`.svg`, `.png`).
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Refuse a run estimated above this much memory, and stop with exit 3 one that passes
@@ -260,16 +261,16 @@ pub fn run(args: SimArgs) -> ExitCode {
         }
     }
     crate::memory::watch("sim", budget, String::new);
+    let plot = match args
+        .plot
+        .as_deref()
+        .map(crate::plot::Format::of)
+        .transpose()
+    {
+        Ok(f) => f,
+        Err(e) => return usage(e),
+    };
     if let Some(path) = &args.plot {
-        let svg = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
-        if !svg {
-            return usage(format!(
-                "--plot {}: the plot is SVG; name the file .svg",
-                path.display()
-            ));
-        }
         // Fail before a long run, not after it.
         if let Err(e) = std::fs::File::create(path) {
             return usage(format!("--plot {}: {e}", path.display()));
@@ -295,8 +296,8 @@ pub fn run(args: SimArgs) -> ExitCode {
         bar.set_message(format!("{events} events, {rate:.0} events/s"));
     });
     bar.finish_and_clear();
-    if let Some(path) = &args.plot {
-        if let Err(e) = crate::plot::svg(&report, path) {
+    if let (Some(path), Some(format)) = (&args.plot, plot) {
+        if let Err(e) = crate::plot::write(&report, path, format) {
             return output::failed("sim", format_args!("--plot {}: {e}", path.display()));
         }
     }

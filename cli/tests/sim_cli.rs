@@ -139,15 +139,29 @@ fn plot_writes_an_svg_with_both_panels() {
     assert!(svg.contains("polyline"), "the curves are drawn");
 }
 
-/// `--plot` writes SVG only, and says so before the run for another extension (it wrote
-/// SVG into `y.png`); `--trace` takes the names the output uses (`c1`) and refuses others.
+/// `--plot` takes its format from the extension: `y.png` is a PNG (it was SVG in a `.png`),
+/// another extension is refused before the run; `--trace` takes the names the output uses
+/// (`c1`) and refuses others.
 #[test]
 fn plot_and_trace_take_what_the_output_says() {
     let png = tmp("y.png");
     let out = kgroup(&["sim", "--seed", "1", "--plot", png.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG signature");
+    // 900 × 640, big-endian in the IHDR chunk.
+    assert_eq!(&bytes[16..24], &[0, 0, 3, 0x84, 0, 0, 2, 0x80]);
+    assert!(
+        bytes.len() > 10_000,
+        "curves and text were drawn: {}",
+        bytes.len()
+    );
+
+    let jpg = tmp("y.jpg");
+    let out = kgroup(&["sim", "--seed", "1", "--plot", jpg.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("name the file .svg"));
-    assert!(!png.exists());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".svg or .png"));
+    assert!(!jpg.exists());
 
     let small = [
         "sim",
