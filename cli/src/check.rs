@@ -1,9 +1,8 @@
 //! `kgroup check`: exhaustive model checking of one dialect on one network.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use kgroup::Dialect;
 use kgroup_model::properties::Outcome;
 use kgroup_model::{check, script, CheckReport, GroupModel, Network};
@@ -54,6 +53,17 @@ pub struct CheckArgs {
     /// property failed by then the verdict is incomplete (exit 3).
     #[arg(long, value_parser = parse_max_states)]
     pub max_states: Option<usize>,
+    /// Stop after this many seconds with the partial report; with no property failed by
+    /// then the verdict is incomplete (exit 3).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub max_seconds: Option<u64>,
+    /// Explore no deeper than this many steps; the liveness analysis is then not run and
+    /// the verdict is incomplete (exit 3) unless a property fails within the depth.
+    #[arg(long, value_name = "STEPS", value_parser = parse_depth)]
+    pub max_depth: Option<usize>,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Stop with exit 3 (incomplete) once the process uses this much memory, e.g. 512M or
     /// 8G [default: 80% of the memory available at the start].
     #[arg(long, value_name = "SIZE", value_parser = crate::memory::parse_size)]
@@ -108,6 +118,21 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
         _ => Err(format!("expected a number of threads in 1..={MAX_THREADS}")),
+    }
+}
+
+/// `--max-seconds`: 1..=1,000,000 (about 11 days).
+pub fn parse_seconds(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err("expected a number of seconds in 1..=1000000".into()),
+    }
+}
+
+fn parse_depth(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err("expected a number of steps in 1..=10000".into()),
     }
 }
 
@@ -214,39 +239,44 @@ pub fn run(args: CheckArgs) -> ExitCode {
             seen.load(std::sync::atomic::Ordering::Relaxed)
         )
     });
-    let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::new_spinner();
-        b.set_style(
-            ProgressStyle::with_template("{spinner} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        Some(b)
-    } else {
-        None
-    };
+    let flag = crate::progress::interrupt_flag("check");
     let options = check::Options {
         threads: args.threads,
         max_states: args.max_states,
         symmetry: args.symmetry,
         liveness: !args.no_liveness,
+        max_depth: args.max_depth,
+        stop: check::Stop {
+            deadline: args
+                .max_seconds
+                .map(|s| Instant::now() + Duration::from_secs(s)),
+            flag: Some(flag),
+        },
     };
+    let mut reporter = crate::progress::Reporter::new("check", args.quiet);
     let report = check::check_with(&model, &options, |p| {
         states.store(p.states, std::sync::atomic::Ordering::Relaxed);
-        if let Some(b) = &bar {
+        reporter.update(|| {
             let secs = p.elapsed.as_secs_f64().max(1e-9);
-            b.set_message(format!(
-                "{} states ({} unique), {:.0} states/s, depth {}",
-                p.states,
-                p.unique_states,
-                p.states as f64 / secs,
-                p.max_depth
-            ));
-            b.tick();
-        }
+            match p.phase {
+                check::Phase::Search => format!(
+                    "searching: {} states ({} unique), {:.0} states/s, depth {}",
+                    p.states,
+                    p.unique_states,
+                    p.states as f64 / secs,
+                    p.max_depth
+                ),
+                check::Phase::Shortest => format!(
+                    "{}: depth {}, {} states",
+                    p.phase.as_str(),
+                    p.max_depth,
+                    p.states
+                ),
+                check::Phase::Liveness => format!("{}: {} states", p.phase.as_str(), p.states),
+            }
+        });
     });
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    reporter.finish();
     let exit = exit_code(&report);
     output::finish_with("check", args.json, &report, exit, || print_text(&report))
 }
@@ -268,12 +298,12 @@ pub fn print_text(r: &CheckReport) {
         r.seconds,
         r.states_per_sec,
         r.threads,
-        if r.complete {
-            ""
-        } else if r.any_fails() {
-            " — stopped early"
-        } else {
-            " — INCOMPLETE: no verdict"
+        match (&r.stopped_by, r.complete, r.any_fails()) {
+            (_, true, _) => String::new(),
+            (Some(why), _, true) => format!(" — stopped early by {why}"),
+            (None, _, true) => " — stopped early".to_string(),
+            (Some(why), _, false) => format!(" — INCOMPLETE: stopped by {why}, no verdict"),
+            (None, _, false) => " — INCOMPLETE: no verdict".to_string(),
         }
     );
     if let Some(l) = &r.liveness {
@@ -295,8 +325,16 @@ pub fn print_text(r: &CheckReport) {
             (None, Outcome::Vacuous) => {
                 outln!("  {name:<24} VACUOUS (no quiescent state reached: it says nothing)")
             }
-            (None, Outcome::Undecided) => outln!("  {name:<24} undecided"),
-            (None, Outcome::Fails) => outln!("  {name:<24} FAILS"),
+            (None, Outcome::Undecided) => {
+                let why = match p.property.kind() {
+                    kgroup_model::properties::Kind::Always => "not violated in what was explored",
+                    _ => "needs the whole graph, which was not built",
+                };
+                outln!("  {name:<24} undecided ({why})")
+            }
+            (None, Outcome::Fails) => outln!(
+                "  {name:<24} FAILS (found before the stop; run without the limit for its shortest counterexample)"
+            ),
             (Some(trace), _) => {
                 let what = match &p.cycle {
                     Some(c) if c.is_empty() => {

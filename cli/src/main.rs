@@ -14,6 +14,7 @@ mod live;
 mod memory;
 mod output;
 mod plot;
+mod progress;
 mod replay;
 mod sim;
 mod stanza;

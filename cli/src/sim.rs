@@ -1,7 +1,9 @@
 //! `kgroup sim`: a simulated run from flags and/or a TOML scenario (flags win).
 //!
 //! Exit codes: 0 when every property held, 1 when one failed, 2 on bad usage (a flag, a
-//! scenario file or a plot path the run cannot use).
+//! scenario file or a plot path the run cannot use), 3 when there is no verdict: Ctrl-C
+//! stopped the run, or it was vacuous (the workload asked for messages and none was sent,
+//! or nothing was delivered).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -120,6 +122,9 @@ pub struct SimArgs {
     /// extension (`.svg`, `.png`).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
     /// Refuse a run estimated above this much memory, and stop with exit 3 one that passes
     /// it, e.g. 512M or 8G [default: 80% of the memory available at the start].
     #[arg(long, value_name = "SIZE", value_parser = crate::memory::parse_size)]
@@ -277,31 +282,35 @@ pub fn run(args: SimArgs) -> ExitCode {
         }
     }
     let horizon = cfg.duration_ms;
-    let bar = indicatif::ProgressBar::new(horizon);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} simulated {pos}/{len} ms  {msg}  [{elapsed_precise}]",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
     let started = std::time::Instant::now();
     let mut sim = match kgroup_sim::Sim::new(cfg) {
         Ok(sim) => sim,
         Err(e) => return output::usage("sim", e),
     };
     sim.trace = args.trace;
-    let report = sim.run(|now, events| {
-        bar.set_position(now.min(horizon));
-        let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!("{events} events, {rate:.0} events/s"));
+    let flag = crate::progress::interrupt_flag("sim");
+    let mut reporter = crate::progress::Reporter::new("sim", args.quiet);
+    let report = sim.run_until(|now, events| {
+        reporter.update(|| {
+            let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            format!(
+                "simulated {} of {horizon} ms (then draining), {events} events, {rate:.0} events/s",
+                now.min(horizon)
+            )
+        });
+        if flag.load(std::sync::atomic::Ordering::Relaxed) {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
     });
-    bar.finish_and_clear();
+    reporter.finish();
     if let (Some(path), Some(format)) = (&args.plot, plot) {
         if let Err(e) = crate::plot::write(&report, path, format) {
             return output::failed("sim", format_args!("--plot {}: {e}", path.display()));
         }
     }
-    output::finish("sim", args.json, &report, report.all_hold(), || {
+    output::finish_with("sim", args.json, &report, report.exit_code(), || {
         out!("{}", report.text());
         if let Some(path) = &args.plot {
             outln!("  plot: {}", path.display());

@@ -132,6 +132,7 @@ fn a_state_space_explosion_stops_at_the_memory_budget() {
         "--max-memory",
         "64M",
         "--json",
+        "--quiet",
     ]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(one_line(&out.stderr), "{out:?}");

@@ -41,6 +41,7 @@ fn main() {
         max_states,
         symmetry,
         liveness: args.iter().any(|a| a == "--liveness"),
+        ..Options::default()
     };
     let r = check_with(&model, &options, |_| {});
     let verdicts: Vec<String> = r

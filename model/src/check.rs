@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -43,6 +45,10 @@ pub struct CheckReport {
     /// False when a state limit stopped the search before the whole space was seen, when
     /// the liveness analysis did not run, or when a verdict is vacuous.
     pub complete: bool,
+    /// What stopped the search before it saw everything, in words (`--max-seconds 10`,
+    /// `--max-depth 6`, `interrupted`); absent when nothing did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
     /// The liveness analysis's graph (absent when it did not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness: Option<LivenessStats>,
@@ -83,6 +89,11 @@ pub struct Options {
     /// Build the whole graph and judge `quiescence-reachable` and `progress` on it; without
     /// it those two are undecided and the at-quiescence verdicts are not counted.
     pub liveness: bool,
+    /// Explore no deeper than this many steps (the liveness analysis, which needs the
+    /// whole graph, is then not run).
+    pub max_depth: Option<usize>,
+    /// When to give up: a deadline, a flag another thread sets (Ctrl-C), or both.
+    pub stop: Stop,
 }
 
 impl Default for Options {
@@ -92,12 +103,70 @@ impl Default for Options {
             max_states: None,
             symmetry: false,
             liveness: true,
+            max_depth: None,
+            stop: Stop::default(),
         }
     }
 }
 
-/// Progress of a running check, reported about once a second.
+/// When a check gives up before a verdict: at a deadline, or once a shared flag is set
+/// (the CLI sets it on Ctrl-C). Every phase polls it: the search, the shortest
+/// counterexamples and the liveness graph.
+#[derive(Clone, Debug, Default)]
+pub struct Stop {
+    pub deadline: Option<Instant>,
+    pub flag: Option<Arc<AtomicBool>>,
+}
+
+impl Stop {
+    /// Whether to give up now.
+    pub fn reached(&self) -> bool {
+        self.flag
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// What stopped the check, in words, once it has.
+    fn why(&self) -> Option<&'static str> {
+        if self
+            .flag
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+        {
+            Some("an interrupt (Ctrl-C)")
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            Some("the time limit")
+        } else {
+            None
+        }
+    }
+}
+
+/// The phase a running check is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// stateright's exhaustive search, for the safety verdicts.
+    Search,
+    /// The breadth-first search for each failing property's shortest counterexample.
+    Shortest,
+    /// The whole graph, for the liveness verdicts.
+    Liveness,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Search => "searching",
+            Phase::Shortest => "finding the shortest counterexamples",
+            Phase::Liveness => "building the liveness graph",
+        }
+    }
+}
+
+/// Progress of a running check, reported about every 200 ms.
 pub struct Progress {
+    pub phase: Phase,
     pub states: usize,
     pub unique_states: usize,
     pub max_depth: usize,
@@ -132,29 +201,42 @@ struct Explored {
 
 fn explore<M>(
     model: M,
-    threads: usize,
-    max_states: Option<usize>,
+    options: &Options,
     start: Instant,
     progress: &mut impl FnMut(&Progress),
 ) -> Explored
 where
     M: Model<State = State, Action = Action> + Send + Sync + 'static,
 {
-    let mut builder = model.checker().threads(threads.max(1));
-    if let Some(n) = max_states {
+    let mut builder = model.checker().threads(options.threads.max(1));
+    if let Some(n) = options.max_states {
         builder = builder.target_state_count(n);
+    }
+    if let Some(d) = options.max_depth {
+        // stateright counts the initial state as depth 1 and skips, unchecked, the states
+        // at its target depth: d + 2 checks every state d steps or fewer from the start.
+        builder = builder.target_max_depth(d + 2);
+    }
+    if let Some(deadline) = options.stop.deadline {
+        builder = builder.timeout(deadline.saturating_duration_since(Instant::now()));
     }
     let checker = builder.spawn_bfs();
     while !checker.is_done() {
         std::thread::sleep(Duration::from_millis(200));
         progress(&Progress {
+            phase: Phase::Search,
             states: checker.state_count(),
             unique_states: checker.unique_state_count(),
             max_depth: checker.max_depth(),
             elapsed: start.elapsed(),
         });
+        if options.stop.reached() {
+            // stateright's workers cannot be cancelled from outside: what they found so
+            // far is read from the running checker, and they are left to the process's
+            // end (the CLI exits right after its report).
+            break;
+        }
     }
-    let checker = checker.join();
     let discoveries = checker.discoveries();
     Explored {
         states: checker.state_count(),
@@ -181,6 +263,8 @@ pub fn check_with(
         max_states,
         symmetry,
         liveness,
+        max_depth: depth_limit,
+        ref stop,
     } = *options;
     let start = Instant::now();
     let Explored {
@@ -189,26 +273,50 @@ pub fn check_with(
         max_depth,
         failing,
     } = if symmetry {
-        explore(
-            Symmetric::new(model.clone()),
-            threads,
-            max_states,
-            start,
-            &mut progress,
-        )
+        explore(Symmetric::new(model.clone()), options, start, &mut progress)
     } else {
-        explore(model.clone(), threads, max_states, start, &mut progress)
+        explore(model.clone(), options, start, &mut progress)
     };
     let seconds = start.elapsed().as_secs_f64();
     // stateright's target counts generated states, repeats included.
     let mut complete = max_states.is_none_or(|n| states < n);
-    let shortest = shortest_counterexamples_with(model, &failing, symmetry);
-    let analysis = liveness.then(|| crate::liveness::analyse(model, max_states));
+    let mut stopped_by = None;
+    if let Some(d) = depth_limit.filter(|&d| max_depth >= d + 2) {
+        complete = false;
+        stopped_by = Some(format!("the depth limit ({d} steps)"));
+    }
+    if let Some(why) = stop.why() {
+        complete = false;
+        stopped_by = Some(why.to_string());
+    }
+    let search_cut = !complete;
+    let shortest = shortest_counterexamples_stoppable(model, &failing, symmetry, stop, &mut |p| {
+        progress(&Progress {
+            elapsed: start.elapsed(),
+            ..p
+        })
+    });
+    // The liveness verdicts need the whole graph: not with a depth limit, nor once stopped.
+    let analysis = (liveness && depth_limit.is_none() && !stop.reached()).then(|| {
+        crate::liveness::analyse_with(model, max_states, stop, &mut |p| {
+            progress(&Progress {
+                elapsed: start.elapsed(),
+                ..p
+            })
+        })
+    });
+    if let Some(why) = stop.why() {
+        stopped_by.get_or_insert_with(|| why.to_string());
+    }
     let mut properties: Vec<Verdict> = model
         .properties()
         .iter()
         .filter_map(|p| Property::from_name(p.name))
         .map(|p| {
+            // A property not violated in a search that was cut is undecided, not holding.
+            if search_cut && !failing.contains(&p) {
+                return Verdict::unsettled(p, Outcome::Undecided);
+            }
             let mut v = Verdict::checked(
                 p,
                 !failing.contains(&p),
@@ -244,6 +352,7 @@ pub fn check_with(
         seconds,
         states_per_sec: states as f64 / seconds.max(1e-9),
         complete,
+        stopped_by,
         liveness: analysis.as_ref().map(|a| LivenessStats {
             states: a.states,
             transitions: a.transitions,
@@ -334,6 +443,18 @@ pub fn shortest_counterexamples_with(
     properties: &[Property],
     symmetry: bool,
 ) -> BTreeMap<Property, Path> {
+    shortest_counterexamples_stoppable(model, properties, symmetry, &Stop::default(), &mut |_| {})
+}
+
+/// [`shortest_counterexamples_with`] that gives up at `stop` (the properties not reached by
+/// then have no counterexample in the result) and reports its progress at each level.
+pub fn shortest_counterexamples_stoppable(
+    model: &GroupModel,
+    properties: &[Property],
+    symmetry: bool,
+    stop: &Stop,
+    progress: &mut dyn FnMut(Progress),
+) -> BTreeMap<Property, Path> {
     // The model's stateright properties, by the catalogue's names.
     let props: Vec<_> = model
         .properties()
@@ -391,7 +512,16 @@ pub fn shortest_counterexamples_with(
         (init, steps)
     };
     let mut actions = Vec::new();
-    while !frontier.is_empty() && found.len() < props.len() {
+    let mut depth = 0;
+    while !frontier.is_empty() && found.len() < props.len() && !stop.reached() {
+        progress(Progress {
+            phase: Phase::Shortest,
+            states: parents.len(),
+            unique_states: parents.len(),
+            max_depth: depth,
+            elapsed: Duration::ZERO,
+        });
+        depth += 1;
         // Check the whole level before expanding it: violations at this depth are minimal.
         for (fp, s) in &frontier {
             for (q, p) in &props {
@@ -404,7 +534,10 @@ pub fn shortest_counterexamples_with(
             break;
         }
         let mut next = Vec::new();
-        for (fp, s) in frontier {
+        for (n, (fp, s)) in frontier.into_iter().enumerate() {
+            if n % 4096 == 4095 && stop.reached() {
+                return found;
+            }
             actions.clear();
             model.actions(&s, &mut actions);
             for a in actions.drain(..) {

@@ -36,7 +36,7 @@ use std::time::Instant;
 
 use stateright::Model;
 
-use crate::check::fingerprint;
+use crate::check::{fingerprint, Phase, Progress, Stop};
 use crate::model::{Action, GroupModel, Path, State};
 use crate::network::{Id, InFlight};
 
@@ -95,7 +95,12 @@ pub struct Graph {
 
 impl Graph {
     /// Builds the reachable graph of `model`, up to `max_states` states.
-    pub fn build(model: &GroupModel, max_states: Option<usize>) -> Graph {
+    pub fn build(
+        model: &GroupModel,
+        max_states: Option<usize>,
+        stop: &Stop,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Graph {
         let limit = max_states.unwrap_or(usize::MAX).min(NONE as usize - 1);
         let mut index: HashMap<u64, u32> = HashMap::new();
         let mut fair_ids: HashMap<Fair, u32> = HashMap::new();
@@ -127,6 +132,19 @@ impl Graph {
         let mut here = Vec::new();
         let mut i: u32 = 0;
         while let Some(s) = queue.pop_front() {
+            if i % 65_536 == 65_535 {
+                progress(Progress {
+                    phase: Phase::Liveness,
+                    states: g.parent.len(),
+                    unique_states: g.parent.len(),
+                    max_depth: 0,
+                    elapsed: std::time::Duration::ZERO,
+                });
+                if stop.reached() {
+                    g.complete = false;
+                    break;
+                }
+            }
             let quiescent = GroupModel::is_quiescent(&s);
             g.quiescent.push(quiescent);
             g.judged += u64::from(quiescent && s.script_pos > 0);
@@ -510,8 +528,19 @@ pub struct Liveness {
 
 /// Builds the graph of `model` and judges both liveness properties on it.
 pub fn analyse(model: &GroupModel, max_states: Option<usize>) -> Liveness {
+    analyse_with(model, max_states, &Stop::default(), &mut |_| {})
+}
+
+/// [`analyse`] that cuts the graph where `stop` is reached (the graph is then incomplete,
+/// as with a state limit) and reports its progress about every 65,536 states.
+pub fn analyse_with(
+    model: &GroupModel,
+    max_states: Option<usize>,
+    stop: &Stop,
+    progress: &mut dyn FnMut(Progress),
+) -> Liveness {
     let start = Instant::now();
-    let g = Graph::build(model, max_states);
+    let g = Graph::build(model, max_states, stop, progress);
     let unreachable = g.stuck_for_ever().map(|i| g.path_to(model, i));
     let lasso = g.fair_lasso().map(|(entry, cycle)| {
         let prefix = g.path_to(model, entry);

@@ -382,8 +382,22 @@ impl Sim {
     }
 
     /// Runs to quiescence (or the time limit) and reports.
-    pub fn run(mut self, mut progress: impl FnMut(u64, u64)) -> SimReport {
+    pub fn run(self, mut progress: impl FnMut(u64, u64)) -> SimReport {
+        self.run_until(|now, events| {
+            progress(now, events);
+            std::ops::ControlFlow::Continue(())
+        })
+    }
+
+    /// [`Sim::run`], told the simulated time and the events so far every 1,024 events; it
+    /// stops where `progress` breaks (Ctrl-C), with the report of what it saw, marked
+    /// interrupted.
+    pub fn run_until(
+        mut self,
+        mut progress: impl FnMut(u64, u64) -> std::ops::ControlFlow<()>,
+    ) -> SimReport {
         let started = std::time::Instant::now();
+        let mut interrupted = false;
         let limit = self.workload_end.saturating_add(self.cfg.drain_ms);
         let mut events: u64 = 0;
         let mut timed_out = false;
@@ -404,13 +418,14 @@ impl Sim {
             events += 1;
             self.handle(ev);
             self.peak_queue = self.peak_queue.max(self.queue.len());
-            if events % 65_536 == 0 {
-                progress(self.now, events);
+            if events % 1024 == 0 && progress(self.now, events).is_break() {
+                interrupted = true;
+                break;
             }
         }
         self.sample_until(self.now);
         let seconds = started.elapsed().as_secs_f64();
-        self.finish(events, seconds, timed_out)
+        self.finish(events, seconds, timed_out || interrupted, interrupted)
     }
 
     fn sample_until(&mut self, t: u64) {
@@ -1234,7 +1249,13 @@ impl Sim {
         )
     }
 
-    fn finish(mut self, events: u64, seconds: f64, timed_out: bool) -> SimReport {
+    fn finish(
+        mut self,
+        events: u64,
+        seconds: f64,
+        timed_out: bool,
+        interrupted: bool,
+    ) -> SimReport {
         let quiescent = !timed_out
             && self
                 .nodes
@@ -1305,6 +1326,7 @@ impl Sim {
                 peak_queue: self.peak_queue,
                 queue_entry_bytes: QUEUE_ENTRY_BYTES,
                 persisted,
+                interrupted,
             },
         )
     }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use kgroup_model::properties::Property;
 use kgroup_model::Verdict;
 
 use crate::config::{Latency, SimConfig};
@@ -75,6 +76,8 @@ pub struct Outcome<'a> {
     pub queue_entry_bytes: usize,
     /// Each client's persisted state at the end ([`kgroup::Client::persisted_bytes`]).
     pub persisted: Persisted,
+    /// Ctrl-C stopped the run.
+    pub interrupted: bool,
 }
 
 /// The size of what clients persist, over all clients.
@@ -122,8 +125,46 @@ pub struct SimReport {
     pub queue_entry_bytes: usize,
     pub persisted: Persisted,
     pub config: SimConfig,
+    /// Why the run says nothing about some properties, when it does not: the workload
+    /// asked for messages and none was sent (the verdicts about messages are then
+    /// `vacuous`), or nothing was delivered at all (every verdict is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vacuous: Option<String>,
+    /// The run was stopped (Ctrl-C) before it drained; its verdicts are what it saw.
+    pub interrupted: bool,
     #[serde(skip)]
     pub samples: Vec<Sample>,
+}
+
+/// The properties judged on messages: with no message sent they say nothing.
+const ON_MESSAGES: [Property; 5] = [
+    Property::MemberFilter,
+    Property::RemovedSilence,
+    Property::AddressedAuthenticity,
+    Property::ExactlyOnce,
+    Property::NoLostMessages,
+];
+
+/// Marks the verdicts a run could not exercise as vacuous (a failure stands), and says why.
+fn vacuity(
+    cfg: &SimConfig,
+    messages_sent: usize,
+    delivered: u64,
+    verdicts: &mut [Verdict],
+) -> Option<String> {
+    let (why, which): (&str, &[Property]) = if delivered == 0 {
+        ("nothing was delivered", &Property::ALL)
+    } else if cfg.messages > 0 && messages_sent == 0 {
+        ("no message was sent", &ON_MESSAGES)
+    } else {
+        return None;
+    };
+    for v in verdicts.iter_mut() {
+        if v.holds && which.contains(&v.property) {
+            *v = Verdict::unsettled(v.property, kgroup_model::properties::Outcome::Vacuous);
+        }
+    }
+    Some(why.to_string())
 }
 
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -138,6 +179,32 @@ impl SimReport {
     pub fn new(cfg: &SimConfig, o: Outcome<'_>) -> SimReport {
         let mut lat = o.judge.latencies.clone();
         lat.sort_unstable();
+        let mut verdicts = o.verdicts;
+        if o.interrupted {
+            // Judged at the end of a run that did not end: no verdict either way. What
+            // broke on a transition before the stop stands.
+            let at_end = [
+                Property::ForkDetection,
+                Property::Convergence,
+                Property::NoLostMessages,
+                Property::QuiescenceReachable,
+                Property::Progress,
+            ];
+            for v in verdicts.iter_mut() {
+                if v.holds || at_end.contains(&v.property) {
+                    *v = Verdict::unsettled(
+                        v.property,
+                        kgroup_model::properties::Outcome::Undecided,
+                    );
+                }
+            }
+        }
+        let vacuous = vacuity(
+            cfg,
+            o.judge.messages_sent(),
+            o.counters.delivered,
+            &mut verdicts,
+        );
         SimReport {
             seed: cfg.seed,
             dialect: cfg.dialect,
@@ -171,7 +238,9 @@ impl SimReport {
             },
             gave_up: o.judge.gave_up,
             counters: o.counters,
-            properties: o.verdicts,
+            properties: verdicts,
+            vacuous,
+            interrupted: o.interrupted,
             peak_queue: o.peak_queue,
             queue_entry_bytes: o.queue_entry_bytes,
             persisted: o.persisted,
@@ -183,6 +252,24 @@ impl SimReport {
     /// Whether every property held.
     pub fn all_hold(&self) -> bool {
         self.properties.iter().all(|v| v.holds)
+    }
+
+    /// Some property failed.
+    pub fn any_fails(&self) -> bool {
+        use kgroup_model::properties::Outcome;
+        self.properties.iter().any(|v| v.outcome == Outcome::Fails)
+    }
+
+    /// The CLI's exit code: 0 every property held, 1 one failed, 3 no verdict (the run was
+    /// interrupted, or was vacuous: nothing it was asked to exercise happened).
+    pub fn exit_code(&self) -> u8 {
+        if self.any_fails() {
+            1
+        } else if self.all_hold() {
+            0
+        } else {
+            3
+        }
     }
 
     /// The report as text: one line per figure, then the verdicts.
@@ -294,12 +381,31 @@ impl SimReport {
             fmt_opt(self.convergence_time_ms),
             self.last_command_ms
         );
+        if let Some(why) = &self.vacuous {
+            let _ = writeln!(
+                s,
+                "  VACUOUS: {why}; the verdicts marked vacuous say nothing"
+            );
+        }
+        if self.interrupted {
+            let _ = writeln!(
+                s,
+                "  INTERRUPTED at {} ms simulated: the verdicts are what the run saw until then",
+                self.end_ms
+            );
+        }
         for v in &self.properties {
+            use kgroup_model::properties::Outcome;
             let _ = writeln!(
                 s,
                 "  {:<24} {}{}",
                 v.property.name(),
-                if v.holds { "holds" } else { "FAILS" },
+                match v.outcome {
+                    Outcome::Holds => "holds",
+                    Outcome::Fails => "FAILS",
+                    Outcome::Vacuous => "vacuous",
+                    Outcome::Undecided => "undecided",
+                },
                 v.first
                     .as_ref()
                     .map(|f| format!(
