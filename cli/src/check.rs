@@ -278,10 +278,15 @@ pub fn run(args: CheckArgs) -> ExitCode {
     });
     reporter.finish();
     let exit = exit_code(&report);
-    output::finish_with("check", args.json, &report, exit, || print_text(&report))
+    let mut report = report;
+    explain(&model, &mut report);
+    let legend = kgroup_model::trace::legend(&model);
+    output::finish_with("check", args.json, &report, exit, || {
+        print_text(&report, &legend)
+    })
 }
 
-pub fn print_text(r: &CheckReport) {
+pub fn print_text(r: &CheckReport, legend: &str) {
     outln!(
         "kgroup check: dialect {}, network {}, {} clients, script {}{}",
         r.dialect,
@@ -290,6 +295,7 @@ pub fn print_text(r: &CheckReport) {
         r.script,
         if r.adversary { ", adversary" } else { "" }
     );
+    outln!("clients: {legend}");
     outln!(
         "{} states ({} unique), max depth {}, {:.2}s, {:.0} states/s on {} thread(s){}",
         r.states,
@@ -349,13 +355,89 @@ pub fn print_text(r: &CheckReport) {
                 };
                 outln!("  {name:<24} FAILS ({what})");
                 let all = trace.iter().chain(p.cycle.iter().flatten());
-                for (i, step) in all.enumerate() {
-                    outln!("      {:>2}. {}", i + 1, step.action);
-                    for v in &step.views {
-                        outln!("            {v}");
-                    }
-                }
+                print_steps(all);
             }
+        }
+    }
+}
+
+/// Puts the violated fact in words on each counterexample's last line: the path is replayed
+/// by the simulator's clients and judge (`kgroup_sim::replay`), whose first violation of
+/// the property says what broke, in terms of the owner's record ("alice's view of g lost
+/// charlie, whom the owner never removed"). The model's own line stays where the replay
+/// does not break the property.
+pub fn explain(model: &GroupModel, report: &mut CheckReport) {
+    for v in &mut report.properties {
+        let (Some(trace), Some(actions)) = (&mut v.counterexample, report.paths.get(&v.property))
+        else {
+            continue;
+        };
+        let Ok(replayed) = kgroup_sim::replay::replay(model, actions, kgroup_sim::Mode::Core)
+        else {
+            continue;
+        };
+        let words = replayed
+            .properties
+            .iter()
+            .find(|r| r.property == v.property && !r.holds)
+            .and_then(|r| r.first.clone());
+        if let (Some(words), Some(last)) = (words, trace.last_mut()) {
+            if last.kind == "violation" {
+                last.action = format!("VIOLATION: {}", named(model, &words));
+            }
+        }
+    }
+}
+
+/// The judge's words with the model's names: `client 1` becomes `alice`, and a simulated
+/// time (`at 3 ms`, meaningless in the model) is dropped.
+fn named(model: &GroupModel, words: &str) -> String {
+    let mut text = words.to_string();
+    if let Some(rest) = text.strip_prefix("at ") {
+        if let Some((_, after)) = rest.split_once(" ms ") {
+            text = after.to_string();
+        }
+    }
+    for prefix in [
+        "client c", "client ", "member ", "members ", " and ", " from ", " to ", "which ", " of ",
+    ] {
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(prefix) {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + prefix.len()..];
+            let digits = after.chars().take_while(char::is_ascii_digit).count();
+            match after[..digits].parse::<u8>() {
+                Ok(id) if digits > 0 && id < model.clients => {
+                    if !prefix.starts_with("client") {
+                        out.push_str(prefix);
+                    }
+                    out.push_str(&kgroup_model::trace::name(model, id));
+                }
+                _ => out.push_str(&rest[i..i + prefix.len() + digits]),
+            }
+            rest = &after[digits..];
+        }
+        out.push_str(rest);
+        text = out;
+    }
+    text
+}
+
+/// A counterexample's steps: each action (adversary steps marked), what the receiver
+/// refused and why, what it showed, and the views the step changed.
+pub fn print_steps<'a>(steps: impl Iterator<Item = &'a kgroup_model::TraceStep>) {
+    for (i, step) in steps.enumerate() {
+        let mark = if step.adversary { "  [adversary]" } else { "" };
+        outln!("      {:>2}. {}{mark}", i + 1, step.action);
+        for r in &step.rejections {
+            outln!("            ✗ {r}");
+        }
+        for d in &step.deliveries {
+            outln!("            ✓ {d}");
+        }
+        for v in &step.changed {
+            outln!("            → {v}");
         }
     }
 }

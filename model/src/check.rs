@@ -53,6 +53,9 @@ pub struct CheckReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness: Option<LivenessStats>,
     pub properties: Vec<Verdict>,
+    /// The actions of each shortest counterexample (not of lassos), for replaying them.
+    #[serde(skip)]
+    pub paths: BTreeMap<Property, Vec<Action>>,
 }
 
 /// The size and cost of the graph the liveness analysis built.
@@ -353,6 +356,10 @@ pub fn check_with(
         states_per_sec: states as f64 / seconds.max(1e-9),
         complete,
         stopped_by,
+        paths: shortest
+            .iter()
+            .map(|(p, path)| (*p, path.1.iter().map(|(a, _)| a.clone()).collect()))
+            .collect(),
         liveness: analysis.as_ref().map(|a| LivenessStats {
             states: a.states,
             transitions: a.transitions,

@@ -929,6 +929,26 @@ impl Model for GroupModel {
     type State = State;
     type Action = Action;
 
+    /// The Explorer (`kgroup check --serve`) names actions as traces do.
+    fn format_action(&self, action: &Action) -> String {
+        crate::trace::describe_action(self, action)
+    }
+
+    /// The Explorer shows, after a step, what the receiver refused and showed, and every
+    /// client's view, with the traces' names (not the state's Debug form).
+    fn format_step(&self, last_state: &State, action: Action) -> Option<String> {
+        let next = self.next_state(last_state, action.clone())?;
+        let step = crate::trace::steps(self, last_state, &[(action, next.clone())]);
+        let mut lines = vec![crate::trace::legend(self)];
+        for s in step {
+            lines.extend(s.rejections);
+            lines.extend(s.deliveries);
+        }
+        lines.extend(crate::trace::views(self, &next));
+        lines.push(crate::trace::pending(self, &next));
+        Some(lines.join("\n"))
+    }
+
     fn init_states(&self) -> Vec<State> {
         if let Err(e) = self.within_limits() {
             // The CLI checks the limits first; a model built in code must respect them too.

@@ -25,6 +25,31 @@ pub fn name(model: &GroupModel, id: Id) -> String {
     }
 }
 
+/// Which name is which client, as `--script`, `--senders` and `--parting` number them:
+/// `0 david (the owner), 1 alice, 2 bob, 3 charlie`, and the adversary and insider when
+/// the model has them.
+pub fn legend(model: &GroupModel) -> String {
+    let mut parts: Vec<String> = (0..model.clients)
+        .map(|c| {
+            let role = if c == OWNER {
+                " (the owner)"
+            } else if Some(c) == model.insider_id() {
+                " (turns insider once removed)"
+            } else {
+                ""
+            };
+            format!("{c} {}{role}", name(model, c))
+        })
+        .collect();
+    if model.adversary {
+        parts.push("mallory: the adversary (the server or an outsider)".to_string());
+    }
+    if model.equivocate {
+        parts.push("the owner equivocates once".to_string());
+    }
+    parts.join(", ")
+}
+
 fn names(model: &GroupModel, ids: &[Id]) -> String {
     ids.iter()
         .map(|i| name(model, *i))
@@ -190,13 +215,18 @@ pub fn views(model: &GroupModel, s: &State) -> Vec<String> {
                     Status::Left => ", left",
                     Status::Removed => ", removed",
                 };
+                // Only the hardened dialect has epochs.
+                let epoch = if model.dialect == kgroup::Dialect::Hardened {
+                    format!(" e{}", v.epoch)
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{}: [{}]{}{} e{}",
+                    "{}: [{}]{}{}{epoch}",
                     name(model, id),
                     names(model, &v.members),
                     v.subject.map(|s| format!(" {s:?}")).unwrap_or_default(),
                     status,
-                    v.epoch
                 )
             }
         })
@@ -257,15 +287,164 @@ pub fn pending(model: &GroupModel, s: &State) -> String {
     }
 }
 
-/// Steps as a person reads them: each action and every view after it.
-pub fn steps(model: &GroupModel, steps: &[(Action, State)]) -> Vec<TraceStep> {
-    steps
-        .iter()
-        .map(|(a, s)| TraceStep {
+/// Steps as a person reads them, from `start`: each action, what its receiver refused and
+/// showed, the views it changed and every view after it.
+pub fn steps(model: &GroupModel, start: &State, steps: &[(Action, State)]) -> Vec<TraceStep> {
+    let mut before = start;
+    let mut out = Vec::with_capacity(steps.len());
+    for (a, s) in steps {
+        let old = views(model, before);
+        let new = views(model, s);
+        let changed = new
+            .iter()
+            .zip(&old)
+            .filter(|(n, o)| n != o)
+            .map(|(n, _)| n.clone())
+            .collect();
+        let mut step = TraceStep {
             action: describe_action(model, a),
-            views: views(model, s),
-        })
-        .collect()
+            changed,
+            views: new,
+            ..who(model, a)
+        };
+        if let Action::Deliver(env, _) = a {
+            let (rejections, deliveries) = received(model, before, env);
+            step.rejections = rejections;
+            step.deliveries = deliveries;
+        }
+        out.push(step);
+        before = s;
+    }
+    out
+}
+
+/// Who acted in `a`, on whom, with what: the structured part of a step.
+fn who(model: &GroupModel, a: &Action) -> TraceStep {
+    let n = |i: &Id| name(model, *i);
+    let adversary_channel = |e: &crate::network::InFlight| {
+        e.via == model.adversary_id() || e.via == model.insider_channel() || e.claimed != e.src
+    };
+    let insider = || {
+        model
+            .insider_id()
+            .map_or_else(|| "?".to_string(), |x| n(&x))
+    };
+    let (actor, kind, adversary, from, to, stanza) = match a {
+        Action::Owner(_) => (n(&OWNER), "command", false, None, Vec::new(), None),
+        Action::Message(c) => (n(c), "message", false, None, Vec::new(), None),
+        Action::Part(c) => (n(c), "part", false, None, Vec::new(), None),
+        Action::Deliver(e, _) => {
+            let shown = if model.dialect.trusts_server_from() {
+                e.claimed
+            } else {
+                e.src
+            };
+            (
+                "network".to_string(),
+                "deliver",
+                adversary_channel(e),
+                Some(n(&shown)),
+                vec![n(&e.dst)],
+                Some(describe(model, &e.stanza)),
+            )
+        }
+        Action::Drop(e) => (
+            "network".to_string(),
+            "drop",
+            false,
+            Some(n(&e.src)),
+            vec![n(&e.dst)],
+            Some(describe(model, &e.stanza)),
+        ),
+        Action::Timeout(c) => (n(c), "retransmit", false, None, Vec::new(), None),
+        Action::Crash(c) => (n(c), "crash", false, None, Vec::new(), None),
+        Action::Forge(_, to) => (
+            "mallory".to_string(),
+            "forge",
+            true,
+            None,
+            vec![n(to)],
+            None,
+        ),
+        Action::Replay(_, s, to) => (
+            "mallory".to_string(),
+            "replay",
+            true,
+            None,
+            vec![n(to)],
+            Some(describe(model, s)),
+        ),
+        Action::Insider(_, to) => (insider(), "insider", true, None, vec![n(to)], None),
+        Action::Reseal(_, s, to) => (
+            insider(),
+            "reseal",
+            true,
+            None,
+            vec![n(to)],
+            Some(describe(model, s)),
+        ),
+        Action::Equivocate(env) => (
+            n(&OWNER),
+            "equivocate",
+            true,
+            None,
+            vec![n(&env.dst)],
+            Some(describe(model, &env.stanza)),
+        ),
+    };
+    TraceStep {
+        actor,
+        kind,
+        adversary,
+        from,
+        to,
+        stanza,
+        ..TraceStep::default()
+    }
+}
+
+/// What the receiver of `env` made of it in `state`: its rejections, with their reasons,
+/// and the messages it showed (the core's outputs, computed again).
+fn received(
+    model: &GroupModel,
+    state: &State,
+    env: &crate::network::InFlight,
+) -> (Vec<String>, Vec<String>) {
+    let Some(client) = state.clients.get(env.dst as usize) else {
+        return (Vec::new(), Vec::new());
+    };
+    let from = if model.dialect.trusts_server_from() {
+        env.claimed
+    } else {
+        env.src
+    };
+    let mut client: kgroup::Client<Id> = (**client).clone();
+    let mut out = Vec::new();
+    client.receive(from, env.stanza.arc().clone(), 0, &mut out);
+    let dst = name(model, env.dst);
+    let mut rejections = Vec::new();
+    let mut deliveries = Vec::new();
+    for o in out {
+        match o {
+            kgroup::Output::Reject { reason, from, .. } => rejections.push(format!(
+                "{dst} rejects {}'s stanza: {} ({})",
+                name(model, from),
+                reason.as_str(),
+                reason.explain()
+            )),
+            kgroup::Output::Deliver { from, body, .. } => deliveries.push(format!(
+                "{dst} shows {}'s message {:?}",
+                name(model, from),
+                body.as_ref()
+            )),
+            kgroup::Output::Equivocation { epoch, witness, .. } => rejections.push(format!(
+                "{dst} raises the alarm: the owner signed two states for epoch {epoch} (witness {})",
+                name(model, witness)
+            )),
+            _ => {}
+        }
+    }
+    (rejections, deliveries)
 }
 
 /// A `progress` lasso: the prefix, ending where the cycle starts, and the cycle, ending
@@ -274,39 +453,39 @@ pub fn render_lasso(
     model: &GroupModel,
     lasso: &crate::liveness::Lasso,
 ) -> (Vec<TraceStep>, Vec<TraceStep>) {
-    let mut prefix = steps(model, &lasso.prefix.1);
+    let mut prefix = steps(model, &lasso.prefix.0, &lasso.prefix.1);
     let at = lasso.prefix.1.last().map_or(&lasso.prefix.0, |(_, s)| s);
-    let mut cycle = steps(model, &lasso.cycle);
+    let mut cycle = steps(model, at, &lasso.cycle);
     if lasso.cycle.is_empty() {
-        prefix.push(TraceStep {
-            action: format!(
+        prefix.push(TraceStep::note(
+            "violation",
+            format!(
                 "VIOLATION: not quiescent, and no fair step is enabled: the run may stay here for ever ({})",
                 pending(model, at)
             ),
-            views: Vec::new(),
-        });
+        ));
     } else {
-        prefix.push(TraceStep {
-            action: format!(
+        prefix.push(TraceStep::note(
+            "cycle",
+            format!(
                 "CYCLE: from here the {} steps below repeat for ever, every fair step taken or disabled on the way",
                 lasso.cycle.len()
             ),
-            views: Vec::new(),
-        });
-        cycle.push(TraceStep {
-            action: format!(
+        ));
+        cycle.push(TraceStep::note(
+            "violation",
+            format!(
                 "VIOLATION: back where the cycle began, never quiescent ({})",
                 pending(model, at)
             ),
-            views: Vec::new(),
-        });
+        ));
     }
     (prefix, cycle)
 }
 
 /// The path as trace steps, ending with a line that says what was violated.
 pub fn render(model: &GroupModel, path: &Path, property: Property) -> Vec<TraceStep> {
-    let mut steps: Vec<TraceStep> = steps(model, &path.1);
+    let mut steps: Vec<TraceStep> = steps(model, &path.0, &path.1);
     let last = path.1.last().map_or(&path.0, |(_, s)| s);
     let why = match property {
         Property::Convergence => format!(
@@ -332,9 +511,6 @@ pub fn render(model: &GroupModel, path: &Path, property: Property) -> Vec<TraceS
         Property::Progress => format!("never quiescent ({})", pending(model, last)),
         other => format!("{} violated by the last step", other.name()),
     };
-    steps.push(TraceStep {
-        action: format!("VIOLATION: {why}"),
-        views: Vec::new(),
-    });
+    steps.push(TraceStep::note("violation", format!("VIOLATION: {why}")));
     steps
 }

@@ -348,6 +348,27 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The reason in a few words, for a person reading a trace.
+    pub fn explain(&self) -> &'static str {
+        match self {
+            Reason::NotOwner => "a group command from someone other than the group's owner",
+            Reason::WrongOwner => "the group id is bound to another owner here",
+            Reason::NotMember => "a message or part from someone who is not a member",
+            Reason::UnknownGroup => "a message, part or set for a group this client does not know",
+            Reason::NotAddressed => {
+                "a create or set for an unknown group that does not name this client"
+            }
+            Reason::Stale => "an owner state older than, or as old as, the one applied",
+            Reason::Duplicate => "seen before",
+            Reason::Downgrade => "an owner command without an epoch for a group that has epochs",
+            Reason::BufferFull => "the buffer for stanzas from the future is full",
+            Reason::Empty => "nothing to do: no command and no body",
+            Reason::BadControl => "a control stanza that makes no sense here",
+            Reason::NotRecipient => "its signed recipient list does not name this client",
+            Reason::TooFarAhead => "stamped too far ahead of this client's epoch to be held",
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Reason::NotOwner => "not-owner",
