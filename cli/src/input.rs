@@ -19,6 +19,9 @@ pub const PAYLOAD_LIMIT: u64 = 16 << 20;
 pub const MESSAGE_LIMIT: u64 = 32 << 20;
 /// A `sim --scenario` TOML file (a scenario is a few hundred bytes).
 pub const SCENARIO_LIMIT: u64 = 1 << 20;
+/// An XML log for `stanza decode --stream`: any number of stanzas (each still decoded
+/// under the codec's 256 KiB limit).
+pub const LOG_LIMIT: u64 = 64 << 20;
 /// A stanza (XML or its JSON) for `stanza decode|encode`; the decoder itself refuses XML
 /// over 256 KiB.
 pub const STANZA_LIMIT: u64 = 4 << 20;

@@ -159,3 +159,56 @@ fn bad_usage_exits_2() {
         Some(2)
     );
 }
+
+/// Files, several at once, and a stream of stanzas as an XMPP console log shows them:
+/// every `<message/>` is decoded (other stanzas and log text skipped), a bad one is named
+/// with its file, line, column and the input around it, and the rest are still read.
+#[test]
+fn decode_reads_files_and_streams_of_stanzas() {
+    let dir = std::env::temp_dir().join(format!("kgroup-stanza-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a.xml");
+    let b = dir.join("b.xml");
+    std::fs::write(&a, seed("3-add")).unwrap();
+    std::fs::write(&b, seed("4-remove")).unwrap();
+    let out = kgroup(
+        &["stanza", "decode", a.to_str().unwrap(), b.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+
+    let log = dir.join("console.log");
+    let mut text = b"SENT: <stream:stream to='example.com'>\n<presence/>\nRECV: ".to_vec();
+    text.extend(seed("3-add"));
+    text.extend(b"\n<iq type='result' id='1'/>\nRECV: <message to='a@b'><body>x</bdy></message>\n");
+    text.extend(seed("4-remove"));
+    std::fs::write(&log, &text).unwrap();
+    let out = kgroup(
+        &["stanza", "decode", "--stream", log.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "one stanza was bad: {out:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "the good stanzas around the bad one");
+    assert_eq!(lines[0]["group"]["command"]["type"], "set");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("console.log: at line "), "{err}");
+    assert!(
+        err.contains("expected `</body>`, but `</bdy>` was found; near \"RECV: <message to='a@b'><body>x</bdy></message>\""),
+        "the whole diagnosis and its context: {err}"
+    );
+    assert!(err.contains("2 decoded, 1 refused"), "{err}");
+
+    let out = kgroup(
+        &["stanza", "decode", "--stream"],
+        b"<presence/> nothing here",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no <message/> stanza"));
+    let out = kgroup(&["stanza", "decode", "/nonexistent/x.xml"], b"");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}

@@ -84,9 +84,13 @@ impl DecodeError {
 }
 
 /// Shortens untrusted text quoted in an error message and keeps it on one line.
+/// The most characters of input an error message quotes.
+const QUOTE: usize = 160;
+
 fn quote(s: &str) -> String {
-    let mut out: String = s.chars().take(64).flat_map(char::escape_debug).collect();
-    if s.chars().nth(64).is_some() {
+    // Long enough for quick-xml's diagnoses and a JID in full; bounded for hostile input.
+    let mut out: String = s.chars().take(QUOTE).flat_map(char::escape_debug).collect();
+    if s.chars().nth(QUOTE).is_some() {
         out.push('…');
     }
     out

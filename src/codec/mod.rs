@@ -24,6 +24,7 @@ pub mod group;
 pub mod hardened;
 pub mod jid;
 pub mod message;
+pub mod scan;
 mod xml;
 
 use serde::{Deserialize, Serialize};
