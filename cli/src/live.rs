@@ -31,7 +31,9 @@ pub struct LiveArgs {
     /// Messages each client sends (1..=10000).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     messages: u32,
-    #[arg(long, default_value = "kontalk")]
+    /// The dialect the clients speak: hardened (the default, as in every subcommand),
+    /// kontalk or android.
+    #[arg(long, default_value = "hardened")]
     dialect: Dialect,
     /// Send one stanza per recipient even if the server offers XEP-0033.
     #[arg(long)]

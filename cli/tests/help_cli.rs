@@ -66,3 +66,14 @@ fn man_writes_one_page_and_a_page_per_subcommand() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(common::one_line(&out.stderr), "{out:?}");
 }
+
+/// Every subcommand that takes a dialect defaults to the same one, and says so in --help.
+#[test]
+fn the_dialect_defaults_to_hardened_everywhere_and_help_says_so() {
+    for sub in ["check", "replay", "live"] {
+        let out = kgroup(&[sub, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{sub}: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("[default: hardened]"), "{sub}: {text}");
+    }
+}
