@@ -124,10 +124,7 @@ pub struct Stop {
 impl Stop {
     /// Whether to give up now.
     pub fn reached(&self) -> bool {
-        self.flag
-            .as_ref()
-            .is_some_and(|f| f.load(Ordering::Relaxed))
-            || self.deadline.is_some_and(|d| Instant::now() >= d)
+        self.why().is_some()
     }
 
     /// What stopped the check, in words, once it has.
