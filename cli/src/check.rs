@@ -11,11 +11,11 @@ use crate::output::{self, out, outln};
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
-    /// Protocol dialect: kontalk (the protocol page as written), android (Kontalk's Android
+    /// The protocol dialect: kontalk (the protocol page as written), android (Kontalk's Android
     /// client as built) or hardened (ours).
     #[arg(long, default_value = "hardened")]
     pub dialect: Dialect,
-    /// Clients, the owner included.
+    /// Clients in the run, owners included. The script adds members from them.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(2..=8))]
     pub clients: u8,
     /// Owner script: `create:1,2;add:3;remove:1;subject:1` (members are 1..clients-1).
@@ -24,8 +24,9 @@ pub struct CheckArgs {
     /// ordered, unordered, duplicating or lossy.
     #[arg(long, default_value = "unordered")]
     pub network: Network,
-    /// Add a server/outsider adversary that forges `from` and owner attributes and replays
-    /// owner stanzas.
+    /// Add mallory, the server or an outsider (never a member): forges `from` and owner
+    /// attributes, squats the group id and replays owner stanzas. (`sim`'s member who
+    /// forges is `--forger`.)
     #[arg(long)]
     pub adversary: bool,
     /// Stanzas the adversary may inject.
@@ -34,15 +35,17 @@ pub struct CheckArgs {
     /// Clients that may send messages, comma-separated (0 is the owner); empty for none.
     #[arg(long, default_value = "3")]
     pub senders: String,
-    /// Messages each sender may send.
+    /// Messages each sender sends. The check explores every run in which it sends up to
+    /// this many.
     #[arg(long, default_value_t = 1)]
     pub messages: u8,
     /// Members that may leave, comma-separated (e.g. `2`); empty for none.
     #[arg(long, default_value = "")]
     pub parting: String,
-    /// Times the owner may crash and restart from its persisted state.
+    /// Times the owner may crash and restart from its persisted state. (`sim`'s
+    /// `--crashes` are of any client.)
     #[arg(long, default_value_t = 0)]
-    pub crashes: u8,
+    pub owner_crashes: u8,
     /// Stanzas the lossy network may drop.
     #[arg(long, default_value_t = 1)]
     pub losses: u8,
@@ -64,8 +67,8 @@ pub struct CheckArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Stop with exit 3 (incomplete) once the process uses this much memory, e.g. 512M or
-    /// 8G [default: 80% of the memory available at the start].
+    /// Stop with exit 3 once the process uses this much memory, e.g. 512M or 8G [default:
+    /// 80% of the memory available at the start].
     #[arg(long, value_name = "SIZE", value_parser = crate::memory::parse_size)]
     pub max_memory: Option<u64>,
     /// Explore interchangeable members once (members the script, senders, parting list and
@@ -77,17 +80,17 @@ pub struct CheckArgs {
     /// the check incomplete (exit 3). For measuring what the analysis costs.
     #[arg(long)]
     pub no_liveness: bool,
-    /// Add the insider: the first member the script removes keeps its keys and, after the
-    /// owner issues its removal, sends messages stamped with old epochs and old or new
-    /// sequence numbers, stamped ahead of the owner, with no stamp, floods a member with
-    /// stanzas of unknown groups, and re-seals what it received to everyone else.
+    /// A removed member keeps its keys and turns insider: it sends backdated,
+    /// reused-number, ahead-of-the-owner and unstamped messages, floods a member with
+    /// stanzas of unknown groups, and re-seals what it received. Here it is the first member
+    /// the script removes, and it acts once the owner has issued that removal.
     #[arg(long)]
     pub insider: bool,
-    /// Moves the insider may make.
+    /// Moves each insider makes. The check explores every run with up to this many.
     #[arg(long, default_value_t = 2)]
-    pub insider_budget: u8,
-    /// The malicious owner: once, it sends one addressee of a create or set a different
-    /// one (another subject) for the same epoch, and is otherwise the real core.
+    pub insider_moves: u8,
+    /// The owner equivocates: once, it sends one addressee of a change a different command
+    /// (another subject) for the same epoch. It is otherwise the real core.
     #[arg(long)]
     pub equivocate: bool,
     /// The hardened dialect's receiving rules: v2, or v1 to see what v2 fixes.
@@ -164,11 +167,11 @@ impl CheckArgs {
             parting,
             adversary: self.adversary,
             adversary_budget: self.adversary_budget,
-            owner_crashes: self.crashes,
+            owner_crashes: self.owner_crashes,
             max_losses: self.losses,
             planted: self.plant,
             insider: self.insider,
-            insider_budget: self.insider_budget,
+            insider_budget: self.insider_moves,
             rules: self.hardened_rules,
             equivocate: self.equivocate,
         };
@@ -469,10 +472,13 @@ pub fn findings(threads: usize, max_memory: Option<u64>, json: bool) -> ExitCode
         .iter()
         .filter(|(_, r)| r.dialect == Dialect::Hardened && r.rules == kgroup::Rules::V2)
         .all(|(_, r)| findings::as_expected(r));
-    let v: Vec<_> = rows
-        .iter()
-        .map(|(w, r)| serde_json::json!({ "workload": w, "report": r }))
-        .collect();
+    let v = serde_json::json!({
+        "rows": rows
+            .iter()
+            .map(|(w, r)| serde_json::json!({ "workload": w, "report": r }))
+            .collect::<Vec<_>>(),
+        "hardened_ok": hardened_ok,
+    });
     output::finish("findings", json, &v, hardened_ok, || {
         for w in findings::workloads() {
             outln!("- `{}`: {}", w.name, w.summary);

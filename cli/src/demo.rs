@@ -45,7 +45,11 @@ fn report(name: &'static str, summary: &'static str, dialect: Dialect, lab: &Lab
                 subject: view
                     .as_ref()
                     .and_then(|v| v.subject.as_deref().map(String::from)),
-                epoch: view.as_ref().map(|v| v.epoch),
+                // Only the hardened dialect has epochs.
+                epoch: view
+                    .as_ref()
+                    .filter(|_| dialect == Dialect::Hardened)
+                    .map(|v| v.epoch),
                 status: view.as_ref().map(|v| v.status),
                 delivered: lab
                     .delivered
@@ -81,17 +85,13 @@ fn short(jid: &str) -> &str {
     jid.split('@').next().unwrap_or(jid)
 }
 
+/// The names `kgroup demo NAME` takes, for clap to check, list in `--help` and complete.
+pub fn names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(scenarios::all().iter().map(|s| s.name))
+}
+
 pub fn run(dialect: Option<Dialect>, only: Option<&str>, json: bool) -> ExitCode {
     let all = scenarios::all();
-    if let Some(name) = only {
-        if !all.iter().any(|s| s.name == name) {
-            let names: Vec<_> = all.iter().map(|s| s.name).collect();
-            return output::usage(
-                "demo",
-                format_args!("unknown scenario `{name}` (known: {})", names.join(", ")),
-            );
-        }
-    }
     let dialects: Vec<Dialect> = dialect.map_or(Dialect::ALL.to_vec(), |d| vec![d]);
     let mut runs = Vec::new();
     for s in all.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
@@ -133,11 +133,11 @@ pub fn run(dialect: Option<Dialect>, only: Option<&str>, json: bool) -> ExitCode
                 match &c.members {
                     Some(m) => {
                         let m: Vec<_> = m.iter().map(|x| short(x)).collect();
+                        let epoch = c.epoch.map(|e| format!(" epoch {e}")).unwrap_or_default();
                         outln!(
-                            "   {:<8} {:?} epoch {} members [{}] subject {:?}",
+                            "   {:<8} {:?}{epoch} members [{}] subject {:?}",
                             short(c.client),
                             c.status.unwrap_or(kgroup::Status::Member),
-                            c.epoch.unwrap_or(0),
                             m.join(", "),
                             c.subject.as_deref().unwrap_or("")
                         );

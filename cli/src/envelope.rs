@@ -43,7 +43,7 @@ pub enum KeyCmd {
         /// The bare JID the key is bound to.
         #[arg(long)]
         jid: String,
-        /// cv25519 (v4 keys: GnuPG 2.2 reads them), cv25519-v6 (RFC 9580),
+        /// The key suite. Here cv25519 (v4 keys: GnuPG 2.2 reads them), cv25519-v6 (RFC 9580),
         /// mlkem768-x25519 (post-quantum, v6) or kontalk (the Android client's: RSA-2048
         /// primary, P-256 subkeys, user id `Name <JID>`; the others name `xmpp:<JID>`).
         #[arg(long, default_value = "cv25519", value_parser = crate::parse_suite)]
@@ -87,7 +87,7 @@ pub struct Out {
 
 #[derive(Args)]
 pub struct SealArgs {
-    /// My secret key: the payload is signed with it.
+    /// My secret key. The payload is signed with it.
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
     /// The recipients' certificates: the payload is encrypted once, to all of them.
@@ -103,7 +103,7 @@ pub struct SealArgs {
 
 #[derive(Args)]
 pub struct OpenArgs {
-    /// My secret key: the message must be encrypted to it.
+    /// My secret key. The message must be encrypted to it.
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
     /// Certificates of the peers who may have signed it (mine is always known).

@@ -25,14 +25,15 @@ pub struct LiveArgs {
     /// The server's c2s listener, HOST:PORT.
     #[arg(long)]
     server: String,
-    /// Clients in the group, the first is the owner (2..=64).
+    /// Clients in the run, owners included. The first is the owner and every one a member
+    /// (2..=64).
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=64))]
     clients: u32,
-    /// Messages each client sends (1..=10000).
+    /// Messages each sender sends. Every client is a sender (1..=10000).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     messages: u32,
-    /// The dialect the clients speak: hardened (the default, as in every subcommand),
-    /// kontalk or android.
+    /// The protocol dialect: kontalk (the protocol page as written), android (Kontalk's Android
+    /// client as built) or hardened (ours).
     #[arg(long, default_value = "hardened")]
     dialect: Dialect,
     /// Send one stanza per recipient even if the server offers XEP-0033.

@@ -25,11 +25,16 @@ use crate::output::{self, outln};
 pub struct ReplayArgs {
     #[command(flatten)]
     check: CheckArgs,
-    /// Replay through the XML codec.
-    #[arg(long, conflicts_with = "encrypt")]
+    /// How far each stanza goes through the real adapter: core (typed stanzas), wire
+    /// (the XML codec) or encrypt (the codec and the OpenPGP envelope). With encrypt every
+    /// client has its own key.
+    #[arg(long, default_value = "core")]
+    mode: Mode,
+    /// Same as --mode wire.
+    #[arg(long, conflicts_with_all = ["encrypt", "mode"])]
     wire: bool,
-    /// Replay through the codec and the OpenPGP envelope, with a key per client.
-    #[arg(long)]
+    /// Same as --mode encrypt.
+    #[arg(long, conflicts_with = "mode")]
     encrypt: bool,
 }
 
@@ -62,7 +67,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     } else if args.wire {
         Mode::Wire
     } else {
-        Mode::Core
+        args.mode
     };
     // The exhaustive check (on every thread) says which properties fail; only those are
     // searched again for their paths.

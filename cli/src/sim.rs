@@ -10,39 +10,55 @@ use std::process::ExitCode;
 
 use clap::Args;
 use kgroup::Dialect;
-use kgroup_sim::{Latency, Mode, Partition, SimConfig};
+use kgroup_sim::{LatencyDist, Mode, Partition, SimConfig, Span};
 
 use crate::output::{self, out, outln};
 
+/// The flags of a run. Every flag that describes the run is also a key of the scenario
+/// file, under the same name and written the same way (`--latency-ms 20..150`,
+/// `latency-ms = "20..150"`); the defaults `--help` shows come from [`SimConfig`]'s (see
+/// [`document_defaults`]), so help, file and run cannot disagree.
 #[derive(Args, Debug)]
 pub struct SimArgs {
-    /// A TOML scenario file: any field of the run (see the README); flags override it.
-    #[arg(long)]
+    /// A TOML scenario file whose keys are these flags' names (see `--print-scenario` and
+    /// docs/cli.md); flags given as well override it.
+    #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
+    /// Write the run's scenario (the defaults, the --scenario file and the flags given) as
+    /// a commented TOML file to stdout, and exit without running.
+    #[arg(long)]
+    print_scenario: bool,
+    /// The protocol dialect: kontalk (the protocol page as written), android (Kontalk's Android
+    /// client as built) or hardened (ours).
+    /// Every client speaks it, unless --mix.
     #[arg(long)]
     dialect: Option<Dialect>,
     /// A mixed run: client i speaks the (i mod n)-th of these dialects, owners included
     /// (e.g. `kontalk,android,hardened`).
     #[arg(long, value_delimiter = ',')]
     mix: Vec<Dialect>,
-    /// Clients in the run.
+    /// The seed of every random choice of the run.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Clients in the run, owners included. Every group draws its members from them.
     #[arg(long)]
     clients: Option<u32>,
     /// Members per group, the owner included.
     #[arg(long)]
     members: Option<u32>,
+    /// Groups in the run, each with its own owner.
     #[arg(long)]
     groups: Option<u32>,
-    /// Messages per group.
+    /// Messages per group, each from a random current member.
     #[arg(long)]
-    messages: Option<u32>,
+    messages_per_group: Option<u32>,
     /// Owner commands (add, remove, subject) per group after the create.
     #[arg(long)]
     churn: Option<u32>,
     /// Members per group that leave.
     #[arg(long)]
     parts: Option<u32>,
-    /// The window over which the workload is spread.
+    /// The window over which the workload is spread, in milliseconds.
     #[arg(long)]
     duration_ms: Option<u64>,
     /// Probability that a hop (client→server or server→client) loses a stanza.
@@ -54,63 +70,75 @@ pub struct SimArgs {
     /// Independent latency per stanza (links are FIFO without it).
     #[arg(long)]
     reorder: bool,
-    /// One-way latency per hop, `A..B` milliseconds.
-    #[arg(long, value_parser = parse_range)]
-    latency_ms: Option<(u64, u64)>,
-    /// `uniform` over --latency-ms, or `exponential`: A plus a tail of mean B.
+    /// One-way latency per hop, `A..B` milliseconds, read as --latency-dist says.
+    #[arg(long, value_name = "A..B")]
+    latency_ms: Option<Span>,
+    /// `uniform` over A..=B, or `exponential`: A plus a tail of mean B.
     #[arg(long)]
-    latency_dist: Option<String>,
+    latency_dist: Option<LatencyDist>,
     /// Fraction of clients that go offline once (the server stores their stanzas).
     #[arg(long)]
     offline: Option<f64>,
+    /// How long an offline client stays away, in milliseconds.
     #[arg(long)]
     offline_ms: Option<u64>,
-    /// Client crashes; each restarts from its persisted state after --crash-ms.
+    /// Crashes of random clients (owners included); each restarts from its persisted
+    /// state after --crash-ms.
     #[arg(long)]
     crashes: Option<u32>,
+    /// How long a crashed client stays down, in milliseconds.
     #[arg(long)]
     crash_ms: Option<u64>,
     /// `START..END:FRACTION`: cuts that fraction of clients off, silently (repeatable).
-    #[arg(long, value_parser = parse_partition)]
+    #[arg(long, value_name = "START..END:FRACTION")]
     partition: Vec<Partition>,
-    /// One member per group forges owner commands and messages and replays old owner
-    /// stanzas (and squats the group id at the start).
+    /// One member per group is a forger: it forges owner commands and messages, replays
+    /// old owner stanzas and squats the group id at the start.
     #[arg(long)]
-    adversary: bool,
+    forger: bool,
+    /// Stanzas each forger injects.
     #[arg(long)]
     forgeries: Option<u32>,
-    /// One member per group is removed early, keeps its keys and turns insider: it sends
-    /// backdated, reused-number, ahead-of-the-owner and unstamped messages, floods a member
-    /// with stanzas of unknown groups, and re-seals what it received.
+    /// A removed member keeps its keys and turns insider: it sends backdated,
+    /// reused-number, ahead-of-the-owner and unstamped messages, floods a member with
+    /// stanzas of unknown groups, and re-seals what it received. Here one member per group,
+    /// removed early.
     #[arg(long)]
     insider: bool,
-    /// Moves each insider makes [default: 12].
+    /// Moves each insider makes.
     #[arg(long)]
     insider_moves: Option<u32>,
-    /// Stanzas in one insider flood [default: 200].
+    /// Stanzas in one insider flood.
     #[arg(long)]
     flood: Option<u32>,
-    /// Every group's owner is malicious: at its first change with two recipients or more it
-    /// sends one of them a different command (another subject) for the same epoch.
+    /// The owner equivocates: once, it sends one addressee of a change a different command
+    /// (another subject) for the same epoch. Here every group's owner does, at its first
+    /// change with two recipients or more.
     #[arg(long)]
     equivocate: bool,
-    /// Hardened retransmission: first timeout (doubling up to 64×).
+    /// Hardened retransmission: first timeout in milliseconds (doubling up to 64×).
     #[arg(long)]
     retransmit_ms: Option<u64>,
-    /// Attempts before giving up (0: never).
+    /// Retransmission attempts before giving up (0: never).
     #[arg(long)]
     max_attempts: Option<u32>,
-    /// Stop this long after the workload even if the run has not drained.
+    /// How far each stanza goes through the real adapter: core (typed stanzas), wire
+    /// (the XML codec) or encrypt (the codec and the OpenPGP envelope).
+    #[arg(long)]
+    mode: Option<Mode>,
+    /// Same as --mode wire.
+    #[arg(long, conflicts_with_all = ["encrypt", "mode"])]
+    wire: bool,
+    /// Same as --mode encrypt.
+    #[arg(long, conflicts_with = "mode")]
+    encrypt: bool,
+    /// Stop this long (in milliseconds of simulated time) after the workload even if the
+    /// run has not drained.
     #[arg(long)]
     drain_ms: Option<u64>,
+    /// Points on the convergence curve (and the plot).
     #[arg(long)]
-    seed: Option<u64>,
-    /// Every stanza through the XML codec.
-    #[arg(long, conflicts_with = "encrypt")]
-    wire: bool,
-    /// Every stanza through the codec and the OpenPGP envelope.
-    #[arg(long)]
-    encrypt: bool,
+    samples: Option<u32>,
     /// One JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -125,33 +153,112 @@ pub struct SimArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     quiet: bool,
-    /// Refuse a run estimated above this much memory, and stop with exit 3 one that passes
-    /// it, e.g. 512M or 8G [default: 80% of the memory available at the start].
+    /// Stop with exit 3 once the process uses this much memory, e.g. 512M or 8G [default:
+    /// 80% of the memory available at the start]. A run estimated above it is refused
+    /// before it starts.
     #[arg(long, value_name = "SIZE", value_parser = crate::memory::parse_size)]
     max_memory: Option<u64>,
 }
 
-fn parse_range(s: &str) -> Result<(u64, u64), String> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| format!("`{s}`: expected A..B"))?;
-    let n = |v: &str| v.trim().parse::<u64>().map_err(|e| format!("`{v}`: {e}"));
-    Ok((n(a)?, n(b)?))
+/// The flags of `sim` that are not keys of a scenario: where the run comes from, how it is
+/// shown, and the shorthands of `--mode`.
+#[cfg(test)]
+const NOT_KEYS: [&str; 10] = [
+    "scenario",
+    "print-scenario",
+    "json",
+    "trace",
+    "plot",
+    "quiet",
+    "max-memory",
+    "wire",
+    "encrypt",
+    "help",
+];
+
+/// The default run as TOML lines `key = value`, in [`SimConfig`]'s order.
+fn default_lines() -> Vec<(String, String)> {
+    toml_lines(&SimConfig::default())
 }
 
-fn parse_partition(s: &str) -> Result<Partition, String> {
-    let (range, fraction) = s
-        .split_once(':')
-        .ok_or_else(|| format!("`{s}`: expected START..END:FRACTION"))?;
-    let (start_ms, end_ms) = parse_range(range)?;
-    let fraction = fraction
-        .parse::<f64>()
-        .map_err(|e| format!("`{fraction}`: {e}"))?;
-    Ok(Partition {
-        start_ms,
-        end_ms,
-        fraction,
-    })
+fn toml_lines(cfg: &SimConfig) -> Vec<(String, String)> {
+    // A SimConfig serializes to one `key = value` line per field: every value is a scalar
+    // or an inline array of strings.
+    toml::to_string(cfg)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Appends `[default: V]` to the help of every `sim` flag whose scenario key has a default
+/// that says something (not an empty list, not a switch's `false`), from
+/// [`SimConfig::default`] itself.
+pub fn document_defaults(cmd: clap::Command) -> clap::Command {
+    let mut cmd = cmd;
+    for (key, value) in default_lines() {
+        if value == "[]" || value == "false" {
+            continue;
+        }
+        let shown = value.trim_matches('"').to_string();
+        let Some((id, help)) = cmd
+            .get_arguments()
+            .find(|a| a.get_long() == Some(key.as_str()))
+            .map(|a| {
+                let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+                (a.get_id().clone(), help)
+            })
+        else {
+            continue;
+        };
+        cmd = cmd.mut_arg(id, |a| a.help(format!("{help} [default: {shown}]")));
+    }
+    cmd
+}
+
+/// `--print-scenario`: `cfg` as a TOML file, each key after its flag's help as a comment.
+fn scenario_text(cfg: &SimConfig) -> String {
+    use std::fmt::Write as _;
+    let cmd = <crate::Cli as clap::CommandFactory>::command();
+    let sim = cmd.find_subcommand("sim");
+    let mut s = String::from(
+        "# A kgroup sim scenario: `kgroup sim --scenario FILE` reads it. Every key is a flag\n\
+         # of `kgroup sim` with the same name and value syntax; a key left out keeps its\n\
+         # default, and flags given with --scenario override the file. See docs/cli.md.\n",
+    );
+    for (key, value) in toml_lines(cfg) {
+        let help = sim
+            .and_then(|c| {
+                c.get_arguments()
+                    .find(|a| a.get_long() == Some(key.as_str()))
+            })
+            .and_then(|a| a.get_help().map(ToString::to_string))
+            .unwrap_or_default();
+        s.push('\n');
+        for line in wrap(&help, 88) {
+            let _ = writeln!(s, "# {line}");
+        }
+        let _ = writeln!(s, "{key} = {value}");
+    }
+    s
+}
+
+/// `text` in lines of at most `width` characters, broken between words.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
 }
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
@@ -170,30 +277,34 @@ impl SimArgs {
             None => SimConfig::default(),
         };
         macro_rules! set {
-            ($($f:ident),*) => { $( if let Some(v) = self.$f { c.$f = v; } )* };
+            ($($f:ident => $g:ident),*) => { $( if let Some(v) = self.$f { c.$g = v; } )* };
         }
         set!(
-            dialect,
-            clients,
-            members,
-            groups,
-            messages,
-            churn,
-            parts,
-            duration_ms,
-            loss,
-            dup,
-            offline,
-            offline_ms,
-            crashes,
-            crash_ms,
-            forgeries,
-            insider_moves,
-            flood,
-            retransmit_ms,
-            max_attempts,
-            drain_ms,
-            seed
+            dialect => dialect,
+            clients => clients,
+            members => members,
+            groups => groups,
+            messages_per_group => messages,
+            churn => churn,
+            parts => parts,
+            duration_ms => duration_ms,
+            loss => loss,
+            dup => dup,
+            latency_ms => latency_ms,
+            latency_dist => latency_dist,
+            offline => offline,
+            offline_ms => offline_ms,
+            crashes => crashes,
+            crash_ms => crash_ms,
+            forgeries => forgeries,
+            insider_moves => insider_moves,
+            flood => flood,
+            retransmit_ms => retransmit_ms,
+            max_attempts => max_attempts,
+            mode => mode,
+            drain_ms => drain_ms,
+            samples => samples,
+            seed => seed
         );
         if self.members.is_some() && self.clients.is_none() && self.scenario.is_none() {
             // `--members 1000` alone: a run big enough for that group.
@@ -203,27 +314,11 @@ impl SimArgs {
             c.mix = self.mix.clone();
         }
         c.reorder |= self.reorder;
-        c.adversary |= self.adversary;
+        c.forger |= self.forger;
         c.insider |= self.insider;
         c.equivocate |= self.equivocate;
         if !self.partition.is_empty() {
-            c.partitions = self.partition.clone();
-        }
-        let dist = self.latency_dist.as_deref();
-        match (self.latency_ms, dist) {
-            (Some((min, max)), None | Some("uniform")) => c.latency = Latency::Uniform { min, max },
-            (Some((min, mean)), Some("exponential")) => {
-                c.latency = Latency::Exponential { min, mean }
-            }
-            (None, Some("uniform" | "exponential")) => {
-                return Err("--latency-dist needs --latency-ms".into())
-            }
-            (_, Some(other)) => {
-                return Err(format!(
-                    "--latency-dist `{other}`: expected uniform or exponential"
-                ))
-            }
-            (None, None) => {}
+            c.partition = self.partition.clone();
         }
         if self.wire {
             c.mode = Mode::Wire;
@@ -241,6 +336,10 @@ pub fn run(args: SimArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
+    if args.print_scenario {
+        output::out!("{}", scenario_text(&cfg));
+        return output::done();
+    }
     if let Some(t) = args.trace {
         if t >= cfg.clients {
             return usage(format_args!(
@@ -323,4 +422,76 @@ fn parse_client(s: &str) -> Result<u32, String> {
     s.strip_prefix('c').unwrap_or(s).parse().map_err(|_| {
         format!("`{s}` is not a client (a number, or c<number> as the output names them)")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sim_command() -> clap::Command {
+        let cmd = crate::command();
+        cmd.find_subcommand("sim").cloned().unwrap()
+    }
+
+    #[test]
+    fn every_scenario_key_is_a_flag_and_every_run_flag_a_key() {
+        let keys: Vec<String> = default_lines().into_iter().map(|(k, _)| k).collect();
+        let flags: Vec<String> = sim_command()
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(String::from))
+            .collect();
+        for k in &keys {
+            assert!(flags.contains(k), "scenario key `{k}` has no flag --{k}");
+        }
+        for f in &flags {
+            assert!(
+                keys.contains(f) || NOT_KEYS.contains(&f.as_str()),
+                "flag --{f} is not a scenario key"
+            );
+        }
+    }
+
+    #[test]
+    fn help_shows_the_simulators_own_defaults() {
+        let help = sim_command().render_long_help().to_string();
+        let d = SimConfig::default();
+        for shown in [
+            format!("[default: {}]", d.clients),
+            format!("[default: {}]", d.messages),
+            format!("[default: {}..{}]", d.latency_ms.a, d.latency_ms.b),
+            format!("[default: {}]", d.drain_ms),
+        ] {
+            assert!(help.contains(&shown), "{shown} missing from sim --help");
+        }
+        // Every flag that is a key with a value says its default.
+        for (key, value) in default_lines() {
+            if value == "[]" || value == "false" {
+                continue;
+            }
+            let arg = sim_command()
+                .get_arguments()
+                .find(|a| a.get_long() == Some(key.as_str()))
+                .cloned()
+                .unwrap();
+            let help = arg.get_help().unwrap().to_string();
+            assert!(
+                help.ends_with(&format!("[default: {}]", value.trim_matches('"'))),
+                "--{key}: {help}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_printed_scenario_reads_back_as_the_same_run() {
+        let cfg = SimConfig {
+            clients: 33,
+            partition: vec!["100..900:0.25".parse().unwrap()],
+            mix: vec![kgroup::Dialect::Kontalk, kgroup::Dialect::Android],
+            latency_dist: LatencyDist::Exponential,
+            ..SimConfig::default()
+        };
+        let text = scenario_text(&cfg);
+        assert!(text.contains("\n# Clients in the run"), "{text}");
+        assert_eq!(SimConfig::from_toml(&text).unwrap(), cfg);
+    }
 }

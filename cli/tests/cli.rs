@@ -35,7 +35,7 @@ fn demo_closes_with_a_line_per_dialect_shown() {
         "{text}"
     );
     assert!(!text.contains("hardened:"), "{text}");
-    let out = kgroup(&["demo", "--dialect", "android", "--scenario", "seed"]);
+    let out = kgroup(&["demo", "--dialect", "android", "seed"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         text.lines().last(),
@@ -81,9 +81,11 @@ fn bad_usage_exits_two_with_a_clear_message() {
     let out = kgroup(&["demo", "--dialect", "matrix"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown dialect `matrix`"));
-    let out = kgroup(&["demo", "--scenario", "nope"]);
+    let out = kgroup(&["demo", "nope"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scenario `nope`"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid value 'nope'"), "{err}");
+    assert!(err.contains("seed"), "the known names are listed: {err}");
     let out = kgroup(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -230,7 +232,7 @@ fn the_insider_breaks_hardened_v1_and_not_v2() {
     let args = [
         "check",
         "--insider",
-        "--insider-budget",
+        "--insider-moves",
         "1",
         "--script",
         "create:1,2;remove:1;add:3",

@@ -75,7 +75,7 @@ fn the_replay_goes_through_the_codec_and_the_envelope_too() {
 fn v1_counterexamples_with_the_insider_and_the_lying_owner_break_the_judge_too() {
     let insider = [
         "--insider",
-        "--insider-budget",
+        "--insider-moves",
         "1",
         "--script",
         "create:1,2;remove:1;add:3",

@@ -75,8 +75,8 @@ fn a_scenario_file_sets_the_run_and_flags_override_it() {
     std::fs::write(
         &path,
         "dialect = 'kontalk'\nseed = 77\nclients = 12\nmembers = 6\ngroups = 1\n\
-         messages = 10\nloss = 0.05\n\
-         [[partitions]]\nstart_ms = 500\nend_ms = 1500\nfraction = 0.2\n",
+         messages-per-group = 10\nloss = 0.05\n\
+         partition = ['500..1500:0.2']\n",
     )
     .unwrap();
     let p = path.to_str().unwrap();
@@ -86,7 +86,8 @@ fn a_scenario_file_sets_the_run_and_flags_override_it() {
     assert_eq!(v["seed"], 77);
     assert_eq!(v["dialect"], "hardened");
     assert_eq!(v["config"]["clients"], 12);
-    assert_eq!(v["config"]["partitions"].as_array().unwrap().len(), 1);
+    assert_eq!(v["config"]["partition"][0], "500..1500:0.2");
+    assert_eq!(v["config"]["messages-per-group"], 10);
 }
 
 #[test]
@@ -97,9 +98,9 @@ fn bad_usage_exits_two_with_a_one_line_reason() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--loss", "1.5"], "loss"),
         (vec!["--members", "50", "--clients", "10"], "members"),
-        (vec!["--latency-ms", "100..10"], "latency"),
+        (vec!["--latency-ms", "100..10"], "latency-ms"),
         (vec!["--latency-ms", "ten..20"], "ten"),
-        (vec!["--partition", "5..1:0.5"], "partitions"),
+        (vec!["--partition", "5..1:0.5"], "partition"),
         (vec!["--scenario", bad_file.to_str().unwrap()], "membrs"),
         (
             vec!["--scenario", missing.to_str().unwrap()],
@@ -171,7 +172,7 @@ fn plot_and_trace_take_what_the_output_says() {
         "4",
         "--groups",
         "1",
-        "--messages",
+        "--messages-per-group",
         "1",
         "--churn",
         "0",
@@ -198,4 +199,109 @@ fn plot_and_trace_take_what_the_output_says() {
         let out = kgroup(&args);
         assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
     }
+}
+
+/// `key = value` lines of a scenario file, without its comments.
+fn keys_and_values(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn print_scenario_writes_a_file_that_runs_the_same_run() {
+    let out = kgroup(&["sim", "--print-scenario"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let defaults = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        defaults.contains("\nmessages-per-group = 50\n"),
+        "{defaults}"
+    );
+    assert!(
+        defaults.contains("\nlatency-ms = \"10..100\"\n"),
+        "{defaults}"
+    );
+
+    // Flags go into the file; the file read back (and printed again) is the same run.
+    let out = kgroup(&[
+        "sim",
+        "--print-scenario",
+        "--clients",
+        "12",
+        "--members",
+        "4",
+        "--groups",
+        "1",
+        "--messages-per-group",
+        "5",
+        "--latency-ms",
+        "20..150",
+        "--partition",
+        "100..900:0.25",
+        "--mode",
+        "wire",
+        "--seed",
+        "9",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let path = tmp("printed.toml");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let p = path.to_str().unwrap();
+    let again = kgroup(&["sim", "--scenario", p, "--print-scenario"]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let run = kgroup(&["sim", "--scenario", p, "--json", "--quiet"]);
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(v["seed"], 9);
+    assert_eq!(v["mode"], "wire");
+    assert_eq!(v["config"]["latency-ms"], "20..150");
+    assert_eq!(v["config"]["partition"][0], "100..900:0.25");
+}
+
+/// The issue's file: `latency = "20..150"` named a Rust type; now the line says which key
+/// was meant.
+#[test]
+fn a_wrong_key_names_the_key_meant() {
+    let path = tmp("latency.toml");
+    std::fs::write(&path, "seed = 3\nlatency = \"20..150\"\n").unwrap();
+    let out = kgroup(&["sim", "--scenario", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(common::one_line(&out.stderr), "{err}");
+    assert!(
+        err.contains("line 2, column 1: unknown key `latency` (did you mean `latency-ms`?)"),
+        "{err}"
+    );
+}
+
+/// docs/cli.md's schema table lists every key of a scenario, with its default as
+/// `--print-scenario` writes it, and nothing else.
+#[test]
+fn the_documented_schema_is_the_scenario() {
+    let out = kgroup(&["sim", "--print-scenario"]);
+    let printed = keys_and_values(&String::from_utf8(out.stdout).unwrap());
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cli.md")).unwrap();
+    let table: Vec<(String, String)> = page
+        .split("| key | value | default | meaning |")
+        .nth(1)
+        .expect("the schema table")
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            let unquote = |c: &str| {
+                c.trim_matches(|x| x == '`' || x == '|' || x == ' ')
+                    .to_string()
+            };
+            (unquote(cells[0]), unquote(cells[2]))
+        })
+        .collect();
+    assert_eq!(table, printed);
 }

@@ -33,9 +33,10 @@ impl Mode {
     }
 }
 
-/// The one-way latency of a hop (client → server or server → client), in milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+/// The one-way latency of a hop (client → server or server → client), in milliseconds,
+/// as the engine draws it: built by [`SimConfig::latency`] from `latency-ms` and
+/// `latency-dist`.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Latency {
     /// Uniform in `min..=max`.
     Uniform { min: u64, max: u64 },
@@ -43,16 +44,77 @@ pub enum Latency {
     Exponential { min: u64, mean: u64 },
 }
 
-impl Default for Latency {
-    fn default() -> Self {
-        Latency::Uniform { min: 10, max: 100 }
+/// How `latency-ms = "A..B"` is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyDist {
+    /// Uniform in `A..=B`.
+    #[default]
+    Uniform,
+    /// `A` plus an exponential tail of mean `B`.
+    Exponential,
+}
+
+impl std::str::FromStr for LatencyDist {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "uniform" => Ok(LatencyDist::Uniform),
+            "exponential" => Ok(LatencyDist::Exponential),
+            _ => Err(format!("`{s}`: expected uniform or exponential")),
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "core" => Ok(Mode::Core),
+            "wire" => Ok(Mode::Wire),
+            "encrypt" => Ok(Mode::Encrypt),
+            _ => Err(format!("`{s}`: expected core, wire or encrypt")),
+        }
+    }
+}
+
+/// Two numbers of milliseconds, written `A..B` (as flag and as TOML string alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Span {
+    pub a: u64,
+    pub b: u64,
+}
+
+impl std::str::FromStr for Span {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s
+            .split_once("..")
+            .ok_or_else(|| format!("`{s}`: expected A..B"))?;
+        let n = |v: &str| v.trim().parse::<u64>().map_err(|e| format!("`{v}`: {e}"));
+        Ok(Span { a: n(a)?, b: n(b)? })
+    }
+}
+
+impl TryFrom<String> for Span {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Span> for String {
+    fn from(s: Span) -> String {
+        format!("{}..{}", s.a, s.b)
     }
 }
 
 /// A window in which some clients cannot reach the server and the server does not know:
-/// whatever either side sends over those links is lost.
+/// whatever either side sends over those links is lost. Written `START..END:FRACTION` (as
+/// flag and as TOML string alike).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "String", into = "String")]
 pub struct Partition {
     pub start_ms: u64,
     pub end_ms: u64,
@@ -60,9 +122,43 @@ pub struct Partition {
     pub fraction: f64,
 }
 
-/// A complete run description.
+impl std::str::FromStr for Partition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (range, fraction) = s
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}`: expected START..END:FRACTION"))?;
+        let Span { a, b } = range.parse()?;
+        let fraction = fraction
+            .trim()
+            .parse::<f64>()
+            .map_err(|e| format!("`{fraction}`: {e}"))?;
+        Ok(Partition {
+            start_ms: a,
+            end_ms: b,
+            fraction,
+        })
+    }
+}
+
+impl TryFrom<String> for Partition {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Partition> for String {
+    fn from(p: Partition) -> String {
+        format!("{}..{}:{}", p.start_ms, p.end_ms, p.fraction)
+    }
+}
+
+/// A complete run description. Its TOML keys are the names of `kgroup sim`'s flags
+/// (`latency-ms`, `messages-per-group`, ...), and every value is written as the flag takes
+/// it: `kgroup sim --print-scenario` writes one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SimConfig {
     pub dialect: Dialect,
     /// A mixed run: client `i` speaks `mix[i % mix.len()]` (owners included); empty, every
@@ -75,6 +171,7 @@ pub struct SimConfig {
     pub members: u32,
     pub groups: u32,
     /// Messages per group, from random current members.
+    #[serde(rename = "messages-per-group")]
     pub messages: u32,
     /// Owner commands per group after the create: adds, removes and subject changes.
     pub churn: u32,
@@ -88,7 +185,9 @@ pub struct SimConfig {
     pub dup: f64,
     /// Independent latencies per stanza; without it every link is FIFO.
     pub reorder: bool,
-    pub latency: Latency,
+    /// One-way latency per hop: `A..B`, read as `latency_dist` says.
+    pub latency_ms: Span,
+    pub latency_dist: LatencyDist,
     /// Fraction of clients that go offline once during the workload (the server stores
     /// what arrives for them and forwards it when they come back).
     pub offline: f64,
@@ -97,10 +196,10 @@ pub struct SimConfig {
     /// state after `crash_ms`.
     pub crashes: u32,
     pub crash_ms: u64,
-    pub partitions: Vec<Partition>,
+    pub partition: Vec<Partition>,
     /// One member per group forges owner commands and replays old owner stanzas.
-    pub adversary: bool,
-    /// Stanzas each adversary injects.
+    pub forger: bool,
+    /// Stanzas each forger injects.
     pub forgeries: u32,
     /// One member per group is removed early, keeps its keys and turns insider: after its
     /// removal it sends backdated, reused-number, ahead-of-the-owner and unstamped
@@ -132,6 +231,15 @@ impl SimConfig {
             n => self.mix[id as usize % n],
         }
     }
+
+    /// The latency the engine draws from: `latency-ms` read as `latency-dist` says.
+    pub fn latency(&self) -> Latency {
+        let Span { a, b } = self.latency_ms;
+        match self.latency_dist {
+            LatencyDist::Uniform => Latency::Uniform { min: a, max: b },
+            LatencyDist::Exponential => Latency::Exponential { min: a, mean: b },
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -150,13 +258,14 @@ impl Default for SimConfig {
             loss: 0.0,
             dup: 0.0,
             reorder: false,
-            latency: Latency::default(),
+            latency_ms: Span { a: 10, b: 100 },
+            latency_dist: LatencyDist::Uniform,
             offline: 0.0,
             offline_ms: 2_000,
             crashes: 0,
             crash_ms: 1_000,
-            partitions: Vec::new(),
-            adversary: false,
+            partition: Vec::new(),
+            forger: false,
             forgeries: 4,
             insider: false,
             insider_moves: 12,
@@ -264,7 +373,8 @@ impl SimConfig {
 
     /// Parses a TOML scenario; unknown keys are errors.
     pub fn from_toml(text: &str) -> Result<SimConfig, ConfigError> {
-        let cfg: SimConfig = toml::from_str(text).map_err(|e| bad("scenario", e.to_string()))?;
+        let cfg: SimConfig =
+            toml::from_str(text).map_err(|e| bad("scenario", toml_error(text, &e)))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -301,47 +411,47 @@ impl SimConfig {
         }
         probability("dup", self.dup)?;
         probability("offline", self.offline)?;
-        match self.latency {
+        match self.latency() {
             Latency::Uniform { min, max } if min > max => {
-                return Err(bad("latency", format!("min {min} is above max {max}")))
+                return Err(bad("latency-ms", format!("min {min} is above max {max}")))
             }
             Latency::Uniform { max, .. } if max > MAX_TIME_MS => {
-                return Err(bad("latency", "above 1e9 ms"))
+                return Err(bad("latency-ms", "above 1e9 ms"))
             }
             Latency::Exponential { min, mean } if min > MAX_TIME_MS || mean > MAX_TIME_MS => {
-                return Err(bad("latency", "above 1e9 ms"))
+                return Err(bad("latency-ms", "above 1e9 ms"))
             }
             _ => {}
         }
         for (field, v) in [
-            ("duration_ms", self.duration_ms),
-            ("offline_ms", self.offline_ms),
-            ("crash_ms", self.crash_ms),
-            ("drain_ms", self.drain_ms),
-            ("retransmit_ms", self.retransmit_ms),
+            ("duration-ms", self.duration_ms),
+            ("offline-ms", self.offline_ms),
+            ("crash-ms", self.crash_ms),
+            ("drain-ms", self.drain_ms),
+            ("retransmit-ms", self.retransmit_ms),
         ] {
             if v > MAX_TIME_MS {
                 return Err(bad(field, format!("{v} is above {MAX_TIME_MS}")));
             }
         }
         if self.duration_ms == 0 {
-            return Err(bad("duration_ms", "must be positive"));
+            return Err(bad("duration-ms", "must be positive"));
         }
-        for p in &self.partitions {
-            probability("partitions.fraction", p.fraction)?;
+        for p in &self.partition {
+            probability("partition", p.fraction)?;
             if p.start_ms >= p.end_ms || p.end_ms > MAX_TIME_MS {
                 return Err(bad(
-                    "partitions",
+                    "partition",
                     format!("window {}..{} is empty or too late", p.start_ms, p.end_ms),
                 ));
             }
         }
         for (field, v) in [
-            ("messages", self.messages),
+            ("messages-per-group", self.messages),
             ("churn", self.churn),
             ("crashes", self.crashes),
             ("forgeries", self.forgeries),
-            ("insider_moves", self.insider_moves),
+            ("insider-moves", self.insider_moves),
             ("flood", self.flood),
         ] {
             if v > 10_000_000 {
@@ -357,11 +467,38 @@ impl SimConfig {
         if self.mode == Mode::Encrypt && self.clients > MAX_ENCRYPT_CLIENTS {
             return Err(bad(
                 "clients",
-                format!("--encrypt gives every client a keyring of every certificate: at most {MAX_ENCRYPT_CLIENTS} clients"),
+                format!("mode encrypt gives every client a keyring of every certificate: at most {MAX_ENCRYPT_CLIENTS} clients"),
             ));
         }
         Ok(())
     }
+}
+
+/// A TOML error in one line: where, and what (an unknown key with the key meant, if one
+/// is close, rather than the list of all keys).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map_or(String::new(), |span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("line {line}, column {column}: ")
+    });
+    let message = e.message().trim();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or_default();
+        let keys = toml::to_string(&SimConfig::default()).unwrap_or_default();
+        let known: Vec<&str> = keys.lines().filter_map(|l| l.split(" = ").next()).collect();
+        let near = known
+            .iter()
+            .find(|k| k.starts_with(key) || key.starts_with(*k) || k.replace('-', "_") == key);
+        return match near {
+            Some(k) => format!("{at}unknown key `{key}` (did you mean `{k}`?)"),
+            None => format!(
+                "{at}unknown key `{key}` (the keys are the flags of kgroup sim; see --print-scenario)"
+            ),
+        };
+    }
+    format!("{at}{}", message.replace('\n', " "))
 }
 
 #[cfg(test)]
@@ -377,19 +514,58 @@ mod tests {
     fn scenario_overrides_and_rejects_unknown_keys() {
         let cfg = SimConfig::from_toml(
             "dialect = 'kontalk'\nclients = 40\nloss = 0.2\n\
-             latency = { dist = 'exponential', min = 5, mean = 40 }\n\
-             [[partitions]]\nstart_ms = 100\nend_ms = 900\nfraction = 0.25\n",
+             latency-ms = '5..40'\nlatency-dist = 'exponential'\n\
+             partition = ['100..900:0.25']\nmessages-per-group = 7\n",
         )
         .unwrap();
         assert_eq!(cfg.dialect, Dialect::Kontalk);
         assert_eq!(cfg.clients, 40);
-        assert_eq!(cfg.latency, Latency::Exponential { min: 5, mean: 40 });
-        assert_eq!(cfg.partitions.len(), 1);
+        assert_eq!(cfg.messages, 7);
+        assert_eq!(cfg.latency(), Latency::Exponential { min: 5, mean: 40 });
+        assert_eq!(
+            cfg.partition,
+            [Partition {
+                start_ms: 100,
+                end_ms: 900,
+                fraction: 0.25
+            }]
+        );
         assert_eq!(cfg.members, SimConfig::default().members);
 
         let e = SimConfig::from_toml("clients = 40\nlos = 0.2\n").unwrap_err();
         assert_eq!(e.field, "scenario");
         assert!(e.problem.contains("los"), "{e}");
+        // The keys are the flags' names, not the fields'.
+        let e = SimConfig::from_toml("duration_ms = 5").unwrap_err();
+        assert_eq!(
+            e.problem,
+            "line 1, column 1: unknown key `duration_ms` (did you mean `duration-ms`?)"
+        );
+        let e = SimConfig::from_toml("seed = 2\nlatency = '20..150'").unwrap_err();
+        assert_eq!(
+            e.problem,
+            "line 2, column 1: unknown key `latency` (did you mean `latency-ms`?)"
+        );
+        let e = SimConfig::from_toml("latency-ms = '20..x'").unwrap_err();
+        assert_eq!(
+            e.problem,
+            "line 1, column 14: `x`: invalid digit found in string"
+        );
+    }
+
+    #[test]
+    fn every_value_is_written_as_it_is_read() {
+        let cfg = SimConfig {
+            latency_dist: LatencyDist::Exponential,
+            partition: vec!["5..70:0.5".parse().unwrap()],
+            mix: vec![Dialect::Kontalk, Dialect::Hardened],
+            mode: Mode::Wire,
+            ..SimConfig::default()
+        };
+        let text = toml::to_string(&cfg).unwrap();
+        assert!(text.contains("latency-ms = \"10..100\""), "{text}");
+        assert!(text.contains("partition = [\"5..70:0.5\"]"), "{text}");
+        assert_eq!(SimConfig::from_toml(&text).unwrap(), cfg);
     }
 
     #[test]
@@ -414,15 +590,9 @@ mod tests {
         let cases: [(&str, &str); 6] = [
             ("loss = 1.5", "loss"),
             ("members = 30\nclients = 20", "members"),
-            (
-                "latency = { dist = 'uniform', min = 9, max = 3 }",
-                "latency",
-            ),
+            ("latency-ms = '9..3'", "latency-ms"),
             ("parts = 10", "parts"),
-            (
-                "[[partitions]]\nstart_ms = 9\nend_ms = 9\nfraction = 0.1",
-                "partitions",
-            ),
+            ("partition = ['9..9:0.1']", "partition"),
             ("clients = 'many'", "scenario"),
         ];
         for (text, field) in cases {

@@ -238,7 +238,7 @@ impl Sim {
             pool.truncate(cfg.members as usize + extra);
             let owner = pool[0];
             let initial = pool[1..cfg.members as usize].to_vec();
-            let adversary = if cfg.adversary {
+            let adversary = if cfg.forger {
                 initial.choose(&mut rng).copied()
             } else {
                 None
@@ -347,8 +347,8 @@ impl Sim {
             self.push(t, SimEvent::Crash(c));
             self.push(t + self.cfg.crash_ms.max(1), SimEvent::Restart(c));
         }
-        for i in 0..self.cfg.partitions.len() {
-            let p = self.cfg.partitions[i];
+        for i in 0..self.cfg.partition.len() {
+            let p = self.cfg.partition[i];
             self.push(p.start_ms, SimEvent::PartitionOpen(i));
             self.push(p.end_ms, SimEvent::PartitionClose);
         }
@@ -368,7 +368,7 @@ impl Sim {
     }
 
     fn latency(&mut self) -> u64 {
-        match self.cfg.latency {
+        match self.cfg.latency() {
             Latency::Uniform { min, max } => self.rng.random_range(min..=max),
             Latency::Exponential { min, mean } => {
                 let u: f64 = self.rng.random_range(f64::EPSILON..1.0);
@@ -496,7 +496,7 @@ impl Sim {
                 }
             }
             SimEvent::PartitionOpen(i) => {
-                let k = (self.cfg.partitions[i].fraction * f64::from(self.cfg.clients)) as usize;
+                let k = (self.cfg.partition[i].fraction * f64::from(self.cfg.clients)) as usize;
                 let mut all: Vec<Id> = (0..self.cfg.clients).collect();
                 all.shuffle(&mut self.rng);
                 for c in all.into_iter().take(k) {
@@ -506,7 +506,7 @@ impl Sim {
             SimEvent::PartitionClose => {
                 let open = self
                     .cfg
-                    .partitions
+                    .partition
                     .iter()
                     .any(|p| p.start_ms <= self.now && self.now < p.end_ms);
                 if !open {

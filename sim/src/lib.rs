@@ -10,7 +10,7 @@ pub mod replay;
 pub mod report;
 pub mod wire;
 
-pub use config::{Latency, Mode, Partition, SimConfig};
+pub use config::{Latency, LatencyDist, Mode, Partition, SimConfig, Span};
 pub use engine::Sim;
 pub use report::SimReport;
 

@@ -300,9 +300,9 @@ impl SimReport {
             count(c.messages.into(), "message"),
             count(c.churn.into(), "owner command"),
             count(c.parts.into(), "part"),
-            match (c.adversary, c.insider) {
-                (true, true) => ", an adversary and an insider",
-                (true, false) => ", an adversary",
+            match (c.forger, c.insider) {
+                (true, true) => ", a forger and an insider",
+                (true, false) => ", a forger",
                 (false, true) => ", an insider",
                 (false, false) => "",
             }
@@ -317,7 +317,7 @@ impl SimReport {
             } else {
                 "FIFO links"
             },
-            match c.latency {
+            match c.latency() {
                 Latency::Uniform { min, max } => format!("{min}..{max} ms uniform"),
                 Latency::Exponential { min, mean } => {
                     format!("{min} ms + exponential (mean {mean} ms)")
@@ -325,7 +325,7 @@ impl SimReport {
             },
             c.offline,
             c.crashes,
-            c.partitions.len()
+            c.partition.len()
         );
         let _ = writeln!(
             s,

@@ -47,10 +47,10 @@ fn verdict(report: &Value, name: &str) -> bool {
 #[test]
 fn the_same_seed_gives_the_same_json_and_another_seed_does_not() {
     let mut cfg = hostile(Dialect::Hardened, 42);
-    cfg.adversary = true;
+    cfg.forger = true;
     cfg.crashes = 2;
     cfg.offline = 0.2;
-    cfg.partitions = vec![Partition {
+    cfg.partition = vec![Partition {
         start_ms: 2_000,
         end_ms: 4_000,
         fraction: 0.25,
@@ -137,7 +137,7 @@ fn without_retransmission_loss_does_lose_messages() {
 fn the_adversary_breaks_kontalk_and_not_hardened() {
     for seed in 1..=3 {
         let mut cfg = hostile(Dialect::Hardened, seed);
-        cfg.adversary = true;
+        cfg.forger = true;
         let h = json(&cfg);
         assert!(h["counters"]["forged"].as_u64().unwrap() > 0);
         for p in h["properties"].as_array().unwrap() {
@@ -157,7 +157,7 @@ fn the_adversary_breaks_kontalk_and_not_hardened() {
 #[test]
 fn the_wire_mode_replays_the_core_run_exactly_and_counts_bytes() {
     let mut cfg = hostile(Dialect::Hardened, 9);
-    cfg.adversary = true;
+    cfg.forger = true;
     let core = json(&cfg);
     cfg.mode = Mode::Wire;
     let wire = json(&cfg);
@@ -199,7 +199,7 @@ fn offline_clients_get_what_the_server_stored_and_crashed_ones_recover() {
 fn a_partition_drops_and_the_run_still_converges() {
     let cfg = SimConfig {
         seed: 3,
-        partitions: vec![Partition {
+        partition: vec![Partition {
             start_ms: 1_000,
             end_ms: 6_000,
             fraction: 0.5,
@@ -276,7 +276,7 @@ fn encrypted_forgeries_are_judged_by_their_signer() {
         groups: 1,
         messages: 12,
         churn: 4,
-        adversary: true,
+        forger: true,
         forgeries: 12,
         mode: Mode::Encrypt,
         ..SimConfig::default()
@@ -382,7 +382,7 @@ fn the_insider_and_a_flood_break_kontalk_and_not_hardened() {
                 insider: true,
                 insider_moves: 12,
                 flood: 100,
-                adversary: true,
+                forger: true,
                 mode,
                 ..hostile(Dialect::Hardened, seed)
             };

@@ -304,7 +304,7 @@ impl<I: Identity> Client<I> {
         // v2: what is still held is stamped beyond this snapshot: ask again, so that the
         // owner either sends what is newer or says there is nothing (and it is dropped).
         // Without this a stanza stamped ahead of the owner was held for ever (found by
-        // `progress` with the insider: kgroup check --insider --insider-budget 1
+        // `progress` with the insider: kgroup check --insider --insider-moves 1
         // --script 'create:1,2;remove:1;add:3' --senders 2).
         if let Some(g) = self.groups.get(key).filter(|_| self.config.v2()) {
             if !g.held.is_empty() && self.me != key.owner {

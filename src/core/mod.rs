@@ -537,7 +537,7 @@ impl<I: Identity> Client<I> {
     /// When to ask again about what is held after asking at `now`: the retransmission
     /// delay, doubling with each unanswered round up to 64× (each request costs the owner a
     /// reply; a constant 64× left a stanza of a flood held past a 600 s drain deadline at
-    /// 20% loss per hop: `kgroup sim --seed 5 --loss 0.2 --reorder --dup 0.05 --adversary
+    /// 20% loss per hop: `kgroup sim --seed 5 --loss 0.2 --reorder --dup 0.05 --forger
     /// --crashes 3 --insider`).
     fn limbo_retry(&self, now: u64) -> u64 {
         now.saturating_add(self.config.retransmit_ms << self.asked.min(6))
