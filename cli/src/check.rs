@@ -234,6 +234,22 @@ pub fn run(args: CheckArgs) -> ExitCode {
         model.checker().threads(args.threads).serve(addr);
         return ExitCode::SUCCESS;
     }
+    // Ctrl-C from here on stops the check with its partial report.
+    let flag = crate::progress::interrupt_flag("check");
+    // Up front: how big the check will be, from a pilot of half a second at most.
+    let estimate = kgroup_model::estimate::estimate(
+        &model,
+        args.threads,
+        PILOT_STATES,
+        Duration::from_millis(PILOT_MILLIS),
+    );
+    let bounded =
+        args.max_states.is_some() || args.max_seconds.is_some() || args.max_depth.is_some();
+    if !args.quiet && !bounded {
+        if let Some(line) = large(&estimate, args.threads, budget) {
+            output::note(line);
+        }
+    }
     let states = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = states.clone();
     crate::memory::watch("check", budget, move || {
@@ -242,7 +258,6 @@ pub fn run(args: CheckArgs) -> ExitCode {
             seen.load(std::sync::atomic::Ordering::Relaxed)
         )
     });
-    let flag = crate::progress::interrupt_flag("check");
     let options = check::Options {
         threads: args.threads,
         max_states: args.max_states,
@@ -282,11 +297,78 @@ pub fn run(args: CheckArgs) -> ExitCode {
     reporter.finish();
     let exit = exit_code(&report);
     let mut report = report;
+    report.estimate = Some(estimate);
     explain(&model, &mut report);
     let legend = kgroup_model::trace::legend(&model);
     output::finish_with("check", args.json, &report, exit, || {
         print_text(&report, &legend)
     })
+}
+
+/// The pilot's bounds: it stops at the end of the level that passes either.
+const PILOT_STATES: usize = 200_000;
+const PILOT_MILLIS: u64 = 500;
+
+/// A check is large when it is foreseen to take more than this long, or more than half
+/// the memory budget.
+const LARGE_SECONDS: f64 = 30.0;
+
+/// The warning `check` prints before a large check, or None for one that is not.
+fn large(
+    e: &kgroup_model::estimate::Estimate,
+    threads: usize,
+    budget: Option<crate::memory::Budget>,
+) -> Option<String> {
+    let over_budget = budget.is_some_and(|b| e.bytes > b.bytes);
+    let heavy = budget.is_some_and(|b| e.bytes > b.bytes / 2);
+    if e.exact || !(e.seconds > LARGE_SECONDS || heavy) {
+        return None;
+    }
+    let memory = match budget {
+        Some(b) if over_budget => format!(
+            ", above the memory budget of {} (the run will likely stop with exit 3)",
+            crate::memory::human(b.bytes)
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "kgroup check: a large configuration: about {} unique states ({} with repeats), {} and {} on {threads} thread(s){memory}, estimated from its first {} levels ({} states; the estimate errs low). --max-seconds S or --max-states N bound the run; --symmetry shrinks it",
+        approx(e.unique_states),
+        approx(e.states),
+        crate::memory::human(e.bytes),
+        duration(e.seconds),
+        e.pilot_levels,
+        e.pilot_states
+    ))
+}
+
+/// `12 M`, `340 k`, `900`: a count to two significant figures.
+fn approx(n: u64) -> String {
+    let f = n as f64;
+    let two = |x: f64| {
+        if x >= 10.0 {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.1}")
+        }
+    };
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{} k", two(f / 1e3)),
+        1_000_000..1_000_000_000 => format!("{} M", two(f / 1e6)),
+        _ => format!("{} G", two(f / 1e9)),
+    }
+}
+
+/// `40 s`, `12 min`, `3.5 h`.
+fn duration(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
 }
 
 pub fn print_text(r: &CheckReport, legend: &str) {

@@ -329,3 +329,26 @@ fn the_equivocating_owner_is_found_out_by_v2_only() {
     assert!(text.contains("the owner sends"), "{text}");
     assert!(text.contains("forged"), "{text}");
 }
+
+/// The pilot that sizes a check up front counts what the checker counts: on a space it
+/// explores whole, its figure is exact and equal to stateright's; a small check prints no
+/// warning.
+#[test]
+fn check_foresees_its_size_and_warns_only_when_large() {
+    let out = kgroup(&[
+        "check",
+        "--dialect",
+        "kontalk",
+        "--clients",
+        "3",
+        "--senders=",
+        "--script",
+        "create:1,2;subject:1",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["estimate"]["exact"], true, "{}", v["estimate"]);
+    assert_eq!(v["estimate"]["unique_states"], v["unique_states"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("large configuration"));
+}

@@ -100,7 +100,9 @@ fn check_stopped_by_max_depth_is_incomplete_unless_a_property_fails_within_it() 
 
 #[test]
 fn ctrl_c_stops_check_with_the_partial_report_and_exit_three() {
-    let out = interrupted(&["check", "--network", "lossy"], Duration::from_secs(2));
+    // The run: `check --network lossy` on its defaults. It now says up front that
+    // it is large, from the pilot's estimate, before the search begins.
+    let out = interrupted(&["check", "--network", "lossy"], Duration::from_secs(3));
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -114,6 +116,12 @@ fn ctrl_c_stops_check_with_the_partial_report_and_exit_three() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("interrupted: stopping with the partial report"),
+        "{err}"
+    );
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("kgroup check: a large configuration: about ")
+            && first.contains("--max-seconds S or --max-states N bound the run"),
         "{err}"
     );
 }

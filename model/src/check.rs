@@ -53,6 +53,10 @@ pub struct CheckReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness: Option<LivenessStats>,
     pub properties: Vec<Verdict>,
+    /// The size foreseen before the check began (`kgroup check` runs the pilot of
+    /// [`crate::estimate`]; absent when nothing ran it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::estimate::Estimate>,
     /// The actions of each shortest counterexample (not of lassos), for replaying them.
     #[serde(skip)]
     pub paths: BTreeMap<Property, Vec<Action>>,
@@ -353,6 +357,7 @@ pub fn check_with(
         states_per_sec: states as f64 / seconds.max(1e-9),
         complete,
         stopped_by,
+        estimate: None,
         paths: shortest
             .iter()
             .map(|(p, path)| (*p, path.1.iter().map(|(a, _)| a.clone()).collect()))

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod effect;
+pub mod estimate;
 pub mod findings;
 pub mod group;
 pub mod ids;
