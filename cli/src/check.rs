@@ -476,7 +476,7 @@ pub fn explain(model: &GroupModel, report: &mut CheckReport) {
 
 /// The judge's words with the model's names: `client 1` becomes `alice`, and a simulated
 /// time (`at 3 ms`, meaningless in the model) is dropped.
-fn named(model: &GroupModel, words: &str) -> String {
+pub(crate) fn named(model: &GroupModel, words: &str) -> String {
     let mut text = words.to_string();
     if let Some(rest) = text.strip_prefix("at ") {
         if let Some((_, after)) = rest.split_once(" ms ") {

@@ -8,6 +8,7 @@
 mod check;
 mod demo;
 mod envelope;
+mod export;
 mod fanout;
 mod input;
 mod live;
@@ -104,8 +105,9 @@ enum Cmd {
     /// 2 on bad usage.
     Sim(Box<sim::SimArgs>),
     /// Finds the shortest counterexample of every failing property (the flags of `check`)
-    /// and replays each through the simulator's clients and judge (`--wire`, `--encrypt`).
-    /// Exits 0 when every one breaks the same property there, 1 otherwise, 2 on bad usage.
+    /// and replays each through the simulator's clients and judge (`--wire`, `--encrypt`);
+    /// `--export DIR` writes each as a test vector for other implementations. Exits 0 when
+    /// every one breaks the same property there, 1 otherwise, 2 on bad usage.
     Replay(Box<replay::ReplayArgs>),
     /// Runs a group through a running XMPP server (see `scripts/e2e`): multicast and per recipient.
     Live(live::LiveArgs),

@@ -5,11 +5,18 @@
 //!
 //! The model abstracts time and applies acknowledgements at once; the replay does the same
 //! (an acknowledgement is delivered as soon as it is sent, unless the model's step lost
-//! it), so the replay is the same run, seen through the adapter the mode selects.
+//! it; in wire mode it too goes through the codec and the server), so the replay is the
+//! same run, seen through the adapter the mode selects.
+//!
+//! Every replay also keeps a [`StepRecord`] per step: what each client was given, in
+//! order (an intent, a copy with its XML, a timeout, a restart), and what each client the
+//! step touched showed, refused and held as its view after it. `kgroup replay --export`
+//! writes those as test vectors, so the expectations other implementations are held to
+//! are what these clients did, not a second derivation of it.
 
 use std::sync::Arc;
 
-use kgroup::{Client, Ext, GroupKey, Intent, Output, Stanza, Text};
+use kgroup::{Client, Ext, GroupKey, Intent, LocalError, Output, Stanza, Text, View};
 use kgroup_model::group::{GROUP, OWNER};
 use kgroup_model::model::{Action, Forgery};
 use kgroup_model::network::InFlight;
@@ -52,6 +59,63 @@ pub struct Replayed {
     /// A lasso's cycle, replayed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cycle: Option<CycleReplayed>,
+    /// One record per step done: the path's, then a drain's or the cycle's rounds.
+    #[serde(skip)]
+    pub record: Vec<StepRecord>,
+}
+
+/// One step of a replay as another implementation would do it again: the inputs given to
+/// the clients, in order, and the state of each client the step touched.
+#[derive(Clone, Debug, Default)]
+pub struct StepRecord {
+    /// False when the step's copy was not in flight (counted in [`Replayed::missing`]).
+    pub played: bool,
+    pub events: Vec<Event>,
+    /// The clients the step gave anything to, in the order first given.
+    pub touched: Vec<Touched>,
+}
+
+/// One input to one client.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A local intent at time `now`; `refused` when the client refused it (a no-op, as in
+    /// the model).
+    Act {
+        client: Id,
+        intent: Intent<Id>,
+        refused: Option<LocalError>,
+        now: u64,
+    },
+    /// A copy reaches `to` at time `now`: `from` is its `from` attribute (the server's
+    /// word), `signer` who signed it (the verified OpenPGP signer), `sender` the one the
+    /// core was given (`from` in a dialect that trusts the server's `from`, else `signer`).
+    /// `xml` is the copy as it arrived (wire and encrypted modes; sealed in the latter),
+    /// `control` an acknowledgement, applied at once as in the model.
+    Receive {
+        to: Id,
+        from: Id,
+        signer: Id,
+        sender: Id,
+        stanza: Arc<Stanza<Id>>,
+        xml: Option<Arc<str>>,
+        control: bool,
+        now: u64,
+    },
+    /// A copy `to` could not decode or open: nothing was given to its core.
+    Unreadable { to: Id, xml: Option<Arc<str>> },
+    /// `client`'s retransmission timer fires at time `now`.
+    Timeout { client: Id, now: u64 },
+    /// `client` crashes and restarts from its persisted state.
+    Crash { client: Id },
+}
+
+/// A client after a step: its view of the model's group, and what it output during the
+/// step besides stanzas to send and view changes (deliveries, rejections, alarms).
+#[derive(Clone, Debug)]
+pub struct Touched {
+    pub client: Id,
+    pub view: Option<View<Id>>,
+    pub outputs: Vec<Output<Id>>,
 }
 
 impl Replayed {
@@ -73,6 +137,7 @@ struct Replay<'a> {
     insider_moves: u8,
     malformed: usize,
     now: u64,
+    record: Vec<StepRecord>,
 }
 
 fn id(m: u8) -> Id {
@@ -140,18 +205,19 @@ pub fn replay_and_drain(
         }
         r.now += 1;
         if let Some(i) = r.inflight.iter().position(|c| !c.delivered) {
+            r.record.push(StepRecord::default());
             let copy = r.take(i);
             r.deliver(copy, false);
         } else if let Some(c) =
             (0..r.clients.len()).find(|&c| r.clients[c].poll_timeout().is_some())
         {
-            let mut out = Vec::new();
-            r.clients[c].handle_timeout(r.now, &mut out);
-            r.absorb(c as Id, None, out, false);
+            r.record.push(StepRecord::default());
+            r.timeout(c as Id, r.now);
         } else {
             drained.stuck = true;
             break;
         }
+        r.end_step(true);
         drained.steps += 1;
         drained.quiescent = r.quiescent();
     }
@@ -230,6 +296,7 @@ impl Replay<'_> {
             insider_moves: 0,
             malformed: 0,
             now: 0,
+            record: Vec::new(),
         })
     }
 
@@ -262,7 +329,57 @@ impl Replay<'_> {
     /// number); false when the step's copy was not in flight.
     fn play(&mut self, action: &Action) -> bool {
         self.now += 1;
-        self.step(action)
+        self.record.push(StepRecord::default());
+        let played = self.step(action);
+        self.end_step(played);
+        played
+    }
+
+    /// Closes the step's record: the views of the clients it touched.
+    fn end_step(&mut self, played: bool) {
+        let key = self.key();
+        if let Some(rec) = self.record.last_mut() {
+            rec.played = played;
+            for t in &mut rec.touched {
+                t.view = self.clients[t.client as usize].view(&key);
+            }
+        }
+    }
+
+    /// Records an input to a client, and the client as touched by this step.
+    fn note(&mut self, event: Event) {
+        let c = match &event {
+            Event::Act { client, .. } | Event::Timeout { client, .. } | Event::Crash { client } => {
+                *client
+            }
+            Event::Receive { to, .. } | Event::Unreadable { to, .. } => *to,
+        };
+        if let Some(rec) = self.record.last_mut() {
+            rec.events.push(event);
+            if !rec.touched.iter().any(|t| t.client == c) {
+                rec.touched.push(Touched {
+                    client: c,
+                    view: None,
+                    outputs: Vec::new(),
+                });
+            }
+        }
+    }
+
+    /// Records what client `c` output, but for stanzas to send and view changes.
+    fn note_outputs(&mut self, c: Id, out: &[Output<Id>]) {
+        let Some(t) = self
+            .record
+            .last_mut()
+            .and_then(|r| r.touched.iter_mut().find(|t| t.client == c))
+        else {
+            return;
+        };
+        t.outputs.extend(
+            out.iter()
+                .filter(|o| !matches!(o, Output::Send(_) | Output::Changed { .. }))
+                .cloned(),
+        );
     }
 
     /// Takes copy `i` for delivery: the duplicating network keeps it, marked delivered.
@@ -320,6 +437,7 @@ impl Replay<'_> {
             properties,
             broke_at,
             cycle,
+            record: r.record,
         })
     }
 }
@@ -369,14 +487,10 @@ impl Replay<'_> {
                 };
                 self.inflight.remove(i);
             }
-            Action::Timeout(c) => {
-                let c = id(*c);
-                let mut out = Vec::new();
-                self.clients[c as usize].handle_timeout(0, &mut out);
-                self.absorb(c, None, out, false);
-            }
+            Action::Timeout(c) => self.timeout(id(*c), 0),
             Action::Crash(c) => {
                 let c = id(*c);
+                self.note(Event::Crash { client: c });
                 let cl = &self.clients[c as usize];
                 let restored = Client::restore(c, *cl.config(), cl.durable());
                 self.clients[c as usize] = restored;
@@ -491,7 +605,22 @@ impl Replay<'_> {
     fn act(&mut self, c: Id, intent: Intent<Id>) {
         let mut out = Vec::new();
         // A refused intent (e.g. removing someone who left) is a no-op, as in the model.
-        let _ = self.clients[c as usize].act(intent, 0, &mut out);
+        let refused = self.clients[c as usize]
+            .act(intent.clone(), 0, &mut out)
+            .err();
+        self.note(Event::Act {
+            client: c,
+            intent,
+            refused,
+            now: 0,
+        });
+        self.absorb(c, None, out, false);
+    }
+
+    fn timeout(&mut self, c: Id, now: u64) {
+        self.note(Event::Timeout { client: c, now });
+        let mut out = Vec::new();
+        self.clients[c as usize].handle_timeout(now, &mut out);
         self.absorb(c, None, out, false);
     }
 
@@ -553,10 +682,15 @@ impl Replay<'_> {
     }
 
     fn deliver(&mut self, copy: Copy, ack_lost: bool) {
+        let xml = match &copy.payload {
+            Payload::Xml(xml) => Some(xml.clone()),
+            Payload::Core(_) => None,
+        };
         let (signer, stanza) = match copy.payload.read(self.rings.as_deref(), copy.dst, copy.src) {
             Ok(read) => read,
             Err(_) => {
                 self.malformed += 1;
+                self.note(Event::Unreadable { to: copy.dst, xml });
                 return;
             }
         };
@@ -565,10 +699,60 @@ impl Replay<'_> {
         } else {
             signer
         };
+        self.note(Event::Receive {
+            to: copy.dst,
+            from: copy.claimed,
+            signer,
+            sender: from,
+            stanza: stanza.clone(),
+            xml,
+            control: false,
+            now: 0,
+        });
         let key = stanza.group.clone();
         let mut out = Vec::new();
         self.clients[copy.dst as usize].receive(from, stanza, 0, &mut out);
         self.absorb(copy.dst, Some((&key, copy.src, from)), out, ack_lost);
+    }
+
+    /// An acknowledgement from `c` to `r`, applied at once: through the codec and the
+    /// server in wire mode (as every other copy), typed otherwise.
+    fn acknowledge(&mut self, c: Id, r: Id, stanza: &Arc<Stanza<Id>>) {
+        if r as usize >= self.clients.len() {
+            return;
+        }
+        let (xml, stanza) = if self.mode == Mode::Wire {
+            let out = kgroup::Outgoing {
+                to: vec![r],
+                stanza: stanza.clone(),
+                resent: false,
+            };
+            let read = wire::server_fanout(&wire::encode_upload(&out, c))
+                .and_then(|(_, xml)| wire::decode_copy(&xml).map(|s| (xml, s)));
+            match read {
+                Ok((xml, s)) => (Some(Arc::from(xml)), Arc::new(s)),
+                Err(_) => {
+                    self.malformed += 1;
+                    self.note(Event::Unreadable { to: r, xml: None });
+                    return;
+                }
+            }
+        } else {
+            (None, stanza.clone())
+        };
+        self.note(Event::Receive {
+            to: r,
+            from: c,
+            signer: c,
+            sender: c,
+            stanza: stanza.clone(),
+            xml,
+            control: true,
+            now: 0,
+        });
+        let mut out = Vec::new();
+        self.clients[r as usize].receive(c, stanza, 0, &mut out);
+        self.note_outputs(r, &out);
     }
 
     fn absorb(
@@ -580,18 +764,17 @@ impl Replay<'_> {
     ) {
         self.judge
             .observe(c, &self.clients[c as usize], received, &out, self.now);
+        self.note_outputs(c, &out);
         for o in out {
             let Output::Send(s) = o else { continue };
             if matches!(s.stanza.ext, Some(Ext::Ack { .. } | Ext::Head { .. })) {
-                // Applied at once, as in the model, unless this step lost it.
+                // Applied at once, as in the model, unless this step lost it; what the
+                // receiver outputs in turn is not sent (nor judged).
                 if ack_lost {
                     continue;
                 }
                 for r in &s.to {
-                    let mut ignored = Vec::new();
-                    if let Some(target) = self.clients.get_mut(*r as usize) {
-                        target.receive(c, s.stanza.clone(), 0, &mut ignored);
-                    }
+                    self.acknowledge(c, *r, &s.stanza);
                 }
                 continue;
             }
