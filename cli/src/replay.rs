@@ -246,7 +246,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     }
     output::finish("replay", args.check.json, &out, all, || {
         outln!(
-            "kgroup replay: {} dialect, {:?} network, {} mode: {} counterexample(s)",
+            "kgroup replay: {} dialect, {} network, {} mode: {} counterexample(s)",
             model.dialect.as_str(),
             model.network,
             mode.as_str(),
@@ -301,6 +301,8 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             }
             for v in c.replay.properties.iter().filter(|v| !v.holds) {
                 if let Some(first) = &v.first {
+                    // In the names the check's traces use.
+                    let first = crate::check::named(&model, first);
                     outln!("      {}: {first}", v.property.name());
                 }
             }

@@ -287,17 +287,7 @@ fn the_insider_breaks_hardened_v1_and_not_v2() {
 /// owner did.
 #[test]
 fn the_equivocating_owner_is_found_out_by_v2_only() {
-    let args = [
-        "check",
-        "--equivocate",
-        "--clients",
-        "3",
-        "--script",
-        "create:1,2;subject:1",
-        "--senders",
-        "1",
-        "--json",
-    ];
+    let args = common::join(&[&["check"], &common::EQUIVOCATE, &["--json"]]);
     let outcome = |args: &[&str]| {
         let out = kgroup(args);
         assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -335,17 +325,11 @@ fn the_equivocating_owner_is_found_out_by_v2_only() {
 /// warning.
 #[test]
 fn check_foresees_its_size_and_warns_only_when_large() {
-    let out = kgroup(&[
-        "check",
-        "--dialect",
-        "kontalk",
-        "--clients",
-        "3",
-        "--senders=",
-        "--script",
-        "create:1,2;subject:1",
-        "--json",
-    ]);
+    let out = kgroup(&common::join(&[
+        &["check"],
+        &common::KONTALK_SUBJECT,
+        &["--json"],
+    ]));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["estimate"]["exact"], true, "{}", v["estimate"]);

@@ -26,16 +26,9 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-const KONTALK: [&str; 8] = [
-    "--dialect",
-    "kontalk",
-    "--clients",
-    "3",
-    "--senders=",
-    "--script",
-    "create:1,2;subject:1",
-    "--quiet",
-];
+fn kontalk() -> Vec<&'static str> {
+    common::join(&[&common::KONTALK_SUBJECT, &["--quiet"]])
+}
 
 /// Runs `kgroup replay --export dir ARGS` and returns the index.
 fn export(dir: &Path, args: &[&str]) -> Value {
@@ -394,7 +387,7 @@ fn run_all(dir: &Path) -> Seen {
 #[test]
 fn kontalk_vectors_run_on_fresh_clients_from_the_xml_alone() {
     let dir = scratch("kontalk");
-    let index = export(&dir, &KONTALK);
+    let index = export(&dir, &kontalk());
     assert_eq!(index["generator"], "kgroup replay --export");
     assert_eq!(index["dialect"], "kontalk");
     assert_eq!(index["mode"], "wire");
@@ -428,7 +421,7 @@ fn kontalk_vectors_run_on_fresh_clients_from_the_xml_alone() {
 #[test]
 fn adversary_vectors_carry_forged_copies_and_run_too() {
     let dir = scratch("adversary");
-    let mut args = KONTALK.to_vec();
+    let mut args = kontalk();
     args.push("--adversary");
     let index = export(&dir, &args);
     let clients = index["clients"].as_array().unwrap();
@@ -455,18 +448,7 @@ fn hardened_vectors_with_acknowledgements_run_too() {
     let dir = scratch("hardened");
     let index = export(
         &dir,
-        &[
-            "--equivocate",
-            "--clients",
-            "3",
-            "--script",
-            "create:1,2;subject:1",
-            "--senders",
-            "1",
-            "--hardened-rules",
-            "v1",
-            "--quiet",
-        ],
+        &common::join(&[&common::EQUIVOCATE, &["--hardened-rules", "v1", "--quiet"]]),
     );
     assert_eq!(index["rules"], "v1");
     let seen = run_all(&dir);
@@ -487,7 +469,7 @@ type Tamper = (&'static str, fn(&mut Value));
 #[test]
 fn a_tampered_expectation_is_detected() {
     let dir = scratch("tampered");
-    export(&dir, &KONTALK);
+    export(&dir, &kontalk());
     let vector = read_json(&dir.join("convergence.json"));
     assert!(Runner::new(&vector)
         .unwrap()
@@ -527,7 +509,7 @@ fn an_unusable_directory_is_one_line_and_exit_two_and_nothing_is_deleted() {
     let run = |dir: &Path, extra: &[&str]| {
         let mut args = vec!["replay", "--export", dir.to_str().unwrap()];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&KONTALK);
+        args.extend_from_slice(&kontalk());
         kgroup(&args)
     };
     // A file.

@@ -1,6 +1,8 @@
 //! `kgroup replay`: the model checker's shortest counterexamples, replayed through the
 //! simulator's clients and judge, break the same properties there, in every mode.
 
+mod common;
+
 use std::process::Command;
 
 fn replay(args: &[&str]) -> (Option<i32>, serde_json::Value) {
@@ -86,17 +88,7 @@ fn v1_counterexamples_with_the_insider_and_the_lying_owner_break_the_judge_too()
         "--hardened-rules",
         "v1",
     ];
-    let equivocate = [
-        "--equivocate",
-        "--clients",
-        "3",
-        "--script",
-        "create:1,2;subject:1",
-        "--senders",
-        "1",
-        "--hardened-rules",
-        "v1",
-    ];
+    let equivocate = common::join(&[&common::EQUIVOCATE, &["--hardened-rules", "v1"]]);
     for (args, expected) in [
         (
             &insider[..],

@@ -19,17 +19,11 @@ fn stdout(args: &[&str]) -> String {
 /// trace shows it, with the reason, and no epochs (kontalk has none).
 #[test]
 fn the_rejection_that_is_the_bug_is_shown_with_its_reason() {
-    let text = stdout(&[
-        "check",
-        "--dialect",
-        "kontalk",
-        "--clients",
-        "3",
-        "--senders=",
-        "--script",
-        "create:1,2;subject:1",
-        "--quiet",
-    ]);
+    let text = stdout(&common::join(&[
+        &["check"],
+        &common::KONTALK_SUBJECT,
+        &["--quiet"],
+    ]));
     assert!(
         text.contains("clients: 0 david (the owner), 1 alice, 2 bob"),
         "{text}"
@@ -98,18 +92,11 @@ fn adversary_steps_are_marked_and_violations_are_in_words() {
 
 #[test]
 fn json_steps_are_objects() {
-    let out = kgroup(&[
-        "check",
-        "--dialect",
-        "kontalk",
-        "--clients",
-        "3",
-        "--senders=",
-        "--script",
-        "create:1,2;subject:1",
-        "--json",
-        "--quiet",
-    ]);
+    let out = kgroup(&common::join(&[
+        &["check"],
+        &common::KONTALK_SUBJECT,
+        &["--json", "--quiet"],
+    ]));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let conv = v["properties"]

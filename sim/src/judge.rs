@@ -658,9 +658,14 @@ impl Judge {
             not_quiet.clone().or_else(|| {
                 split.first().map(|(g, d)| {
                     format!(
-                        "group {}: {} participants disagree with the owner, e.g. client {}",
+                        "group {}: {} disagree{} with the owner, e.g. client {}",
                         self.truth.get(*g as usize).map_or("?", |t| &*t.name),
-                        d.len(),
+                        if d.len() == 1 {
+                            "1 participant".to_string()
+                        } else {
+                            format!("{} participants", d.len())
+                        },
+                        if d.len() == 1 { "s" } else { "" },
                         d[0]
                     )
                 })

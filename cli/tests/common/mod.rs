@@ -40,3 +40,35 @@ pub fn one_line(stderr: &[u8]) -> bool {
     let text = String::from_utf8_lossy(stderr);
     text.lines().count() == 1 && text.ends_with('\n') && !text.contains("panicked")
 }
+
+/// The seed's protocol as written, three clients and a subject change: the configuration
+/// whose whole bug is bob refusing the owner's set as `unknown-group` (docs/cli.md's first
+/// example).
+#[allow(dead_code)]
+pub const KONTALK_SUBJECT: [&str; 7] = [
+    "--dialect",
+    "kontalk",
+    "--clients",
+    "3",
+    "--senders=",
+    "--script",
+    "create:1,2;subject:1",
+];
+
+/// The equivocating owner, three clients, one sender.
+#[allow(dead_code)]
+pub const EQUIVOCATE: [&str; 7] = [
+    "--equivocate",
+    "--clients",
+    "3",
+    "--script",
+    "create:1,2;subject:1",
+    "--senders",
+    "1",
+];
+
+/// The pieces of a command line, joined.
+#[allow(dead_code)]
+pub fn join<'a>(parts: &[&[&'a str]]) -> Vec<&'a str> {
+    parts.concat()
+}
