@@ -97,6 +97,10 @@ pub struct SealArgs {
     /// their keys and GnuPG read); otherwise AES-256, uncompressed.
     #[arg(long)]
     kontalk: bool,
+    /// The payload to seal (`-` or none: stdin). Put it before --to, which takes
+    /// several values.
+    #[arg(value_name = "FILE")]
+    input: Option<PathBuf>,
     #[command(flatten)]
     out: Out,
 }
@@ -112,6 +116,10 @@ pub struct OpenArgs {
     /// Write the plaintext's bytes alone, not the JSON object.
     #[arg(long)]
     plaintext_only: bool,
+    /// The message to open, armored or binary (`-` or none: stdin). Put it before
+    /// --peers, which takes several values.
+    #[arg(value_name = "FILE")]
+    input: Option<PathBuf>,
     /// Write to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
@@ -478,7 +486,7 @@ fn seal_run(args: &SealArgs) -> Result<ExitCode, Failure> {
             return Err(Failure(format!("{}: {e}", path.display())));
         }
     }
-    let payload = input::read(None, PAYLOAD_LIMIT)?;
+    let payload = input::read(args.input.as_deref(), PAYLOAD_LIMIT)?;
     let recipients: Vec<&EncryptionKey> = keys.iter().flat_map(|(_, k)| k).collect();
     let sealed = if args.kontalk {
         seal_kontalk(&ring, &recipients, &payload)?
@@ -541,7 +549,7 @@ pub fn open_cmd(args: OpenArgs) -> ExitCode {
 
 fn open_run(args: &OpenArgs) -> Result<ExitCode, Failure> {
     let (ring, _) = keyring(&args.key, &args.peers)?;
-    let message = dearmor(input::read(None, MESSAGE_LIMIT)?)?;
+    let message = dearmor(input::read(args.input.as_deref(), MESSAGE_LIMIT)?)?;
     // What `kgroup seal` accepts, `kgroup open` gives back: the plaintext limit is the
     // payload limit (the library's default is a stanza's 256 KiB).
     let limits = Limits {

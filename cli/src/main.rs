@@ -117,13 +117,14 @@ enum Cmd {
         #[command(subcommand)]
         action: envelope::KeyCmd,
     },
-    /// Signs stdin with --key and encrypts it once to every --to certificate (one
+    /// Signs FILE (or stdin) with --key and encrypts it once to every --to certificate (one
     /// multi-recipient message). Writes ASCII armor unless --binary. Exits 1 with the
     /// envelope's one-line error.
     Seal(envelope::SealArgs),
-    /// Decrypts and verifies a message (armored or binary) on stdin with --key, signed by
-    /// one of --peers (or by me). Prints JSON: the signer's fingerprint and JID, and the
-    /// plaintext (a string if UTF-8, else base64); --plaintext-only writes its bytes.
+    /// Decrypts and verifies a message (armored or binary) in FILE (or on stdin) with
+    /// --key, signed by one of --peers (or by me). Prints JSON: the signer's fingerprint
+    /// and JID, and the plaintext (a string if UTF-8, else base64); --plaintext-only
+    /// writes its bytes.
     /// Exits 1 with the envelope's one-line error.
     Open(envelope::OpenArgs),
     /// Writes a shell completion script to stdout, e.g. `kgroup completions bash >

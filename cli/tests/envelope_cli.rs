@@ -607,3 +607,35 @@ fn kgroup_open_reads_a_gnupg_made_kontalk_envelope() {
     assert_eq!(v["cpim"]["from"], "alice <alice@kontalk.test>", "{v}");
     assert_eq!(v["message"]["body"], "hi");
 }
+
+/// `seal FILE` and `open FILE` read the file as they read stdin; the committed test key
+/// opens what it sealed, and a missing file is one line and exit 1.
+#[test]
+fn seal_and_open_read_files_too() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    let key = format!("{data}/alice.key");
+    let cert = format!("{data}/alice.cert");
+    let hello = format!("{data}/hello.txt");
+    let dir = std::env::temp_dir().join(format!("kgroup-seal-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sealed = dir.join("hello.asc");
+    let sealed = sealed.to_str().unwrap();
+    let out = kgroup(&[
+        "seal",
+        &hello,
+        "--key",
+        &key,
+        "--to",
+        &cert,
+        "--output",
+        sealed,
+        "--overwrite",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = kgroup(&["open", sealed, "--key", &key, "--plaintext-only"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, std::fs::read(&hello).unwrap());
+    let out = kgroup(&["open", "/nonexistent/x.asc", "--key", &key]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(one_line(&out.stderr), "{out:?}");
+}
