@@ -178,18 +178,7 @@ const NOT_KEYS: [&str; 10] = [
 
 /// The default run as TOML lines `key = value`, in [`SimConfig`]'s order.
 fn default_lines() -> Vec<(String, String)> {
-    toml_lines(&SimConfig::default())
-}
-
-fn toml_lines(cfg: &SimConfig) -> Vec<(String, String)> {
-    // A SimConfig serializes to one `key = value` line per field: every value is a scalar
-    // or an inline array of strings.
-    toml::to_string(cfg)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once(" = "))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    SimConfig::default().toml_lines()
 }
 
 /// Appends `[default: V]` to the help of every `sim` flag whose scenario key has a default
@@ -227,7 +216,7 @@ fn scenario_text(cfg: &SimConfig) -> String {
          # of `kgroup sim` with the same name and value syntax; a key left out keeps its\n\
          # default, and flags given with --scenario override the file. See docs/cli.md.\n",
     );
-    for (key, value) in toml_lines(cfg) {
+    for (key, value) in cfg.toml_lines() {
         let help = sim
             .and_then(|c| {
                 c.get_arguments()

@@ -12,12 +12,12 @@
 //! The tests bound the error on the whole profiles of real checks.
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use stateright::Model;
 
+use crate::check::fingerprint;
 use crate::model::GroupModel;
 
 /// Bytes per unique state of a whole check (stateright's visited set and the liveness
@@ -53,11 +53,6 @@ pub fn estimate(
     max_time: Duration,
 ) -> Estimate {
     let started = Instant::now();
-    let fingerprint = |s: &<GroupModel as Model>::State| {
-        let mut h = DefaultHasher::new();
-        s.hash(&mut h);
-        h.finish()
-    };
     let mut seen: HashSet<u64> = HashSet::new();
     let mut level = model.init_states();
     level.retain(|s| seen.insert(fingerprint(s)));

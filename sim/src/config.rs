@@ -371,6 +371,17 @@ impl SimConfig {
             .saturating_add(32 << 20)
     }
 
+    /// The scenario as its `key = value` lines, in field order, each value as TOML writes
+    /// it (every value is a scalar or an inline array, so a field is one line).
+    pub fn toml_lines(&self) -> Vec<(String, String)> {
+        toml::to_string(self)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once(" = "))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     /// Parses a TOML scenario; unknown keys are errors.
     pub fn from_toml(text: &str) -> Result<SimConfig, ConfigError> {
         let cfg: SimConfig =
@@ -486,10 +497,10 @@ fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().trim();
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let key = rest.split('`').next().unwrap_or_default();
-        let keys = toml::to_string(&SimConfig::default()).unwrap_or_default();
-        let known: Vec<&str> = keys.lines().filter_map(|l| l.split(" = ").next()).collect();
+        let known = SimConfig::default().toml_lines();
         let near = known
             .iter()
+            .map(|(k, _)| k.as_str())
             .find(|k| k.starts_with(key) || key.starts_with(*k) || k.replace('-', "_") == key);
         return match near {
             Some(k) => format!("{at}unknown key `{key}` (did you mean `{k}`?)"),
