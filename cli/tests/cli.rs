@@ -229,19 +229,7 @@ fn symmetry_explores_fewer_states_with_the_same_verdicts() {
 /// with a counterexample whose steps name the insider.
 #[test]
 fn the_insider_breaks_hardened_v1_and_not_v2() {
-    let args = [
-        "check",
-        "--insider",
-        "--insider-moves",
-        "1",
-        "--script",
-        "create:1,2;remove:1;add:3",
-        "--senders",
-        "2",
-        "--network",
-        "ordered",
-        "--json",
-    ];
+    let args = common::join(&[&["check"], &common::INSIDER, &["--json"]]);
     let out = kgroup(&args);
     assert_eq!(out.status.code(), Some(0), "v2 holds: {out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");

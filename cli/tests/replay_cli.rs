@@ -75,19 +75,7 @@ fn the_replay_goes_through_the_codec_and_the_envelope_too() {
 /// removed-silence, addressed-authenticity, bounded-state and fork-detection can fail.
 #[test]
 fn v1_counterexamples_with_the_insider_and_the_lying_owner_break_the_judge_too() {
-    let insider = [
-        "--insider",
-        "--insider-moves",
-        "1",
-        "--script",
-        "create:1,2;remove:1;add:3",
-        "--senders",
-        "2",
-        "--network",
-        "ordered",
-        "--hardened-rules",
-        "v1",
-    ];
+    let insider = common::join(&[&common::INSIDER, &["--hardened-rules", "v1"]]);
     let equivocate = common::join(&[&common::EQUIVOCATE, &["--hardened-rules", "v1"]]);
     for (args, expected) in [
         (

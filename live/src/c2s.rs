@@ -1304,6 +1304,16 @@ mod tests {
         String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
     }
 
+    /// Connects to a loopback [`fake_server`] offering `features`, which the connection
+    /// must fail against: the error, and everything the client sent.
+    fn refused_by_fake(features: &'static str) -> (LiveError, String) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let addr = l.local_addr().expect("its address").to_string();
+        let server = fake_server(l, features);
+        let err = connect(addr, &system_roots()).expect_err("the fake server refuses");
+        (err, sent(server))
+    }
+
     const PLAIN_ONLY: &str = "<stream:features><mechanisms \
         xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>\
         </stream:features>";
@@ -1346,15 +1356,11 @@ mod tests {
     /// `<auth/>`, and the password never leaves.
     #[test]
     fn plain_is_never_sent_outside_tls() {
-        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
-        let addr = l.local_addr().expect("its address").to_string();
-        let server = fake_server(l, PLAIN_ONLY);
-        let err = connect(addr, &system_roots()).expect_err("refused");
+        let (err, sent) = refused_by_fake(PLAIN_ONLY);
         assert!(
             matches!(&err, LiveError::Auth(m) if m.contains("PLAIN is sent only inside TLS")),
             "{err}"
         );
-        let sent = sent(server);
         assert!(sent.contains("<stream:stream"), "{sent}");
         assert!(!sent.contains("<auth"), "{sent}");
         assert!(!sent.contains("kgroup-secret"), "{sent}");
@@ -1366,15 +1372,11 @@ mod tests {
     /// (the client used to send `\0kg0\0kgroup-kg0` in clear here).
     #[test]
     fn scram_not_plain_without_tls_on_loopback() {
-        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
-        let addr = l.local_addr().expect("its address").to_string();
-        let server = fake_server(l, PLAIN_AND_SCRAM);
-        let err = connect(addr, &system_roots()).expect_err("the fake server refuses");
+        let (err, sent) = refused_by_fake(PLAIN_AND_SCRAM);
         assert!(
             matches!(&err, LiveError::Auth(m) if m.contains("refused (SCRAM-SHA-1)")),
             "{err}"
         );
-        let sent = sent(server);
         assert!(sent.contains("mechanism='SCRAM-SHA-1'"), "{sent}");
         assert!(!sent.contains("mechanism='PLAIN'"), "{sent}");
         assert!(!sent.contains(&b64(b"\0kg0\0kgroup-secret-kg0")), "{sent}");
@@ -1384,12 +1386,8 @@ mod tests {
     /// server that then fails it gets no credentials.
     #[test]
     fn optional_starttls_is_taken_first() {
-        let l = TcpListener::bind("127.0.0.1:0").expect("a listener");
-        let addr = l.local_addr().expect("its address").to_string();
-        let server = fake_server(l, OPTIONAL_TLS);
-        let err = connect(addr, &system_roots()).expect_err("the fake server fails TLS");
+        let (err, sent) = refused_by_fake(OPTIONAL_TLS);
         assert!(matches!(&err, LiveError::Tls(_)), "{err}");
-        let sent = sent(server);
         assert!(sent.contains("<starttls"), "{sent}");
         assert!(!sent.contains("<auth"), "{sent}");
     }

@@ -67,6 +67,20 @@ pub const EQUIVOCATE: [&str; 7] = [
     "1",
 ];
 
+/// The insider: one move, on an ordered network, after a removal and an add.
+#[allow(dead_code)]
+pub const INSIDER: [&str; 9] = [
+    "--insider",
+    "--insider-moves",
+    "1",
+    "--script",
+    "create:1,2;remove:1;add:3",
+    "--senders",
+    "2",
+    "--network",
+    "ordered",
+];
+
 /// The pieces of a command line, joined.
 #[allow(dead_code)]
 pub fn join<'a>(parts: &[&[&'a str]]) -> Vec<&'a str> {
