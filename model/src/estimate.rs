@@ -45,7 +45,8 @@ pub struct Estimate {
 
 /// Explores `model` breadth first, level by level, until a level ends past `max_states`
 /// unique states or `max_time`, and estimates the whole check on `threads` threads from the
-/// complete levels.
+/// complete levels. A level that would pass eight times either bound is abandoned
+/// half-way (levels can grow tenfold): the pilot's memory and time stay bounded.
 pub fn estimate(
     model: &GroupModel,
     threads: usize,
@@ -57,12 +58,18 @@ pub fn estimate(
     let mut level = model.init_states();
     level.retain(|s| seen.insert(fingerprint(s)));
     let mut levels = vec![level.len() as u64];
-    let mut generated = 0u64;
+    let (mut generated, mut expanded) = (0u64, 0u64);
     let mut actions = Vec::new();
     let mut exact = false;
-    loop {
+    let hard_states = max_states.saturating_mul(8);
+    let hard_time = max_time.saturating_mul(8);
+    'levels: loop {
         let mut next = Vec::new();
         for s in &level {
+            if seen.len() >= hard_states || started.elapsed() >= hard_time {
+                break 'levels;
+            }
+            expanded += 1;
             actions.clear();
             model.actions(s, &mut actions);
             for a in actions.drain(..) {
@@ -91,14 +98,8 @@ pub fn estimate(
     } else {
         extrapolate(&levels).max(pilot_states)
     };
-    // Repeats per unique state, as the pilot saw them (the last level's successors were
-    // not generated, so it counts the states before it).
-    let before_last = pilot_states - levels.last().copied().unwrap_or(0);
-    let per_unique = if exact {
-        generated as f64 / pilot_states.max(1) as f64
-    } else {
-        generated as f64 / before_last.max(1) as f64
-    };
+    // Generated states (repeats included) per state whose successors were generated.
+    let per_unique = generated as f64 / expanded.max(1) as f64;
     let states = (unique as f64 * per_unique) as u64;
     // The search spreads over the threads; the liveness analysis then builds the graph on
     // one, at about the same cost per state as the pilot.
@@ -236,6 +237,23 @@ mod tests {
         let e = extrapolate(&levels);
         let seen: u64 = levels.iter().sum();
         assert!(e > seen && e < seen * 2, "{e}");
+    }
+
+    /// The pilot holds no more than its bounds allow: a level ends past `max_states`, and a
+    /// pilot out of time expands nothing more, half-way through a level or not.
+    #[test]
+    fn the_pilot_keeps_within_its_bounds() {
+        let model = crate::findings::churn_adversary(
+            kgroup::Dialect::Hardened,
+            crate::network::Network::Unordered,
+        );
+        let e = super::estimate(&model, 2, 10, std::time::Duration::from_secs(60));
+        assert!(!e.exact);
+        assert!((10..80).contains(&e.pilot_states), "{}", e.pilot_states);
+        assert!(e.unique_states >= e.pilot_states);
+        let e = super::estimate(&model, 2, 1_000_000, std::time::Duration::ZERO);
+        assert!(!e.exact);
+        assert_eq!(e.pilot_states, 1, "only the initial state");
     }
 
     #[test]
